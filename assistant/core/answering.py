@@ -1,0 +1,352 @@
+"""Extractive answerer: quotes the sentence(s) that answer the question, or refuses.
+
+No language model is involved, so the answer can only contain text that stands in a cited quote.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from assistant.core.lexicon import CONCEPTS, PLACES, concepts_in, skeleton
+from assistant.core.models import Answer, Citation, Language, Question, ScoredChunk
+from assistant.core.ports import SentenceSimilarity
+from assistant.core.sentences import split_sentences
+
+QuestionType = Literal["count", "date", "who", "where", "other"]
+Analyzer = Callable[[str, str], list[str]]
+
+_TYPE_PATTERNS: list[tuple[QuestionType, re.Pattern[str]]] = [
+    (
+        "date",
+        re.compile(
+            r"\bкачан|кайсы\s+(жыл|күн|ай)|канчанчы\s+жыл|\bкогда\b|в\s+как(ом|ой)\s+(году|месяце|день)"
+            r"|какого\s+числа|с\s+какого\s+года|\bwhen\b|what\s+(year|date|month)|which\s+(year|month)|since\s+when"
+            r"|\bkachan\b|\bkogda\b",
+            re.I,
+        ),
+    ),
+    (
+        "count",
+        re.compile(
+            r"\bканча|\bсколько|how\s+(many|much)|what\s+(number|percentage|share|amount)|какое\s+(число|количество)"
+            r"|какой\s+процент|\bпроцент|\bskolko|\bkancha|\bнече",
+            re.I,
+        ),
+    ),
+    (
+        "who",
+        re.compile(
+            r"\bким\b|\bкимдер|\bкимге|\bкимдин|\bкто\b|\bкого\b|\bкому\b|\bwho\b|\bwhom\b|\bwhose\b|\bkim\b|\bkto\b",
+            re.I,
+        ),
+    ),
+    (
+        "where",
+        re.compile(
+            r"\bкайда|\bкайсы\s+(өлкө|шаар)|\bгде\b|\bкуда\b|в\s+как(их|ой)\s+(стран|город)|\bwhere\b"
+            r"|which\s+(countr|cit)",
+            re.I,
+        ),
+    ),
+]
+_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[ \u00a0]\d{3})+(?:[.,]\d+)?|(?<![\w.])\d+(?:[.,]\d+)?")
+_NUMBER_UNIT = re.compile(r"\s*(?:%|пайыз|миң|млн|млрд|тыс\.?|thousand|million|billion|сом|som)", re.I)
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_MONTHS = (
+    "январ|феврал|март|апрел|май|июн|июл|август|сентябр|октябр|ноябр|декабр|"
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+)
+_DATE = re.compile(
+    rf"\b\d{{1,2}}[-\s]?(?:{_MONTHS})\w*(?:\s+\d{{4}}(?:-\w+)?)?|\b(?:1[89]|20)\d\d(?:[-–]\d{{2,4}})?-?\w*"
+    rf"(?:\s+\d{{1,2}}-(?:{_MONTHS})\w*)?|\b(?:{_MONTHS})\w*\s+(?:айын\w*)?",
+    re.I,
+)
+_NAME = re.compile(r"\b(?:[A-ZА-ЯЁӨҮҢ]\.\s?)?[A-ZА-ЯЁӨҮҢ][a-zа-яёөүң]+(?:\s+[A-ZА-ЯЁӨҮҢ][a-zа-яёөүң]+)+")
+_WORD = re.compile(r"[^\W_]+", re.U)
+_CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b([A-ZА-ЯЁӨҮҢ][a-zа-яёөүң]{3,}|[A-ZА-ЯЁӨҮҢ]{3,})")
+
+LEAD_IN = {"ky": "Жооп: {span}", "ru": "Ответ: {span}", "en": "Answer: {span}"}
+QUOTE_INTRO = {"ky": "Документтерде мындай деп айтылат:", "ru": "В документах сказано:", "en": "The documents say:"}
+REFUSAL = {
+    "ky": "Кечиресиз, бул суроонун жообун документтерден таба алган жокмун. Суроону башкача берип көрүңүз "
+    "же Билим берүү жана илим министрлигинин расмий булактарына кайрылыңыз.",
+    "ru": "К сожалению, в документах нет ответа на этот вопрос. Попробуйте переформулировать его "
+    "или обратитесь к официальным каналам Министерства образования и науки.",
+    "en": "Sorry, the documents do not answer this question. Try rephrasing it, "
+    "or check the official channels of the Ministry of Education and Science.",
+}
+# Words that name the subject area of every document; they say nothing about which passage answers.
+_GENERIC_CONCEPTS = {"kyrgyzstan", "education", "year", "number", "ministry", "science"}
+
+
+def question_type(text: str) -> QuestionType:
+    """What kind of span answers the question: a number, a date, a name, a place, or a passage."""
+    for kind, pattern in _TYPE_PATTERNS:
+        if pattern.search(text):
+            return kind
+    return "other"
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    chunk_rank: int
+    scored: ScoredChunk
+    start: int  # offsets in the cleaned document
+    end: int
+    text: str
+    context: str  # the sentence before, which often names the subject
+    score: float = 0.0
+    span: tuple[int, int] | None = None  # answer span inside `text`
+
+
+@dataclass(frozen=True)
+class AnswererConfig:
+    """Weights of the sentence scorer and the refusal bar (tuned on the dev set's tuning half)."""
+
+    max_chunks: int = 5
+    weight_overlap: float = 0.55
+    weight_rank: float = 0.25
+    weight_type: float = 0.2
+    weight_similarity: float = 0.3
+    context_discount: float = 0.5
+    min_score: float = 0.3
+    second_sentence_ratio: float = 0.85
+    max_answer_chars: int = 400
+
+
+class ExtractiveAnswerer:
+    """Picks, quotes and cites the best sentence(s) from retrieved chunks; refuses when none fits."""
+
+    def __init__(
+        self, analyzer: Analyzer, config: AnswererConfig | None = None, similarity: SentenceSimilarity | None = None
+    ) -> None:
+        self._analyze = analyzer
+        self._similarity = similarity
+        self.config = config or AnswererConfig()
+
+    def generate(self, question: Question, chunks: Sequence[ScoredChunk]) -> Answer:
+        """Answer from the given chunks (best first)."""
+        kind = question_type(question.text)
+        q_terms = set(self._analyze(question.search_text, question.language))
+        q_concepts = concepts_in(question.search_text) - _GENERIC_CONCEPTS
+        candidates = self._candidates(chunks[: self.config.max_chunks])
+        if not candidates:
+            return self.refusal(question, chunks)
+        # Passages that lack a name, place or year the question insists on cannot answer it.
+        covering = {id(c.scored) for c in candidates if self._covers_specifics(question.search_text, c)}
+        kept = [c for c in candidates if id(c.scored) in covering]
+        sims = self._sentence_similarities(question, kept)
+        scored = sorted(
+            (self._score(c, kind, q_terms, q_concepts, sim) for c, sim in zip(kept, sims, strict=True)),
+            key=lambda c: (-c.score, c.chunk_rank, c.start),
+        )
+        if not scored or scored[0].score < self.config.min_score:
+            return self.refusal(question, chunks)
+        best = scored[0]
+        chosen = [best]
+        second = self._second(best, scored)
+        if second is not None:
+            chosen.append(second)
+        return self._render(question, kind, chosen, chunks)
+
+    def refusal(self, question: Question, chunks: Sequence[ScoredChunk] = ()) -> Answer:
+        """The "not in the documents" answer, in the question's language."""
+        return Answer(
+            text=REFUSAL[question.language], language=question.language, refused=True, retrieved=tuple(chunks)
+        )
+
+    # -- candidates and scoring ------------------------------------------------------------------------
+    def _candidates(self, chunks: Sequence[ScoredChunk]) -> list[_Candidate]:
+        seen: set[tuple[str, int]] = set()
+        out: list[_Candidate] = []
+        for rank, scored in enumerate(chunks):
+            chunk = scored.chunk
+            sentences = split_sentences(chunk.text)
+            for i, sentence in enumerate(sentences):
+                key = (chunk.document_id, chunk.start + sentence.start)
+                if key in seen or not re.search(r"\w{2}", sentence.text):
+                    continue
+                seen.add(key)
+                out.append(
+                    _Candidate(
+                        chunk_rank=rank,
+                        scored=scored,
+                        start=chunk.start + sentence.start,
+                        end=chunk.start + sentence.end,
+                        text=sentence.text,
+                        context=sentences[i - 1].text if i > 0 else chunk.title,
+                    )
+                )
+        return out
+
+    def _sentence_similarities(self, question: Question, candidates: list[_Candidate]) -> list[float]:
+        """Question–sentence similarity rescaled to 0..1 across the candidates (0 without an encoder)."""
+        if self._similarity is None or not candidates:
+            return [0.0] * len(candidates)
+        raw = self._similarity.similarities(question.search_text, [c.text for c in candidates])
+        low, high = min(raw), max(raw)
+        return [(r - low) / (high - low) if high > low else 1.0 for r in raw]
+
+    def _score(
+        self, cand: _Candidate, kind: QuestionType, q_terms: set[str], q_concepts: set[str], sim: float
+    ) -> _Candidate:
+        cfg = self.config
+        lang = cand.scored.chunk.lang
+        s_terms = set(self._analyze(cand.text, lang))
+        c_terms = set(self._analyze(cand.context, lang))
+        s_concepts = concepts_in(cand.text)
+        c_concepts = concepts_in(cand.context)
+        total = len(q_terms) + len(q_concepts)
+        hits = len(q_terms & s_terms) + len(q_concepts & s_concepts)
+        context_hits = len((q_terms & c_terms) - s_terms) + len((q_concepts & c_concepts) - s_concepts)
+        overlap = (hits + cfg.context_discount * context_hits) / total if total else 0.0
+        span = find_span(cand.text, kind)
+        type_match = 1.0 if span is not None or kind in ("other",) else 0.0
+        rank_prior = 1.0 / (1.0 + 0.5 * cand.chunk_rank)
+        score = (
+            cfg.weight_overlap * min(1.0, overlap)
+            + cfg.weight_rank * rank_prior
+            + cfg.weight_type * type_match
+            + cfg.weight_similarity * sim
+        )
+        if kind != "other" and span is None:
+            score *= 0.7
+        return _Candidate(**{**cand.__dict__, "score": score, "span": span})
+
+    def _second(self, best: _Candidate, scored: list[_Candidate]) -> _Candidate | None:
+        """A neighbouring sentence that also answers (lists, numbers split over two sentences)."""
+        cfg = self.config
+        for cand in scored[1:4]:
+            if cand.scored.chunk.document_id != best.scored.chunk.document_id:
+                continue
+            adjacent = 0 < cand.start - best.end <= 3 or 0 < best.start - cand.end <= 3
+            if not adjacent or cand.score < cfg.second_sentence_ratio * best.score:
+                continue
+            if len(best.text) + len(cand.text) > cfg.max_answer_chars:
+                continue
+            return cand
+        return None
+
+    def _covers_specifics(self, question: str, cand: _Candidate) -> bool:
+        """Names, places and years the question insists on must appear where the answer comes from."""
+        chunk = cand.scored.chunk
+        evidence = f"{chunk.title} {chunk.text}"
+        evidence_places = concepts_in(evidence) & PLACES.keys()
+        for place in (concepts_in(question) & PLACES.keys()) - {"kyrgyzstan"}:
+            if place not in evidence_places:
+                return False
+        for year in _YEAR.findall(question):
+            if year not in evidence:
+                return False
+        evidence_skeletons = {skeleton(w)[:5] for w in _WORD.findall(evidence) if len(w) >= 4}
+        return all(skeleton(name)[:5] in evidence_skeletons for name in specific_names(question))
+
+    # -- rendering ------------------------------------------------------------------------------------
+    def _render(
+        self, question: Question, kind: QuestionType, chosen: list[_Candidate], chunks: Sequence[ScoredChunk]
+    ) -> Answer:
+        chosen = sorted(chosen, key=lambda c: c.start)
+        citations: list[Citation] = []
+        parts: list[str] = []
+        for cand in chosen:
+            chunk = cand.scored.chunk
+            if citations and citations[-1].chunk_id == chunk.id and cand.start - citations[-1].end <= 3:
+                prev = citations[-1]
+                gap_text = chunk.text[prev.end - chunk.start : cand.start - chunk.start]
+                merged_quote = prev.quote + gap_text + cand.text
+                highlight = prev.highlight
+                if highlight is None and cand.span is not None:
+                    base = len(prev.quote) + len(gap_text)
+                    highlight = (base + cand.span[0], base + cand.span[1])
+                citations[-1] = Citation(
+                    **{**prev.__dict__, "quote": merged_quote, "end": cand.end, "highlight": highlight}
+                )
+                parts[-1] = f"«{merged_quote}» [{prev.index}]"
+                continue
+            index = len(citations) + 1
+            citations.append(
+                Citation(
+                    index=index,
+                    document=chunk.document_id,
+                    title=chunk.title,
+                    chunk_id=chunk.id,
+                    quote=cand.text,
+                    start=cand.start,
+                    end=cand.end,
+                    score=round(cand.score, 4),
+                    url=chunk.url,
+                    date=chunk.date,
+                    highlight=cand.span,
+                )
+            )
+            parts.append(f"«{cand.text}» [{index}]")
+        lead = self._lead_in(question.language, kind, citations)
+        return Answer(
+            text=lead + "\n" + "\n".join(parts),
+            language=question.language,
+            refused=False,
+            citations=tuple(citations),
+            retrieved=tuple(chunks),
+        )
+
+    @staticmethod
+    def _lead_in(language: Language, kind: QuestionType, citations: list[Citation]) -> str:
+        for citation in citations:
+            if citation.highlight is not None and kind != "other":
+                span = citation.quote[citation.highlight[0] : citation.highlight[1]]
+                return LEAD_IN[language].format(span=span) + f" [{citation.index}]"
+        return QUOTE_INTRO[language]
+
+
+def find_span(sentence: str, kind: QuestionType) -> tuple[int, int] | None:
+    """Where in the sentence the asked-for number, date, name or place stands."""
+    if kind == "count":
+        for match in _NUMBER.finditer(sentence):
+            if _is_year(sentence, match):
+                continue
+            end = match.end()
+            unit = _NUMBER_UNIT.match(sentence, end)
+            if unit:
+                end = unit.end()
+            return match.start(), end
+        return None
+    if kind == "date":
+        date = _DATE.search(sentence)
+        return (date.start(), date.end()) if date else None
+    if kind == "who":
+        name = _NAME.search(sentence, 1)
+        return (name.start(), name.end()) if name else None
+    if kind == "where":
+        lowered = sentence.lower()
+        for prefixes in PLACES.values():
+            for prefix in prefixes:
+                at = lowered.find(prefix)
+                if at >= 0 and (at == 0 or not lowered[at - 1].isalpha()):
+                    end = at
+                    while end < len(sentence) and (sentence[end].isalnum() or sentence[end] == "-"):
+                        end += 1
+                    return at, end
+        return None
+    return None
+
+
+def _is_year(sentence: str, match: re.Match[str]) -> bool:
+    digits = match.group(0)
+    return bool(_YEAR.fullmatch(digits)) and bool(
+        re.match(r"\s*[-–]?\s*(жыл|ж\.|год|г\.|year)", sentence[match.end() :])
+    )
+
+
+def specific_names(question: str) -> list[str]:
+    """Capitalised words in a question that are not generic domain words: names, programmes, institutions."""
+    names = []
+    for match in _CAPITALISED.finditer(question):
+        word = match.group(1)
+        lowered = word.lower()
+        known = any(lowered.startswith(p) for table in (CONCEPTS, PLACES) for ps in table.values() for p in ps)
+        if not known:
+            names.append(word)
+    return names

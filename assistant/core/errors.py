@@ -1,0 +1,70 @@
+"""One small error hierarchy for the whole service; each error carries its HTTP status."""
+
+from __future__ import annotations
+
+
+class BilimError(Exception):
+    """Base of every error the service reports to a user."""
+
+    status_code: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(BilimError):
+    """The request itself is wrong (empty question, bad option)."""
+
+    status_code = 422
+    code = "invalid_input"
+
+
+class NotFound(BilimError):
+    """An unknown document or answer id."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class UnsupportedDocument(BilimError):
+    """A file the loaders cannot read (wrong type, binary, no text layer, corrupt)."""
+
+    status_code = 415
+    code = "unsupported_document"
+
+
+class PayloadTooLarge(BilimError):
+    """An upload or question over the configured size limit."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+class StoreMismatch(BilimError):
+    """The store was built with another embedder; it must be re-indexed."""
+
+    status_code = 409
+    code = "store_mismatch"
+
+
+class StoreUnavailable(BilimError):
+    """The vector store cannot be opened or reached."""
+
+    status_code = 503
+    code = "store_unavailable"
+
+
+class ConfigurationError(BilimError):
+    """A setting names something that cannot be used (unknown embedder, missing model dir)."""
+
+    status_code = 500
+    code = "configuration_error"
+
+
+class StoreBusy(BilimError):
+    """Another process is writing to the same embedded store."""
+
+    status_code = 409
+    code = "store_busy"

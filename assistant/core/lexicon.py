@@ -1,0 +1,183 @@
+"""Small hand-made cross-lingual lexicon of the education domain (ky / ru / en) and name matching.
+
+Most documents are Kyrgyz while many questions are Russian or English, so exact-word overlap between a
+question and a passage is often zero. These groups of word beginnings let the answerer see that
+"сирот" / "orphan" / "жетим" mean the same thing, and that "Falkov" is "Фальков".
+"""
+
+from __future__ import annotations
+
+import re
+
+# Each group is one concept; members are lowercase word beginnings in any of the three languages.
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "quota": ("квот", "quota"),
+    "place": ("орун", "мест", "place", "seat"),
+    "budget": ("бюджет", "budget", "state-funded", "free"),
+    "student": ("студент", "student", "окуучу", "учащ", "pupil", "школьник"),
+    "applicant": ("абитуриент", "applicant", "талапкер", "тапшыр", "поступ", "apply", "admission"),
+    "university": ("жож", "вуз", "universit", "университет", "жогорку окуу", "higher education", "высш"),
+    "school": ("мектеп", "школ", "school"),
+    "teacher": ("мугалим", "учител", "педагог", "teacher", "pedagog", "окутуучу", "преподав", "lecturer"),
+    "kindergarten": ("бакча", "детсад", "детск", "kindergarten", "preschool", "дошкол", "мектепке чейин"),
+    "orphan": ("жетим", "сирот", "orphan", "камкордугусуз", "без попечения", "parental care"),
+    "minister": ("министр", "minister"),
+    "ministry": ("министрлиг", "министерств", "ministry"),
+    "increase": ("көбөйт", "увелич", "increas", "raise", "өсү", "рост", "grow"),
+    "scholarship": ("стипенди", "scholarship", "stipend"),
+    "grant": ("грант", "grant"),
+    "exchange": ("алмаш", "обмен", "exchang"),
+    "mobility": ("мобилд", "мобильн", "mobility"),
+    "program": ("программ", "program"),
+    "protocol": ("протокол", "protocol"),
+    "agreement": ("келишим", "соглашен", "agreement", "договор"),
+    "memorandum": ("меморандум", "memorandum"),
+    "child": ("бала", "дет", "child", "kid"),
+    "olympiad": ("олимпиад", "olympiad"),
+    "medal": ("медал", "medal"),
+    "gold": ("алтын", "золот", "gold"),
+    "silver": ("күмүш", "серебр", "silver"),
+    "bronze": ("коло", "бронз", "bronze"),
+    "year": ("жыл", "год", "year"),
+    "month": ("айын", "айга", "айда", "месяц", "month"),
+    "week": ("жума", "недел", "week"),
+    "semester": ("семестр", "semester"),
+    "law": ("мыйзам", "закон", "law"),
+    "science": ("илим", "наук", "scien"),
+    "education": ("билим", "образован", "educat"),
+    "college": ("колледж", "college", "лицей", "lyceum", "кесиптик", "vocational", "профессиональн"),
+    "textbook": ("китеп", "учебник", "textbook", "book"),
+    "salary": ("айлык", "эмгек ак", "зарплат", "salary", "wage"),
+    "master": ("магистр", "master"),
+    "phd": ("доктор", "аспирант", "phd", "doctoral"),
+    "russian_lang": ("орус тил", "русск", "russian language"),
+    "english_lang": ("англис", "английск", "english"),
+    "german_lang": ("немец", "german"),
+    "fund": ("фонд", "fund"),
+    "camp": ("лагер", "camp"),
+    "practice": ("практик", "internship", "practice", "стажировк"),
+    "diploma": ("диплом", "diploma", "degree"),
+    "region": ("облус", "област", "region", "аймак"),
+    "registration": ("каттоо", "регистрац", "registration", "register"),
+    "test": ("тест", "test", "экзамен", "exam", "сынак"),
+    "research": ("изилдө", "исследован", "research", "study"),
+    "digital": ("санарип", "цифров", "digital"),
+    "meeting": ("жолугуш", "встреч", "meet"),
+    "delegation": ("делегац", "delegation", "визит", "visit", "иш сапар"),
+    "declaration": ("декларац", "declaration"),
+    "number": ("саны", "санын", "числ", "количеств", "number"),
+    "international": ("эл аралык", "международн", "international"),
+    "cooperation": ("кызматташ", "сотрудничеств", "cooperat"),
+    "department": ("бөлүм", "отдел", "department", "office"),
+    "founded": ("ачыл", "открыт", "основан", "founded", "established", "created", "түзүл"),
+}
+
+# Countries and places, matched by word beginnings in ky / ru / en.
+PLACES: dict[str, tuple[str, ...]] = {
+    "russia": ("росси", "орус", "russia", "рф"),
+    "kazakhstan": ("казахстан", "казакстан", "kazakh"),
+    "kyrgyzstan": ("кыргыз", "киргиз", "kyrgyz", "kirgiz"),
+    "turkey": ("турци", "түркия", "туркия", "турк", "türk", "turk"),
+    "germany": ("германи", "герман", "german", "немец"),
+    "china": ("китай", "кытай", "china", "chinese"),
+    "india": ("инди", "india"),
+    "korea": ("коре", "korea"),
+    "japan": ("япони", "жапон", "japan"),
+    "usa": ("сша", "акш", "америк", "usa", "america", "united states"),
+    "uzbekistan": ("узбек", "өзбек", "uzbek"),
+    "tajikistan": ("таджик", "тажик", "tajik"),
+    "uk": ("британ", "англи", "britain", "england", "united kingdom"),
+    "france": ("франц", "france", "french"),
+    "poland": ("польш", "польша", "poland", "polish"),
+    "spain": ("испани", "spain", "spanish"),
+    "italy": ("итали", "italy"),
+    "hungary": ("венгри", "hungar"),
+    "czechia": ("чехи", "czech"),
+    "iran": ("иран", "iran"),
+    "pakistan": ("пакистан", "pakistan"),
+    "mongolia": ("монгол", "mongol"),
+    "belarus": ("беларус", "белорус", "belarus"),
+    "ukraine": ("украин", "ukrain"),
+    "estonia": ("эстони", "estonia"),
+    "singapore": ("сингапур", "singapore"),
+    "europe": ("европ", "евро", "europe", "european"),
+    "iceland": ("исланди", "iceland"),
+    "macedonia": ("македони", "macedonia"),
+    "moscow": ("москв", "moscow"),
+    "bishkek": ("бишкек", "bishkek"),
+    "osh": ("ош ", "ошму", "ошгу", "osh"),
+    "azerbaijan": ("азербайджан", "азербайжан", "azerbaijan"),
+    "armenia": ("армени", "armenia"),
+    "georgia": ("грузи", "georgia"),
+    "canada": ("канад", "canada"),
+    "australia": ("австрали", "australia"),
+    "malaysia": ("малайзи", "malaysia"),
+    "egypt": ("египет", "египт", "egypt"),
+    "saudi": ("сауд", "saudi"),
+    "uae": ("оаэ", "бааэ", "эмират", "emirates", "uae"),
+}
+
+_LATIN_TO_CYRILLIC = [
+    ("shch", "щ"),
+    ("sh", "ш"),
+    ("ch", "ч"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ts", "ц"),
+    ("ya", "я"),
+    ("yu", "ю"),
+    ("yo", "е"),
+    ("ye", "е"),
+    ("a", "а"),
+    ("b", "б"),
+    ("c", "к"),
+    ("d", "д"),
+    ("e", "е"),
+    ("f", "ф"),
+    ("g", "г"),
+    ("h", "х"),
+    ("i", "и"),
+    ("j", "ж"),
+    ("k", "к"),
+    ("l", "л"),
+    ("m", "м"),
+    ("n", "н"),
+    ("o", "о"),
+    ("p", "п"),
+    ("q", "к"),
+    ("r", "р"),
+    ("s", "с"),
+    ("t", "т"),
+    ("u", "у"),
+    ("v", "в"),
+    ("w", "в"),
+    ("x", "кс"),
+    ("y", "и"),
+    ("z", "з"),
+]
+_FOLD = str.maketrans({"ь": "", "ъ": "", "й": "и", "ы": "и", "ө": "о", "ү": "у", "ң": "н", "э": "е", "ё": "е"})
+
+
+def skeleton(word: str) -> str:
+    """A script-independent shape of a name: "Falkov" and "Фальков" both give "фалков"."""
+    word = word.lower()
+    if re.search("[a-z]", word):
+        for latin, cyr in _LATIN_TO_CYRILLIC:
+            word = word.replace(latin, cyr)
+    return word.translate(_FOLD)
+
+
+def concepts_in(text: str) -> set[str]:
+    """Concept ids whose word beginnings occur in the text (places included)."""
+    lowered = " " + re.sub(r"[^\w\s-]", " ", text.lower()) + " "
+    found: set[str] = set()
+    for table in (CONCEPTS, PLACES):
+        for concept, prefixes in table.items():
+            if any((" " + prefix) in lowered for prefix in prefixes):
+                found.add(concept)
+    return found
+
+
+def places_in(text: str) -> set[str]:
+    """Place ids (countries, cities) named in the text."""
+    return concepts_in(text) & PLACES.keys()

@@ -1,0 +1,108 @@
+"""Typed domain objects shared by every layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Language = Literal["ky", "ru", "en"]
+LANGUAGES: tuple[Language, ...] = ("ky", "ru", "en")
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A document as loaded from disk or JSONL, before cleaning."""
+
+    id: str
+    text: str
+    title: str = ""
+    url: str | None = None
+    date: str | None = None
+    lang: str | None = None
+    source: str = ""  # the folder or .jsonl file it was ingested from (used by --prune)
+    path: str = ""  # the file it came from
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a cleaned document with its exact character span."""
+
+    id: str
+    document_id: str
+    position: int
+    text: str
+    start: int
+    end: int
+    lang: Language
+    title: str = ""
+    url: str | None = None
+    date: str | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A retrieved chunk with its fused score and per-retriever ranks."""
+
+    chunk: Chunk
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    dense_similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class Question:
+    """A user's question with its detected (or forced) language and, for follow-ups, the earlier turn."""
+
+    text: str
+    language: Language
+    previous: str | None = None  # the earlier question an elliptical follow-up leans on
+
+    @property
+    def search_text(self) -> str:
+        """What retrieval and passage matching look for: the follow-up completed by the earlier question."""
+        return f"{self.previous} {self.text}" if self.previous else self.text
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verbatim quote backing an answer: `quote == cleaned_document[start:end]`."""
+
+    index: int
+    document: str
+    title: str
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    url: str | None = None
+    date: str | None = None
+    highlight: tuple[int, int] | None = None  # answer span inside `quote`
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The assistant's reply: text with [n] markers plus the citations it stands on."""
+
+    text: str
+    language: Language
+    refused: bool
+    citations: tuple[Citation, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    retrieved: tuple[ScoredChunk, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """What the store knows of one document: its chunk ids and where it was ingested from."""
+
+    id: str
+    chunk_ids: frozenset[str]
+    source: str
+    title: str
+    lang: str
+    url: str | None
+    date: str | None
+    ingested_at: str

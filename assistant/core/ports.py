@@ -1,0 +1,79 @@
+"""Small ports the core depends on; adapters in `vectorstore/` and `ingest/` implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from assistant.core.models import Answer, Chunk, Question, ScoredChunk, StoredDocument
+
+Vector = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns text into L2-normalised vectors; `name` identifies the model for store compatibility."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> Vector: ...
+
+    def embed_query(self, text: str) -> Vector: ...
+
+
+class ChunkStore(Protocol):
+    """Where chunks and their vectors live (Chroma)."""
+
+    def query(self, vector: Vector, k: int) -> list[tuple[Chunk, float]]: ...
+
+    def all_chunks(self) -> list[Chunk]: ...
+
+    def generation(self) -> int: ...
+
+
+class LexicalIndex(Protocol):
+    """Keyword search over the same chunks as the store."""
+
+    def search(self, text: str, language: str, k: int) -> list[tuple[Chunk, float]]: ...
+
+
+class Retriever(Protocol):
+    """Finds the chunks most likely to answer a question."""
+
+    def retrieve(self, question: Question, k: int) -> list[ScoredChunk]: ...
+
+
+class SentenceSimilarity(Protocol):
+    """Cosine similarity of a question to candidate sentences (vectors cached by the adapter)."""
+
+    def similarities(self, question: str, sentences: Sequence[str]) -> list[float]: ...
+
+
+class AnswerGenerator(Protocol):
+    """Writes an answer (with citations) from retrieved chunks."""
+
+    def generate(self, question: Question, chunks: Sequence[ScoredChunk]) -> Answer: ...
+
+
+class WritableChunkStore(ChunkStore, Protocol):
+    """The store as ingestion sees it."""
+
+    def documents(self) -> dict[str, StoredDocument]: ...
+
+    def vectors_by_text_hash(self, hashes: Iterable[str]) -> dict[str, Vector]: ...
+
+    def add(self, chunks: Sequence[Chunk], vectors: Vector, extra: dict[str, Any]) -> None: ...
+
+    def delete(self, ids: Iterable[str]) -> None: ...
+
+    def count(self) -> int: ...
+
+    def bump_generation(self) -> int: ...
+
+    def set_chunker_version(self, version: str) -> None: ...

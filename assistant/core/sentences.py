@@ -1,0 +1,51 @@
+"""Sentence segmentation with exact character offsets (shared by chunking and answering)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) before whitespace and a
+# capital, digit, quote, dash or list marker; also at ";" ending a list item and at line breaks.
+_BOUNDARY = re.compile(
+    r"""(?<=[.!?…])["»”')\]]*(?=\s+["«“(\-–—•]?[A-ZА-ЯЁӨҮҢ0-9])"""
+    r"""|(?<=;)(?=\s*\S)"""
+    r"""|(?<=[.!?…;:])(?=[«"“]?[A-ZА-ЯЁӨҮҢ][a-zа-яёөүң])"""
+    r"""|\n+""",
+)
+# Abbreviations and initials after which a period does not end the sentence.
+_ABBREV = re.compile(
+    r"(?:\b[A-ZА-ЯЁӨҮҢ]|\bт\.б|\bж\.б|\bг|\bгг|\bт\.е|\bт\.к|\bс|\bст|\bим|\bул|\bобл|\bр-н|\bпр|\bдр"
+    r"|\bетс|\bвкл|\bNo|\bNr|\bp|\bpp|\bet al|\bi\.e|\be\.g|\bDr|\bMr|\bMrs|\bProf)\.$"
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence as a span `[start, end)` of the text it was cut from."""
+
+    start: int
+    end: int
+    text: str
+
+
+def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
+    """Split `text` into trimmed sentences whose spans index into the original (plus `offset`)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        end = match.start()
+        if match.group(0).strip() == "" and "\n" not in match.group(0) and _ABBREV.search(text[start:end]):
+            continue
+        spans.append((start, end))
+        start = match.end()
+    spans.append((start, len(text)))
+    sentences: list[Sentence] = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            sentences.append(Sentence(start=s + offset, end=e + offset, text=text[s:e]))
+    return sentences

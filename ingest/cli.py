@@ -1,0 +1,89 @@
+"""`python -m ingest PATH... [--data-dir D] [--prune] [--rebuild] [--json]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from assistant.core.errors import BilimError
+from assistant.progress import progress_bar
+from assistant.settings import get_settings
+from assistant.wiring import open_store
+from ingest.pipeline import IngestReport, ingest_paths, writer_lock
+from vectorstore.chroma_store import collection_size, connect, rebuild_collection
+from vectorstore.embedders import create_embedder
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options of the ingester."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest",
+        description="Ingest documents (.txt .md .html .pdf .docx folders, or .jsonl files) into the store.",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, help="folders (recursive), files, or .jsonl files")
+    parser.add_argument("--data-dir", type=Path, help="store location (default: $BILIM_DATA_DIR or data/store)")
+    parser.add_argument(
+        "--prune", action="store_true", help="remove documents ingested from these paths that are gone from them"
+    )
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="re-embed every stored chunk with the configured embedder (after changing it)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+    return parser
+
+
+def _print_summary(report: IngestReport) -> None:
+    print(
+        f"documents: {report.documents}  added: {report.added}  updated: {report.updated}  "
+        f"unchanged: {report.unchanged}  removed: {report.removed}  failed: {len(report.failed)}\n"
+        f"chunks embedded: {report.chunks_embedded}  chunks in store: {report.chunks_total}"
+    )
+    for failure in report.failed:
+        print(f"  failed: {failure['path']}: {failure['error']}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ingester; exit 1 if any file failed, 2 on a usage or store error."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if not args.paths and not args.rebuild:
+        build_parser().error("give at least one PATH (or --rebuild)")
+    settings = get_settings(data_dir=args.data_dir)
+    try:
+        embedder = create_embedder(settings.embedder)
+        lock_dir = settings.data_dir
+        with writer_lock(lock_dir):
+            if args.rebuild:
+                client = connect(settings.data_dir, settings.chroma_url)
+                with progress_bar(collection_size(client, settings.collection), "re-embedding") as advance:
+                    count = rebuild_collection(
+                        client,
+                        settings.collection,
+                        embed=embedder.embed_passages,
+                        embedder_name=embedder.name,
+                        dim=embedder.dim,
+                        data_dir=settings.data_dir,
+                        advance=advance,
+                    )
+                print(f"rebuilt {count} chunks with {embedder.name}", file=sys.stderr)
+            report = IngestReport()
+            if args.paths:
+                store = open_store(settings, embedder)
+                report = ingest_paths(
+                    args.paths, store=store, embedder=embedder, prune=args.prune, progress=progress_bar
+                )
+    except BilimError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        for failure in report.failed:
+            print(f"failed: {failure['path']}: {failure['error']}", file=sys.stderr)
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        _print_summary(report)
+    return 1 if report.failed else 0

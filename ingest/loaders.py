@@ -1,0 +1,380 @@
+"""Read raw documents (text, Markdown, HTML, PDF, DOCX, JSONL) into `SourceDocument`s."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from charset_normalizer import from_bytes
+from docx import Document as open_docx
+from docx.table import Table
+from pypdf import PdfReader
+
+from assistant.core.errors import UnsupportedDocument
+from assistant.core.models import SourceDocument
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+JSONL_SUFFIX = ".jsonl"
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+MAX_TITLE_CHARS = 150
+
+# The ministry's older documents are overwhelmingly Windows-1251; charset detection on short
+# Cyrillic texts often ranks look-alike code pages (mac_cyrillic, cp1125) above it.
+_PREFERRED_LEGACY_ENCODING = "cp1251"
+_BINARY_SNIFF_BYTES = 8192
+_MAX_CONTROL_RATIO = 0.05
+_TEXT_CONTROL_BYTES = frozenset(b"\t\n\r\f\v\b\x1b")
+_OPTIONAL_JSONL_FIELDS = ("title", "url", "date", "lang")
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A file (or JSONL line) that could not be read, with a human-readable reason."""
+
+    path: str
+    error: str
+
+
+def load_file(path: Path, *, doc_id: str, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceDocument:
+    """Read one file into a `SourceDocument` with raw text, or raise `UnsupportedDocument`."""
+    suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        kind = f"{suffix!r}" if suffix else "(no extension)"
+        raise UnsupportedDocument(f"unsupported file type {kind}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise UnsupportedDocument(f"file too large: {size} bytes (limit {max_bytes})")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnsupportedDocument(f"cannot read file: {exc.strerror or exc}") from exc
+    if not data or data.isspace():
+        raise UnsupportedDocument("empty document")
+    text, title = reader(data)
+    if not text.strip():
+        raise UnsupportedDocument("empty document")
+    return SourceDocument(
+        id=doc_id,
+        text=text,
+        title=title or _fallback_title(text, path),
+        source=source,
+        path=str(path),
+    )
+
+
+def iter_documents(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[SourceDocument | LoadFailure]:
+    """Yield every document under a folder, in a JSONL file, or in a single file, plus failures."""
+    if root.is_dir():
+        yield from _iter_folder(root, max_bytes)
+    elif not root.exists():
+        yield LoadFailure(str(root), "no such file or directory")
+    elif root.suffix.lower() == JSONL_SUFFIX:
+        yield from _iter_jsonl(root, max_bytes)
+    else:
+        yield _load_or_failure(root, doc_id=root.name, source=str(root.resolve()), max_bytes=max_bytes)
+
+
+def _load_or_failure(path: Path, *, doc_id: str, source: str, max_bytes: int) -> SourceDocument | LoadFailure:
+    """Load a file, turning an `UnsupportedDocument` into a `LoadFailure`."""
+    try:
+        return load_file(path, doc_id=doc_id, source=source, max_bytes=max_bytes)
+    except UnsupportedDocument as exc:
+        return LoadFailure(str(path), exc.message)
+
+
+def _iter_folder(root: Path, max_bytes: int) -> Iterator[SourceDocument | LoadFailure]:
+    """Load supported files below `root` in order of their relative POSIX path."""
+    source = str(root.resolve())
+    relative_paths: list[str] = []
+    for directory, dirnames, filenames in os.walk(root):
+        # Pruning in place stops os.walk from descending into .git, .cache and the like.
+        dirnames[:] = [name for name in dirnames if not _is_hidden(name)]
+        base = Path(directory).relative_to(root)
+        relative_paths.extend(
+            (base / name).as_posix()
+            for name in filenames
+            if not _is_hidden(name) and Path(name).suffix.lower() in SUPPORTED_SUFFIXES
+        )
+    for relative in sorted(relative_paths):
+        yield _load_or_failure(root / relative, doc_id=relative, source=source, max_bytes=max_bytes)
+
+
+def _is_hidden(name: str) -> bool:
+    """True for dotfiles and for Office lock files (`~$report.docx`), which are never documents."""
+    return name.startswith((".", "~$"))
+
+
+def _iter_jsonl(path: Path, max_bytes: int) -> Iterator[SourceDocument | LoadFailure]:
+    """Yield one document per JSONL line; a bad line becomes a failure and the run goes on."""
+    source = str(path.resolve())
+    first_line: dict[str, int] = {}
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        yield LoadFailure(str(path), f"cannot read file: {exc.strerror or exc}")
+        return
+    with handle:
+        # Read bytes so one badly encoded line fails alone instead of aborting the whole file.
+        for number, raw in enumerate(handle, start=1):
+            where = f"{path}:{number}"
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            if not raw.strip():
+                continue
+            try:
+                document = _parse_jsonl_record(raw, source=source, path=str(path), max_bytes=max_bytes)
+            except UnsupportedDocument as exc:
+                yield LoadFailure(where, exc.message)
+                continue
+            if document.id in first_line:
+                yield LoadFailure(where, f"duplicate id {document.id!r} (first on line {first_line[document.id]})")
+                continue
+            first_line[document.id] = number
+            yield document
+
+
+def _parse_jsonl_record(raw: bytes, *, source: str, path: str, max_bytes: int) -> SourceDocument:
+    """Validate one JSONL line and build its document."""
+    # The size guard is per record: a large JSONL corpus is streamed, never held whole.
+    if len(raw) > max_bytes:
+        raise UnsupportedDocument(f"file too large: line has {len(raw)} bytes (limit {max_bytes})")
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UnsupportedDocument(f"line is not valid UTF-8: {exc.reason}") from exc
+    except json.JSONDecodeError as exc:
+        raise UnsupportedDocument(f"invalid JSON: {exc.msg} (column {exc.colno})") from exc
+    if not isinstance(record, dict):
+        raise UnsupportedDocument(f"expected a JSON object, got {type(record).__name__}")
+    doc_id, text = record.get("id"), record.get("text")
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise UnsupportedDocument("missing 'id' (must be a non-empty string)")
+    if not isinstance(text, str) or not text.strip():
+        raise UnsupportedDocument(f"document {doc_id!r}: missing or empty 'text'")
+    optional = {name: _optional_string(record, name, doc_id) for name in _OPTIONAL_JSONL_FIELDS}
+    return SourceDocument(
+        id=doc_id,
+        text=text,
+        title=optional["title"] or "",
+        url=optional["url"],
+        date=optional["date"],
+        lang=optional["lang"],
+        source=source,
+        path=path,
+    )
+
+
+def _optional_string(record: dict[str, Any], name: str, doc_id: str) -> str | None:
+    """Return an optional string field, mapping absent/null/blank to None."""
+    value = record.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise UnsupportedDocument(f"document {doc_id!r}: {name!r} must be a string, got {type(value).__name__}")
+    return value.strip() or None
+
+
+def _fallback_title(text: str, path: Path) -> str:
+    """First non-empty line (or its first sentence) if short enough, else the file name stem made readable."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if path.suffix.lower() == ".md":
+        first = first.lstrip("#").strip()
+    if first and len(first) <= MAX_TITLE_CHARS:
+        return first
+    sentence = re.match(r".{20,}?[.!?](?=\s|$)", first)
+    if sentence and len(sentence.group(0)) <= MAX_TITLE_CHARS:
+        return sentence.group(0)
+    return re.sub(r"[-_]+", " ", path.stem).strip() or path.name
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain text
+
+
+def _decode(data: bytes) -> str:
+    """Decode text bytes: UTF-16 by BOM, UTF-8 (BOM optional), then a detected legacy code page."""
+    # UTF-16 is full of NUL bytes, so it must be recognised before the binary sniff.
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    if _looks_binary(data):
+        raise UnsupportedDocument("looks like a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    matches = from_bytes(data)
+    if any(match.encoding == _PREFERRED_LEGACY_ENCODING for match in matches):
+        return data.decode(_PREFERRED_LEGACY_ENCODING, errors="replace")
+    best = matches.best()
+    if best is None:
+        raise UnsupportedDocument("looks like a binary file, not text")
+    return str(best)
+
+
+def _looks_binary(data: bytes) -> bool:
+    """True if the start of `data` has NUL bytes or too many control bytes to be text."""
+    sample = data[:_BINARY_SNIFF_BYTES]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for byte in sample if byte < 0x20 and byte not in _TEXT_CONTROL_BYTES)
+    return controls > _MAX_CONTROL_RATIO * len(sample)
+
+
+def _read_text(data: bytes) -> tuple[str, str | None]:
+    """Plain text and Markdown: the decoded bytes; the title comes from the fallback rule."""
+    return _decode(data), None
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+
+_SKIPPED_TAGS = frozenset({"script", "style", "nav", "head", "noscript", "template"})
+# Tags that start a new line of text when rendered, so their content must not run together.
+_BLOCK_TAGS = (
+    frozenset({"address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "div", "dl"})
+    | {"dt", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header"}
+    | {"hr", "li", "main", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul"}
+)
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
+
+
+class _HTMLTextExtractor(HTMLParser):
+    """Collect visible text (one block per line) plus the <title> and first <h1>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title_parts: list[str] = []
+        self.h1_parts: list[str] = []
+        self._skipping: dict[str, int] = dict.fromkeys(_SKIPPED_TAGS, 0)
+        self._in_title = False
+        self._h1_state = "before"  # before -> inside -> done: only the first <h1> is a title
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":
+            # Pages that never close <head> would otherwise lose their whole body.
+            self._skipping["head"] = 0
+        if tag in self._skipping:
+            self._skipping[tag] += 1
+        elif tag == "title":
+            self._in_title = True
+        elif tag == "h1" and self._h1_state == "before":
+            self._h1_state = "inside"
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._skipping:
+            self._skipping[tag] = max(0, self._skipping[tag] - 1)
+        elif tag == "title":
+            self._in_title = False
+        elif tag == "h1" and self._h1_state == "inside":
+            self._h1_state = "done"
+        if tag in _BLOCK_TAGS and tag != "br":
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        # <title> is checked first because pages without a <head> tag still keep it out of the text.
+        if self._in_title:
+            self.title_parts.append(data)
+            return
+        if any(self._skipping.values()):
+            return
+        if self._h1_state == "inside":
+            self.h1_parts.append(data)
+        self.parts.append(_HTML_SPACE.sub(" ", data))
+
+    def text(self) -> str:
+        """Visible text with one block per line and no blank lines."""
+        lines = (line.strip() for line in "".join(self.parts).split("\n"))
+        return "\n".join(line for line in lines if line)
+
+
+def _read_html(data: bytes) -> tuple[str, str | None]:
+    """HTML: visible text without scripts/styles/navigation; title from <title> or first <h1>."""
+    parser = _HTMLTextExtractor()
+    parser.feed(_decode(data))
+    parser.close()
+    title = _collapse(parser.title_parts) or _collapse(parser.h1_parts)
+    return parser.text(), title
+
+
+def _collapse(parts: list[str]) -> str:
+    """Join text fragments with HTML whitespace collapsed."""
+    return _HTML_SPACE.sub(" ", "".join(parts)).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# PDF and DOCX
+
+
+def _read_pdf(data: bytes) -> tuple[str, str | None]:
+    """PDF: page texts joined by a blank line; title from the document metadata."""
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        # Many official PDFs are "encrypted" with an empty user password just to block editing.
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnsupportedDocument("PDF is password-protected; remove the password first")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        metadata = reader.metadata
+        title = metadata.title if metadata is not None else None
+    except UnsupportedDocument:
+        raise
+    except Exception as exc:
+        # pypdf surfaces damaged files as anything from PdfReadError to KeyError or ValueError.
+        raise UnsupportedDocument(f"cannot read PDF: {exc}") from exc
+    if not pages:
+        raise UnsupportedDocument("cannot read PDF: it has no pages")
+    if not any(page.strip() for page in pages):
+        raise UnsupportedDocument("PDF has no text layer (scanned image?); run OCR first")
+    text = "\n\n".join(page for page in pages if page.strip())
+    return text, title.strip() if isinstance(title, str) else None
+
+
+def _read_docx(data: bytes) -> tuple[str, str | None]:
+    """DOCX: paragraphs and table rows in document order, one per line; title from core properties."""
+    try:
+        document = open_docx(io.BytesIO(data))
+    except Exception as exc:
+        # A damaged or mislabelled file shows up as BadZipFile, KeyError or an XML syntax error.
+        raise UnsupportedDocument(f"cannot read DOCX (corrupt or not a Word file): {exc}") from exc
+    lines: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            lines.extend(_table_rows(block))
+        else:
+            lines.append(block.text)
+    return "\n".join(lines), (document.core_properties.title or "").strip() or None
+
+
+def _table_rows(table: Table) -> Iterator[str]:
+    """One line per table row, cells separated by ' | '."""
+    for row in table.rows:
+        cells: list[str] = []
+        previous = None
+        for cell in row.cells:
+            # A horizontally merged cell is returned once per grid column it spans; keep it once.
+            if cell._tc is not previous:
+                cells.append(cell.text.strip())
+            previous = cell._tc
+        if any(cells):
+            yield " | ".join(cells)
+
+
+_READERS: dict[str, Callable[[bytes], tuple[str, str | None]]] = {
+    ".txt": _read_text,
+    ".md": _read_text,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".pdf": _read_pdf,
+    ".docx": _read_docx,
+}

@@ -1,0 +1,213 @@
+"""Incremental, idempotent ingestion: load → clean → chunk → embed only what is new → write to the store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.core.errors import BilimError, StoreBusy
+from assistant.core.models import Chunk
+from assistant.core.ports import Embedder, WritableChunkStore
+from ingest.chunking import CHUNKER_VERSION, chunk_document, text_hash
+from ingest.cleaning import clean_text
+from ingest.loaders import LoadFailure, iter_documents
+
+EMBED_BATCH = 32
+
+
+@dataclass
+class IngestReport:
+    """The summary `python -m ingest --json` prints as its last line."""
+
+    documents: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON output."""
+        return asdict(self)
+
+
+@dataclass
+class _Planned:
+    document_id: str
+    chunks: list[Chunk]
+    stale_ids: set[str]
+    kind: str  # "added" | "updated"
+
+
+ProgressFactory = Callable[[int, str], AbstractContextManager[Callable[[int], object]]]
+
+
+@contextmanager
+def no_progress(total: int, label: str) -> Iterator[Callable[[int], object]]:
+    """A progress sink that shows nothing (library use, tests)."""
+    yield lambda n: None
+
+
+def ingest_paths(
+    paths: Sequence[Path],
+    *,
+    store: WritableChunkStore,
+    embedder: Embedder,
+    prune: bool = False,
+    progress: ProgressFactory = no_progress,
+) -> IngestReport:
+    """Bring the store in line with the given folders/files; embeds only chunks whose text is new."""
+    report = IngestReport()
+    stored = store.documents()
+    plans: list[_Planned] = []
+    seen: set[str] = set()
+    kept_by_source: dict[str, set[str]] = {}
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+
+    for root in paths:
+        source = str(Path(root).resolve())
+        kept = kept_by_source.setdefault(source, set())
+        for item in iter_documents(Path(root)):
+            if isinstance(item, LoadFailure):
+                report.failed.append({"path": item.path, "error": item.error})
+                # A document that exists but failed to load is not "gone": never prune it.
+                kept.add(_failed_id(item.path, Path(root)))
+                continue
+            if item.id in seen:
+                report.failed.append({"path": item.path, "error": f"duplicate document id {item.id!r} in this run"})
+                continue
+            seen.add(item.id)
+            kept.add(item.id)
+            report.documents += 1
+            try:
+                cleaned = clean_text(item.text)
+                chunks = chunk_document(item, cleaned)
+            except BilimError as exc:
+                report.failed.append({"path": item.path, "error": exc.message})
+                continue
+            if not chunks:
+                report.failed.append({"path": item.path, "error": "empty document: no text left after cleaning"})
+                continue
+            old = stored.get(item.id)
+            new_ids = {c.id for c in chunks}
+            if old is not None and old.chunk_ids == new_ids:
+                report.unchanged += 1
+                continue
+            old_ids = set(old.chunk_ids) if old else set()
+            plans.append(
+                _Planned(
+                    document_id=item.id,
+                    chunks=[c for c in chunks if c.id not in old_ids],
+                    stale_ids=old_ids - new_ids,
+                    kind="updated" if old else "added",
+                )
+            )
+
+    _write_plans(plans, store=store, embedder=embedder, report=report, now=now, progress=progress)
+
+    if prune:
+        gone = [
+            doc.id
+            for doc in stored.values()
+            if doc.source in kept_by_source and doc.id not in kept_by_source[doc.source]
+        ]
+        for doc_id in gone:
+            store.delete(stored[doc_id].chunk_ids)
+        report.removed = len(gone)
+
+    if plans or report.removed:
+        store.bump_generation()
+    store.set_chunker_version(CHUNKER_VERSION)
+    report.chunks_total = store.count()
+    return report
+
+
+def _failed_id(path: str, root: Path) -> str:
+    """The document id a failed file would have had (so --prune keeps its old chunks)."""
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+def _write_plans(
+    plans: list[_Planned],
+    *,
+    store: WritableChunkStore,
+    embedder: Embedder,
+    report: IngestReport,
+    now: str,
+    progress: ProgressFactory,
+) -> None:
+    """Embed and write planned documents; per document, new chunks land before stale ones are deleted."""
+    hashes = {c.id: text_hash(c.text) for plan in plans for c in plan.chunks}
+    reusable = store.vectors_by_text_hash(hashes.values()) if hashes else {}
+    to_embed = sum(1 for h in hashes.values() if h not in reusable)
+    pending: list[_Planned] = []
+    pending_chunks = 0
+
+    with progress(to_embed, "embedding") as advance:
+
+        def flush() -> None:
+            nonlocal pending_chunks
+            chunks = [c for plan in pending for c in plan.chunks]
+            missing = [c for c in chunks if hashes[c.id] not in reusable]
+            if missing:
+                vectors = embedder.embed_passages([c.text for c in missing])
+                for c, vector in zip(missing, vectors, strict=True):
+                    reusable[hashes[c.id]] = vector
+                report.chunks_embedded += len(missing)
+                advance(len(missing))
+            for plan in pending:
+                if plan.chunks:
+                    matrix = np.stack([reusable[hashes[c.id]] for c in plan.chunks])
+                    extra = {c.id: {"text_hash": hashes[c.id], "ingested_at": now} for c in plan.chunks}
+                    store.add(plan.chunks, matrix, extra)
+                if plan.stale_ids:
+                    store.delete(plan.stale_ids)
+                setattr(report, plan.kind, getattr(report, plan.kind) + 1)
+            pending.clear()
+            pending_chunks = 0
+
+        for plan in plans:
+            pending.append(plan)
+            pending_chunks += sum(1 for c in plan.chunks if hashes[c.id] not in reusable)
+            if pending_chunks >= EMBED_BATCH:
+                flush()
+        flush()
+
+
+def ingest_lock_path(data_dir: Path) -> Path:
+    """The lock file that keeps two writers off one embedded store."""
+    return Path(data_dir) / ".write.lock"
+
+
+@contextmanager
+def writer_lock(data_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the data dir for the duration of a write; fail fast if another writer has it."""
+    import fcntl
+
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    fd = os.open(ingest_lock_path(data_dir), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise StoreBusy(
+                f"another process is writing to {data_dir} (lock {ingest_lock_path(data_dir)}); "
+                "wait for it to finish, or stop the server before ingesting into its embedded store"
+            ) from exc
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)

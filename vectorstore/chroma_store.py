@@ -1,0 +1,318 @@
+"""Chroma-backed chunk store: embedded (PersistentClient) or a `chroma run` server (HttpClient)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from assistant.core.errors import StoreMismatch, StoreUnavailable
+from assistant.core.models import Chunk, StoredDocument
+from assistant.core.ports import Vector
+
+log = logging.getLogger(__name__)
+
+REBUILD_HINT = "python -m ingest --rebuild --data-dir {data_dir}"
+
+
+def connect(data_dir: Path, chroma_url: str | None) -> Any:
+    """Open a Chroma client: HTTP when a server URL is set, else embedded under `data_dir/chroma`."""
+    import chromadb
+
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if chroma_url:
+            parsed = urlparse(chroma_url)
+            return chromadb.HttpClient(
+                host=parsed.hostname or "localhost",
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=settings,
+            )
+        path = Path(data_dir) / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except Exception as exc:  # chromadb raises plain ValueError/ConnectionError subclasses
+        where = chroma_url or str(data_dir)
+        raise StoreUnavailable(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def fetch_all(collection: Any, include: list[str], where: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a whole collection page by page (Chroma caps one get)."""
+    page = 5000
+    out: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
+    offset = 0
+    while True:
+        got = collection.get(include=include, where=where, limit=page, offset=offset)
+        out["ids"].extend(got["ids"])
+        for key in include:
+            values = got.get(key)
+            out[key].extend(list(values) if values is not None else [])
+        if len(got["ids"]) < page:
+            return out
+        offset += page
+
+
+def _meta_to_chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=chunk_id,
+        document_id=str(meta["doc"]),
+        position=int(meta["pos"]),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        lang=meta.get("lang", "ky"),
+        title=str(meta.get("title", "")),
+        url=meta.get("url") or None,
+        date=meta.get("date") or None,
+        source=str(meta.get("source", "")),
+    )
+
+
+class ChromaChunkStore:
+    """One Chroma collection holding every chunk with its vector and metadata."""
+
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        *,
+        embedder_name: str,
+        dim: int,
+        data_dir: Path,
+        create: bool = True,
+    ) -> None:
+        self._client = client
+        self._name = collection
+        self._data_dir = data_dir
+        self.embedder_name = embedder_name
+        self.dim = dim
+        self._collection = self._open(create)
+
+    def _open(self, create: bool) -> Any:
+        try:
+            existing = self._client.get_collection(self._name, embedding_function=None)
+        except Exception:
+            existing = None
+        if existing is None:
+            if not create:
+                raise StoreUnavailable(f"collection {self._name!r} does not exist yet: run `python -m ingest` first")
+            return self._client.create_collection(
+                self._name,
+                embedding_function=None,
+                metadata={"embedder": self.embedder_name, "dim": self.dim, "generation": 0, "chunker": ""},
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        meta = existing.metadata or {}
+        if meta.get("embedder") != self.embedder_name or int(meta.get("dim", -1)) != self.dim:
+            raise StoreMismatch(
+                f"the store at {self._data_dir} was built with embedder {meta.get('embedder')!r} "
+                f"(dim {meta.get('dim')}), but the configured embedder is {self.embedder_name!r} (dim {self.dim}). "
+                f"Re-index it with: {REBUILD_HINT.format(data_dir=self._data_dir)}"
+            )
+        return existing
+
+    # -- collection metadata -------------------------------------------------------------------------
+    def _metadata(self) -> dict[str, Any]:
+        return dict(self._client.get_collection(self._name, embedding_function=None).metadata or {})
+
+    def _set_metadata(self, **changes: Any) -> None:
+        meta = self._metadata()
+        meta.update(changes)
+        meta.pop("hnsw:space", None)
+        self._collection.modify(metadata=meta)
+
+    def generation(self) -> int:
+        """A number bumped after every change, so readers know their caches are stale."""
+        return int(self._metadata().get("generation", 0))
+
+    def bump_generation(self) -> int:
+        """Record that the chunks changed."""
+        new = self.generation() + 1
+        self._set_metadata(generation=new)
+        return new
+
+    def chunker_version(self) -> str:
+        """The chunker version the stored chunks were made with."""
+        return str(self._metadata().get("chunker", ""))
+
+    def set_chunker_version(self, version: str) -> None:
+        """Remember which chunker made the stored chunks."""
+        self._set_metadata(chunker=version)
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def count(self) -> int:
+        """Number of chunks stored."""
+        return int(self._collection.count())
+
+    def _get_all(self, include: list[str], where: dict[str, Any] | None = None) -> dict[str, Any]:
+        return fetch_all(self._collection, include, where)
+
+    def all_chunks(self) -> list[Chunk]:
+        """Every chunk with its text and metadata (for the lexical index)."""
+        got = self._get_all(["documents", "metadatas"])
+        chunks = [
+            _meta_to_chunk(cid, text, meta)
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+        return sorted(chunks, key=lambda c: (c.document_id, c.position, c.id))
+
+    def documents(self) -> dict[str, StoredDocument]:
+        """What is stored, per document id."""
+        got = self._get_all(["metadatas"])
+        grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
+            grouped.setdefault(str(meta["doc"]), []).append((cid, meta))
+        docs: dict[str, StoredDocument] = {}
+        for doc_id, rows in grouped.items():
+            meta = min(rows, key=lambda row: int(row[1]["pos"]))[1]
+            docs[doc_id] = StoredDocument(
+                id=doc_id,
+                chunk_ids=frozenset(cid for cid, _ in rows),
+                source=str(meta.get("source", "")),
+                title=str(meta.get("title", "")),
+                lang=str(meta.get("lang", "")),
+                url=meta.get("url") or None,
+                date=meta.get("date") or None,
+                ingested_at=str(meta.get("ingested_at", "")),
+            )
+        return docs
+
+    def vectors_by_text_hash(self, hashes: Iterable[str]) -> dict[str, Vector]:
+        """Stored vectors of chunks whose text hash is given, so unchanged text is never embedded twice."""
+        wanted = sorted(set(hashes))
+        found: dict[str, Vector] = {}
+        for i in range(0, len(wanted), 500):
+            got = self._collection.get(
+                where={"text_hash": {"$in": wanted[i : i + 500]}}, include=["embeddings", "metadatas"]
+            )
+            embeddings = got.get("embeddings")
+            if embeddings is None:
+                continue
+            for meta, vector in zip(got["metadatas"], embeddings, strict=True):
+                found[str(meta["text_hash"])] = np.asarray(vector, dtype=np.float32)
+        return found
+
+    def query(self, vector: Vector, k: int) -> list[tuple[Chunk, float]]:
+        """Nearest chunks by cosine similarity, best first."""
+        total = self.count()
+        if total == 0:
+            return []
+        got = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+            n_results=min(k, total),
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (_meta_to_chunk(cid, text, meta), 1.0 - float(dist))
+            for cid, text, meta, dist in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
+            )
+        ]
+
+    # -- writes --------------------------------------------------------------------------------------
+    def add(self, chunks: Sequence[Chunk], vectors: Vector, extra: dict[str, Any]) -> None:
+        """Add (or overwrite) chunks with their vectors, in batches Chroma accepts."""
+        batch = max(1, min(1000, int(self._client.get_max_batch_size())))
+        for i in range(0, len(chunks), batch):
+            part = chunks[i : i + batch]
+            self._collection.upsert(
+                ids=[c.id for c in part],
+                embeddings=np.asarray(vectors[i : i + batch], dtype=np.float32),
+                documents=[c.text for c in part],
+                metadatas=[
+                    {
+                        "doc": c.document_id,
+                        "pos": c.position,
+                        "start": c.start,
+                        "end": c.end,
+                        "lang": c.lang,
+                        "title": c.title,
+                        "url": c.url or "",
+                        "date": c.date or "",
+                        "source": c.source,
+                        **extra.get(c.id, {}),
+                    }
+                    for c in part
+                ],
+            )
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Remove chunks by id."""
+        ids = list(ids)
+        for i in range(0, len(ids), 1000):
+            self._collection.delete(ids=ids[i : i + 1000])
+
+
+def rebuild_collection(
+    client: Any,
+    collection: str,
+    *,
+    embed: Any,
+    embedder_name: str,
+    dim: int,
+    data_dir: Path,
+    advance: Any = None,
+) -> int:
+    """Re-embed every chunk into a fresh collection (new embedder), keeping ids, texts and metadata."""
+    staging = f"{collection}-rebuild"
+    recover_interrupted_rebuild(client, collection)
+    try:
+        old = client.get_collection(collection, embedding_function=None)
+    except Exception as exc:
+        raise StoreUnavailable(f"nothing to rebuild: collection {collection!r} does not exist") from exc
+    old_meta = dict(old.metadata or {})
+    got = fetch_all(old, ["documents", "metadatas"])
+    ids, texts, metas = got["ids"], got["documents"], got["metadatas"]
+    try:
+        client.delete_collection(staging)
+    except Exception:
+        log.debug("no stale staging collection to drop")
+    fresh = client.create_collection(
+        staging,
+        embedding_function=None,
+        metadata={
+            "embedder": embedder_name,
+            "dim": dim,
+            "generation": int(old_meta.get("generation", 0)) + 1,
+            "chunker": str(old_meta.get("chunker", "")),
+        },
+        configuration={"hnsw": {"space": "cosine"}},
+    )
+    batch = 32
+    for i in range(0, len(ids), batch):
+        vectors = embed(texts[i : i + batch])
+        fresh.upsert(
+            ids=ids[i : i + batch],
+            embeddings=np.asarray(vectors, dtype=np.float32),
+            documents=texts[i : i + batch],
+            metadatas=metas[i : i + batch],
+        )
+        if advance is not None:
+            advance(len(ids[i : i + batch]))
+    client.delete_collection(collection)
+    fresh.modify(name=collection)
+    return len(ids)
+
+
+def collection_size(client: Any, collection: str) -> int:
+    """Number of chunks in a collection, whatever embedder built it."""
+    recover_interrupted_rebuild(client, collection)
+    try:
+        return int(client.get_collection(collection, embedding_function=None).count())
+    except Exception as exc:
+        raise StoreUnavailable(f"nothing to rebuild: collection {collection!r} does not exist") from exc
+
+
+def recover_interrupted_rebuild(client: Any, collection: str) -> None:
+    """If a rebuild died after dropping the old collection, promote the finished staging copy."""
+    names = {getattr(c, "name", c) for c in client.list_collections()}
+    staging = f"{collection}-rebuild"
+    if staging in names and collection not in names:
+        client.get_collection(staging, embedding_function=None).modify(name=collection)

