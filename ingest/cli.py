@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder = create_embedder(settings.embedder)
         lock_dir = settings.data_dir
         with writer_lock(lock_dir):
+            rebuilt = 0
             if args.rebuild:
                 client = connect(settings.data_dir, settings.chroma_url)
                 with progress_bar(collection_size(client, settings.collection), "re-embedding") as advance:
@@ -71,12 +72,15 @@ def main(argv: list[str] | None = None) -> int:
                         advance=advance,
                     )
                 print(f"rebuilt {count} chunks with {embedder.name}", file=sys.stderr)
-            report = IngestReport()
+                rebuilt = count
+            # A rebuild re-embeds every stored chunk: the summary says so instead of reporting an empty store.
+            report = IngestReport(chunks_embedded=rebuilt, chunks_total=rebuilt)
             if args.paths:
                 store = open_store(settings, embedder)
                 report = ingest_paths(
                     args.paths, store=store, embedder=embedder, prune=args.prune, progress=progress_bar
                 )
+                report.chunks_embedded += rebuilt
     except BilimError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

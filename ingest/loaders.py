@@ -8,7 +8,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,8 @@ class LoadFailure:
 
     path: str
     error: str
+    # The id the document would have had, when known (so `--prune` keeps what is stored for it).
+    doc_id: str | None = field(default=None, compare=False)
 
 
 def load_file(path: Path, *, doc_id: str, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceDocument:
@@ -88,7 +90,7 @@ def _load_or_failure(path: Path, *, doc_id: str, source: str, max_bytes: int) ->
     try:
         return load_file(path, doc_id=doc_id, source=source, max_bytes=max_bytes)
     except UnsupportedDocument as exc:
-        return LoadFailure(str(path), exc.message)
+        return LoadFailure(str(path), exc.message, doc_id=doc_id)
 
 
 def _iter_folder(root: Path, max_bytes: int) -> Iterator[SourceDocument | LoadFailure]:
@@ -133,13 +135,25 @@ def _iter_jsonl(path: Path, max_bytes: int) -> Iterator[SourceDocument | LoadFai
             try:
                 document = _parse_jsonl_record(raw, source=source, path=str(path), max_bytes=max_bytes)
             except UnsupportedDocument as exc:
-                yield LoadFailure(where, exc.message)
+                yield LoadFailure(where, exc.message, doc_id=_record_id(raw))
                 continue
             if document.id in first_line:
-                yield LoadFailure(where, f"duplicate id {document.id!r} (first on line {first_line[document.id]})")
+                yield LoadFailure(
+                    where, f"duplicate id {document.id!r} (first on line {first_line[document.id]})", doc_id=document.id
+                )
                 continue
             first_line[document.id] = number
             yield document
+
+
+def _record_id(raw: bytes) -> str | None:
+    """The `id` of a JSONL line that failed validation, if it has a usable one."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    doc_id = record.get("id") if isinstance(record, dict) else None
+    return doc_id if isinstance(doc_id, str) and doc_id.strip() else None
 
 
 def _parse_jsonl_record(raw: bytes, *, source: str, path: str, max_bytes: int) -> SourceDocument:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from assistant.core.errors import BilimError, StoreBusy
-from assistant.core.models import Chunk
+from assistant.core.models import Chunk, StoredDocument
 from assistant.core.ports import Embedder, WritableChunkStore
 from ingest.chunking import CHUNKER_VERSION, chunk_document, text_hash
 from ingest.cleaning import clean_text
@@ -80,7 +80,8 @@ def ingest_paths(
             if isinstance(item, LoadFailure):
                 report.failed.append({"path": item.path, "error": item.error})
                 # A document that exists but failed to load is not "gone": never prune it.
-                kept.add(_failed_id(item.path, Path(root)))
+                if item.doc_id is not None:
+                    kept.add(item.doc_id)
                 continue
             if item.id in seen:
                 report.failed.append({"path": item.path, "error": f"duplicate document id {item.id!r} in this run"})
@@ -99,14 +100,16 @@ def ingest_paths(
                 continue
             old = stored.get(item.id)
             new_ids = {c.id for c in chunks}
-            if old is not None and old.chunk_ids == new_ids:
+            # Chunk ids cover text and place only: a new title/url/date/lang or source folder rewrites every chunk.
+            relabelled = old is not None and _described(old) != _described(chunks[0])
+            if old is not None and old.chunk_ids == new_ids and not relabelled:
                 report.unchanged += 1
                 continue
             old_ids = set(old.chunk_ids) if old else set()
             plans.append(
                 _Planned(
                     document_id=item.id,
-                    chunks=[c for c in chunks if c.id not in old_ids],
+                    chunks=[c for c in chunks if relabelled or c.id not in old_ids],
                     stale_ids=old_ids - new_ids,
                     kind="updated" if old else "added",
                 )
@@ -131,12 +134,9 @@ def ingest_paths(
     return report
 
 
-def _failed_id(path: str, root: Path) -> str:
-    """The document id a failed file would have had (so --prune keeps its old chunks)."""
-    try:
-        return Path(path).resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return Path(path).name
+def _described(doc: StoredDocument | Chunk) -> tuple[str, str, str | None, str | None, str]:
+    """What a document's chunks say about it besides their text (compared to see if it must be rewritten)."""
+    return (doc.source, doc.title, doc.url or None, doc.date or None, doc.lang)
 
 
 def _write_plans(
@@ -151,7 +151,7 @@ def _write_plans(
     """Embed and write planned documents; per document, new chunks land before stale ones are deleted."""
     hashes = {c.id: text_hash(c.text) for plan in plans for c in plan.chunks}
     reusable = store.vectors_by_text_hash(hashes.values()) if hashes else {}
-    to_embed = sum(1 for h in hashes.values() if h not in reusable)
+    to_embed = len(set(hashes.values()) - reusable.keys())
     pending: list[_Planned] = []
     pending_chunks = 0
 
@@ -159,12 +159,12 @@ def _write_plans(
 
         def flush() -> None:
             nonlocal pending_chunks
-            chunks = [c for plan in pending for c in plan.chunks]
-            missing = [c for c in chunks if hashes[c.id] not in reusable]
+            # One vector per distinct text: the same passage twice in this batch (a copied file) is embedded once.
+            missing = {hashes[c.id]: c.text for plan in pending for c in plan.chunks if hashes[c.id] not in reusable}
             if missing:
-                vectors = embedder.embed_passages([c.text for c in missing])
-                for c, vector in zip(missing, vectors, strict=True):
-                    reusable[hashes[c.id]] = vector
+                vectors = embedder.embed_passages(list(missing.values()))
+                for text_key, vector in zip(missing, vectors, strict=True):
+                    reusable[text_key] = vector
                 report.chunks_embedded += len(missing)
                 advance(len(missing))
             for plan in pending:

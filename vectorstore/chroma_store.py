@@ -22,7 +22,6 @@ REBUILD_HINT = "python -m ingest --rebuild --data-dir {data_dir}"
 def connect(data_dir: Path, chroma_url: str | None) -> Any:
     """Open a Chroma client: HTTP when a server URL is set, else embedded under `data_dir/chroma`."""
     import chromadb
-
     from chromadb.config import Settings as ChromaSettings
 
     settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,7 +59,9 @@ class SentenceTransformerEmbedder:
             ) from exc
         self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self._dim = int(self._model.get_sentence_embedding_dimension() or 0)
-        self._name = f"st:{path.name}"
+        # Model folders are often just called "model": the name carries a digest of the folder's files, so a
+        # store built with one model is never silently queried with another of the same dimension.
+        self._name = f"st:{path.name}@{model_fingerprint(path)}"
         self._lock = threading.Lock()
 
     @property
@@ -81,6 +84,20 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> Vector:
         return np.asarray(self._encode([text])[0], dtype=np.float32)
+
+
+def model_fingerprint(path: Path) -> str:
+    """Short digest of a model folder: file names and sizes plus the small JSON configs (docs ignored)."""
+    digest = hashlib.sha256()
+    files = sorted(
+        f for f in path.rglob("*") if f.is_file() and not f.name.startswith(".") and f.suffix.lower() != ".md"
+    )
+    for file in files:
+        size = file.stat().st_size
+        digest.update(f"{file.relative_to(path).as_posix()}\0{size}\0".encode())
+        if file.suffix == ".json" and size <= 64 * 1024:
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def create_embedder(spec: str) -> Embedder:

