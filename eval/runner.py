@@ -17,7 +17,6 @@ from assistant.settings import Settings
 from assistant.wiring import build_service, open_store
 from eval import metrics
 from eval.configs import RunConfig
-from ingest.chunking import CHUNKER_VERSION
 from ingest.pipeline import IngestReport, ingest_paths, writer_lock
 
 Progress = Callable[[int, str], Any]
@@ -59,8 +58,8 @@ def load_qa(path: Path, split: str = "all") -> list[QAItem]:
 
 
 def store_dir_for(corpora: Sequence[Path], embedder_name: str, base: Path) -> Path:
-    """A store directory of its own for each set of corpora (and embedder, chunker)."""
-    key = "\n".join(sorted(str(Path(c).resolve()) for c in corpora)) + f"\n{embedder_name}\n{CHUNKER_VERSION}"
+    """A store directory of its own for each set of corpora and embedder (a new chunker re-chunks in place)."""
+    key = "\n".join(sorted(str(Path(c).resolve()) for c in corpora)) + f"\n{embedder_name}"
     return base / hashlib.sha256(key.encode()).hexdigest()[:12]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from assistant.core.lexicon import CONCEPTS, PLACES, concepts_in, skeleton
+from assistant.core.lexicon import CONCEPTS, PLACES, concepts_in, skeleton, university_hosts
 from assistant.core.models import Answer, Citation, Language, Question, ScoredChunk
 from assistant.core.ports import SentenceSimilarity
 from assistant.core.sentences import split_sentences
@@ -53,20 +53,32 @@ _TYPE_PATTERNS: list[tuple[QuestionType, re.Pattern[str]]] = [
     ),
 ]
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[ \u00a0]\d{3})+(?:[.,]\d+)?|(?<![\w.])\d+(?:[.,]\d+)?")
+_NUMBER_WORDS = re.compile(
+    r"\b(?:эки|үч|төрт|беш|алты|жети|сегиз|тогуз|он|жыйырма|отуз|кырк|элүү|жүз|миң"
+    r"|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*"
+    r"|two|three|four|five|six|seven|eight|nine|ten|twenty|hundred|thousand)\b",
+    re.I,
+)
+# The words right after "канча / сколько / how many" name what is counted ("канча окуучу" → pupils).
+_COUNT_WORD = re.compile(r"\b(?:канча\w*|сколько|how\s+(?:many|much)|skolko|kancha)\s+((?:[^\W\d_]+[\s-]*){1,3})", re.I)
 _NUMBER_UNIT = re.compile(r"\s*(?:%|пайыз|миң|млн|млрд|тыс\.?|thousand|million|billion|сом|som)", re.I)
-_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_YEAR = re.compile(r"\b(19\d\d|20[0-3]\d)\b")
 _MONTHS = (
     "январ|феврал|март|апрел|май|июн|июл|август|сентябр|октябр|ноябр|декабр|"
     "january|february|march|april|may|june|july|august|september|october|november|december"
 )
 _DATE = re.compile(
-    rf"\b\d{{1,2}}[-\s]?(?:{_MONTHS})\w*(?:\s+\d{{4}}(?:-\w+)?)?|\b(?:1[89]|20)\d\d(?:[-–]\d{{2,4}})?-?\w*"
-    rf"(?:\s+\d{{1,2}}-(?:{_MONTHS})\w*)?|\b(?:{_MONTHS})\w*\s+(?:айын\w*)?",
+    rf"\b\d{{1,2}}[-\s]?(?:{_MONTHS})\w*(?:\s+(?:19|20)\d\d(?:-\w+)?)?"  # 15-мартта, 3 марта 2023
+    rf"|\b(?:19|20)\d\d(?:\s?[-–]\s?(?:19|20)?\d\d)?\s?[-–]?\s?(?:окуу\s)?(?:жыл\w*|ж\.|год\w*|гг?\.)"  # 1996-жылы
+    rf"(?:\s+\d{{1,2}}-(?:{_MONTHS})\w*)?"
+    rf"|\b(?:{_MONTHS})\w*\s+(?:19|20)\d\d"  # October 1996
+    rf"|\b(?:in|since|from|by)\s+(?:19|20)\d\d"
+    rf"|\b(?:в\s+)?(?:{_MONTHS})\w*",  # "октябрь айында", "в октябре"
     re.I,
 )
 _NAME = re.compile(r"\b(?:[A-ZА-ЯЁӨҮҢ]\.\s?)?[A-ZА-ЯЁӨҮҢ][a-zа-яёөүң]+(?:\s+[A-ZА-ЯЁӨҮҢ][a-zа-яёөүң]+)+")
 _WORD = re.compile(r"[^\W_]+", re.U)
-_CAPITALISED = re.compile(r"(?<!^)(?<![.!?]\s)\b([A-ZА-ЯЁӨҮҢ][a-zа-яёөүң]{3,}|[A-ZА-ЯЁӨҮҢ]{3,})")
+_CAPITALISED = re.compile(r"\b([A-ZА-ЯЁӨҮҢ][a-zа-яёөүң]{3,}|[A-ZА-ЯЁӨҮҢ]{2,}[a-zа-яёөүң]*)")
 
 LEAD_IN = {"ky": "Жооп: {span}", "ru": "Ответ: {span}", "en": "Answer: {span}"}
 QUOTE_INTRO = {"ky": "Документтерде мындай деп айтылат:", "ru": "В документах сказано:", "en": "The documents say:"}
@@ -100,17 +112,19 @@ class _Candidate:
     context: str  # the sentence before, which often names the subject
     score: float = 0.0
     span: tuple[int, int] | None = None  # answer span inside `text`
+    features: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # overlap, rank, type, similarity
 
 
 @dataclass(frozen=True)
 class AnswererConfig:
     """Weights of the sentence scorer and the refusal bar (tuned on the dev set's tuning half)."""
 
-    max_chunks: int = 5
-    weight_overlap: float = 0.55
+    max_chunks: int = 8
+    weight_overlap: float = 0.6
     weight_rank: float = 0.25
-    weight_type: float = 0.2
-    weight_similarity: float = 0.3
+    weight_type: float = 0.4
+    weight_similarity: float = 0.1
+    similarity_pool: int = 8
     context_discount: float = 0.5
     min_score: float = 0.3
     second_sentence_ratio: float = 0.85
@@ -130,27 +144,37 @@ class ExtractiveAnswerer:
     def generate(self, question: Question, chunks: Sequence[ScoredChunk]) -> Answer:
         """Answer from the given chunks (best first)."""
         kind = question_type(question.text)
-        q_terms = set(self._analyze(question.search_text, question.language))
-        q_concepts = concepts_in(question.search_text) - _GENERIC_CONCEPTS
-        candidates = self._candidates(chunks[: self.config.max_chunks])
-        if not candidates:
-            return self.refusal(question, chunks)
-        # Passages that lack a name, place or year the question insists on cannot answer it.
-        covering = {id(c.scored) for c in candidates if self._covers_specifics(question.search_text, c)}
-        kept = [c for c in candidates if id(c.scored) in covering]
-        sims = self._sentence_similarities(question, kept)
-        scored = sorted(
-            (self._score(c, kind, q_terms, q_concepts, sim) for c, sim in zip(kept, sims, strict=True)),
-            key=lambda c: (-c.score, c.chunk_rank, c.start),
-        )
+        scored = self.rank_sentences(question, chunks)
         if not scored or scored[0].score < self.config.min_score:
             return self.refusal(question, chunks)
         best = scored[0]
+        if kind in ("count", "date") and best.span is None:
+            # "How many" answered without any number (or "when" without a date) is not an answer.
+            return self.refusal(question, chunks)
         chosen = [best]
         second = self._second(best, scored)
         if second is not None:
             chosen.append(second)
         return self._render(question, kind, chosen, chunks)
+
+    def rank_sentences(self, question: Question, chunks: Sequence[ScoredChunk]) -> list[_Candidate]:
+        """Candidate sentences of the top chunks, best first, without those lacking the question's specifics."""
+        kind = question_type(question.text)
+        q_terms = set(self._analyze(question.search_text, question.language))
+        q_concepts = concepts_in(question.search_text) - _GENERIC_CONCEPTS
+        candidates = self._candidates(chunks[: self.config.max_chunks])
+        # Passages that lack a name, place or number the question insists on cannot answer it.
+        covering = {id(c.scored) for c in candidates if self._covers_specifics(question.text, c)}
+        hosts = university_hosts(question.text, question.language)
+        kept = [c for c in candidates if id(c.scored) in covering and self._same_host(hosts, c)]
+        counted = self._counted(question)
+        order = lambda c: (-c.score, c.chunk_rank, c.start)  # noqa: E731
+        first = sorted((self._score(c, kind, q_terms, q_concepts, 0.0, counted) for c in kept), key=order)
+        # Embedding sentences costs ~20 ms each on 2 cores: only the front-runners get a similarity.
+        pool = first[: self.config.similarity_pool]
+        sims = self._sentence_similarities(question, pool)
+        rescored = [self._score(c, kind, q_terms, q_concepts, sim, counted) for c, sim in zip(pool, sims, strict=True)]
+        return sorted(rescored, key=order) + first[len(pool) :]
 
     def refusal(self, question: Question, chunks: Sequence[ScoredChunk] = ()) -> Answer:
         """The "not in the documents" answer, in the question's language."""
@@ -182,6 +206,14 @@ class ExtractiveAnswerer:
                 )
         return out
 
+    def _counted(self, question: Question) -> tuple[set[str], set[str]]:
+        """Stems and concepts of what a "how many" question counts."""
+        match = _COUNT_WORD.search(question.text)
+        if not match:
+            return set(), set()
+        words = match.group(1)
+        return set(self._analyze(words, question.language)), concepts_in(words) - _GENERIC_CONCEPTS
+
     def _sentence_similarities(self, question: Question, candidates: list[_Candidate]) -> list[float]:
         """Question–sentence similarity rescaled to 0..1 across the candidates (0 without an encoder)."""
         if self._similarity is None or not candidates:
@@ -191,7 +223,13 @@ class ExtractiveAnswerer:
         return [(r - low) / (high - low) if high > low else 1.0 for r in raw]
 
     def _score(
-        self, cand: _Candidate, kind: QuestionType, q_terms: set[str], q_concepts: set[str], sim: float
+        self,
+        cand: _Candidate,
+        kind: QuestionType,
+        q_terms: set[str],
+        q_concepts: set[str],
+        sim: float,
+        counted: tuple[set[str], set[str]] = (set(), set()),
     ) -> _Candidate:
         cfg = self.config
         lang = cand.scored.chunk.lang
@@ -203,8 +241,16 @@ class ExtractiveAnswerer:
         hits = len(q_terms & s_terms) + len(q_concepts & s_concepts)
         context_hits = len((q_terms & c_terms) - s_terms) + len((q_concepts & c_concepts) - s_concepts)
         overlap = (hits + cfg.context_discount * context_hits) / total if total else 0.0
-        span = find_span(cand.text, kind)
-        type_match = 1.0 if span is not None or kind in ("other",) else 0.0
+        def relevant(words: list[str]) -> float:
+            text = " ".join(words)
+            terms, concepts = set(self._analyze(text, lang)), concepts_in(text)
+            if terms & counted[0] or concepts & counted[1]:
+                return 1.0
+            return 0.7 if terms & q_terms or concepts & q_concepts else 0.0
+
+        span, type_match = find_span(cand.text, kind, relevant)
+        if kind == "other":
+            type_match = 1.0
         rank_prior = 1.0 / (1.0 + 0.5 * cand.chunk_rank)
         score = (
             cfg.weight_overlap * min(1.0, overlap)
@@ -214,11 +260,18 @@ class ExtractiveAnswerer:
         )
         if kind != "other" and span is None:
             score *= 0.7
-        return _Candidate(**{**cand.__dict__, "score": score, "span": span})
+        features = (min(1.0, overlap), rank_prior, type_match, sim)
+        return _Candidate(**{**cand.__dict__, "score": score, "span": span, "features": features})
 
     def _second(self, best: _Candidate, scored: list[_Candidate]) -> _Candidate | None:
         """A neighbouring sentence that also answers (lists, numbers split over two sentences)."""
         cfg = self.config
+        if best.text.rstrip().endswith(":"):
+            # "The protocol covers the following:" says nothing without the item after it.
+            following = [c for c in scored if c.scored.chunk.document_id == best.scored.chunk.document_id
+                         and 0 < c.start - best.end <= 3]
+            if following:
+                return following[0]
         for cand in scored[1:4]:
             if cand.scored.chunk.document_id != best.scored.chunk.document_id:
                 continue
@@ -230,6 +283,15 @@ class ExtractiveAnswerer:
             return cand
         return None
 
+    @staticmethod
+    def _same_host(hosts: set[str], cand: _Candidate) -> bool:
+        """A question about Kazakhstan's universities is not answered by a sentence about Kyrgyz ones."""
+        if not hosts:
+            return True
+        lang = cand.scored.chunk.lang
+        found = university_hosts(cand.text, lang) | university_hosts(cand.context, lang)
+        return not found or bool(found & hosts)
+
     def _covers_specifics(self, question: str, cand: _Candidate) -> bool:
         """Names, places and years the question insists on must appear where the answer comes from."""
         chunk = cand.scored.chunk
@@ -238,10 +300,11 @@ class ExtractiveAnswerer:
         for place in (concepts_in(question) & PLACES.keys()) - {"kyrgyzstan"}:
             if place not in evidence_places:
                 return False
-        for year in _YEAR.findall(question):
-            if year not in evidence:
+        digits = re.sub(r"(?<=\d)[ \u00a0](?=\d{3})", "", evidence)
+        for number in re.findall(r"\d{2,}", re.sub(r"(?<=\d)[ \u00a0](?=\d{3})", "", question)):
+            if number not in digits:
                 return False
-        evidence_skeletons = {skeleton(w)[:5] for w in _WORD.findall(evidence) if len(w) >= 4}
+        evidence_skeletons = {skeleton(w)[:5] for w in _WORD.findall(evidence) if len(w) >= 3}
         return all(skeleton(name)[:5] in evidence_skeletons for name in specific_names(question))
 
     # -- rendering ------------------------------------------------------------------------------------
@@ -301,24 +364,44 @@ class ExtractiveAnswerer:
         return QUOTE_INTRO[language]
 
 
-def find_span(sentence: str, kind: QuestionType) -> tuple[int, int] | None:
-    """Where in the sentence the asked-for number, date, name or place stands."""
+def find_span(
+    sentence: str, kind: QuestionType, relevant: Callable[[list[str]], float] = lambda words: 0.0
+) -> tuple[tuple[int, int] | None, float]:
+    """Where in the sentence the asked-for number, date, name or place stands, and how sure (0, 0.5 or 1).
+
+    A number counts fully when a word next to it names what is counted ("1 447 717 окуучуну" for
+    "канча окуучу"), partly when it is next to another question word; years, list markers and
+    reference numbers like "[5]" are not counts. `relevant` rates the words next to a number.
+    """
     if kind == "count":
-        for match in _NUMBER.finditer(sentence):
-            if _is_year(sentence, match):
+        best: tuple[tuple[int, int] | None, float] = (None, 0.0)
+        found = [(m, False) for m in _NUMBER.finditer(sentence)] + [(m, True) for m in _NUMBER_WORDS.finditer(sentence)]
+        for match, is_word in sorted(found, key=lambda f: f[0].start()):
+            if _is_year(match.group(0)) or _is_marker(sentence, match):
                 continue
             end = match.end()
             unit = _NUMBER_UNIT.match(sentence, end)
             if unit:
                 end = unit.end()
-            return match.start(), end
-        return None
+            tail = re.sub(r"^\w*", "", sentence[end : end + 80])  # skip a suffix glued to the number
+            after = _WORD.findall(tail)[:3]
+            before = _WORD.findall(sentence[max(0, match.start() - 40) : match.start()])[-2:]
+            near = relevant(after + before)
+            strength = near if near > 0 else (0.0 if is_word else 0.3)
+            if strength > best[1]:
+                best = ((match.start(), end), strength)
+                if strength == 1.0:
+                    break
+        return best
     if kind == "date":
         date = _DATE.search(sentence)
-        return (date.start(), date.end()) if date else None
+        return ((date.start(), date.end()), 1.0) if date else (None, 0.0)
     if kind == "who":
-        name = _NAME.search(sentence, 1)
-        return (name.start(), name.end()) if name else None
+        for name in _NAME.finditer(sentence):
+            words = name.group(0).split()
+            if not any(_is_domain_word(w) for w in words if not w.endswith(".")):
+                return (name.start(), name.end()), 1.0
+        return None, 0.0
     if kind == "where":
         lowered = sentence.lower()
         for prefixes in PLACES.values():
@@ -328,15 +411,26 @@ def find_span(sentence: str, kind: QuestionType) -> tuple[int, int] | None:
                     end = at
                     while end < len(sentence) and (sentence[end].isalnum() or sentence[end] == "-"):
                         end += 1
-                    return at, end
-        return None
-    return None
+                    return (at, end), 1.0
+        return None, 0.0
+    return None, 0.0
 
 
-def _is_year(sentence: str, match: re.Match[str]) -> bool:
-    digits = match.group(0)
-    return bool(_YEAR.fullmatch(digits)) and bool(
-        re.match(r"\s*[-–]?\s*(жыл|ж\.|год|г\.|year)", sentence[match.end() :])
+def _is_year(digits: str) -> bool:
+    return bool(_YEAR.fullmatch(digits))
+
+
+def _is_marker(sentence: str, match: re.Match[str]) -> bool:
+    """Reference numbers "[5]", "№79" and list numbering "1)" are not quantities."""
+    before = sentence[max(0, match.start() - 1) : match.start()]
+    after = sentence[match.end() : match.end() + 1]
+    return before in ("[", "№") or (after == ")" and match.start() == 0)
+
+
+def _is_domain_word(word: str) -> bool:
+    lowered = word.lower()
+    return any(lowered.startswith(p) for table in (CONCEPTS, PLACES) for ps in table.values() for p in ps) or (
+        lowered.startswith(("республика", "федерация", "министр", "университет"))
     )
 
 
@@ -345,8 +439,10 @@ def specific_names(question: str) -> list[str]:
     names = []
     for match in _CAPITALISED.finditer(question):
         word = match.group(1)
-        lowered = word.lower()
-        known = any(lowered.startswith(p) for table in (CONCEPTS, PLACES) for ps in table.values() for p in ps)
-        if not known:
+        first = not question[: match.start()].strip(" «\"'")
+        # Any question starts with a capital: there, only acronyms (DAAD, ОшМУ) or "Эразмус+" count as names.
+        if first and not (re.match(r"\w[A-ZА-ЯЁӨҮҢ]", word) or question[match.end() : match.end() + 1] == "+"):
+            continue
+        if not _is_domain_word(word):
             names.append(word)
     return names

@@ -54,6 +54,20 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "english_lang": ("англис", "английск", "english"),
     "german_lang": ("немец", "german"),
     "fund": ("фонд", "fund"),
+    "experience": ("тажрыйба", "опыт", "experience"),
+    "interest": ("кызык", "интерес", "interest"),
+    "cover": ("камты", "охват", "включ", "cover", "include"),
+    "duration": ("мөөнөт", "срок", "длит", "duration", "long"),
+    "language": ("тил", "язык", "language", "lingu"),
+    "rural": ("айыл", "сельск", "rural", "village"),
+    "national": ("улуттук", "национальн", "national"),
+    "team": ("команда", "team"),
+    "league": ("лига", "league"),
+    "sport": ("спорт", "sport"),
+    "lyceum": ("лицей", "lyceum"),
+    "advisor": ("кеңешчи", "советник", "advis", "counsel"),
+    "outflow": ("агып", "отток", "outflow"),
+    "legal": ("укуктук", "правов", "legal", "ченемдик"),
     "camp": ("лагер", "camp"),
     "practice": ("практик", "internship", "practice", "стажировк"),
     "diploma": ("диплом", "diploma", "degree"),
@@ -158,18 +172,26 @@ _LATIN_TO_CYRILLIC = [
 _FOLD = str.maketrans({"ь": "", "ъ": "", "й": "и", "ы": "и", "ө": "о", "ү": "у", "ң": "н", "э": "е", "ё": "е"})
 
 
+def _transliterate(word: str) -> str:
+    for latin, cyr in _LATIN_TO_CYRILLIC:
+        word = word.replace(latin, cyr)
+    return word
+
+
 def skeleton(word: str) -> str:
     """A script-independent shape of a name: "Falkov" and "Фальков" both give "фалков"."""
     word = word.lower()
     if re.search("[a-z]", word):
-        for latin, cyr in _LATIN_TO_CYRILLIC:
-            word = word.replace(latin, cyr)
+        word = _transliterate(word)
     return word.translate(_FOLD)
 
 
 def concepts_in(text: str) -> set[str]:
-    """Concept ids whose word beginnings occur in the text (places included)."""
+    """Concept ids whose word beginnings occur in the text (places included; Latin-script Russian too)."""
     lowered = " " + re.sub(r"[^\w\s-]", " ", text.lower()) + " "
+    if re.search("[a-z]", lowered):
+        # "skolko mest v vuzah" is Russian in Latin letters: look for the Cyrillic beginnings as well.
+        lowered += " " + " ".join(_transliterate(w) for w in lowered.split()) + " "
     found: set[str] = set()
     for table in (CONCEPTS, PLACES):
         for concept, prefixes in table.items():
@@ -181,3 +203,30 @@ def concepts_in(text: str) -> set[str]:
 def places_in(text: str) -> set[str]:
     """Place ids (countries, cities) named in the text."""
     return concepts_in(text) & PLACES.keys()
+
+
+_UNIVERSITY = re.compile(r"^(жож|университет|вуз|universit|college|колледж)", re.I)
+# Where the owner of "university" stands: Kyrgyz puts it before ("Орусиянын ЖОЖдору"), Russian mostly
+# after ("вузах России") or as an adjective before, English before ("Russian universities") or after ("in Russia").
+_HOME = ("республиканын", "республикадагы", "өлкөнүн", "өлкөдөгү", "отечествен", "national", "domestic")
+_OWNER_WINDOW = {"ky": (2, 0), "ru": (1, 2), "en": (1, 2)}
+
+
+def university_hosts(text: str, language: str) -> set[str]:
+    """Places named as the owner of a university in the text ("Казакстандын ЖОЖдору" → kazakhstan)."""
+    words = re.findall(r"[^\W\d_]+", text)
+    before, after = _OWNER_WINDOW.get(language, (2, 2))
+    hosts: set[str] = set()
+    for i, word in enumerate(words):
+        lowered = word.lower()
+        is_university = bool(_UNIVERSITY.match(lowered)) or (
+            lowered == "жогорку" and i + 1 < len(words) and words[i + 1].lower() == "окуу"
+        )
+        if not is_university:
+            continue
+        window = words[max(0, i - before) : i] + words[i + 1 : i + 1 + after]
+        found = set().union(*(places_in(w) for w in window)) if window else set()
+        if not found and any(w.lower().startswith(_HOME) for w in window):
+            found = {"kyrgyzstan"}  # "Республиканын ЖОЖдору", "өлкөнүн ЖОЖдору": this country's own
+        hosts |= found
+    return hosts

@@ -1,0 +1,160 @@
+"""End-to-end answers over the real sample-corpus store: citations, spans, refusals, the JSON contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.answer_json import answer_to_json
+from assistant.core.models import Answer
+from assistant.wiring import Service
+from eval.metrics import unsupported_numbers
+from ingest.cleaning import clean_text
+from tests.conftest import CORPUS, ROOT
+
+QUOTA_QUESTIONS = [
+    ("Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?", "ky", "Жооп: 375"),
+    ("Сколько бюджетных мест выделяется гражданам Кыргызстана в вузах России?", "ru", "Ответ: 375"),
+    ("How many state-funded places do Russian universities give Kyrgyz citizens each year?", "en", "Answer: 375"),
+]
+OUT_OF_SCOPE = [
+    ("Кыргызстандыктар үчүн Казакстандын ЖОЖдорунда канча бюджеттик орун бар?", "ky"),
+    ("Какова стоимость обучения в Гарвардском университете?", "ru"),
+    ("What is the capital of France?", "en"),
+    ("How many Kyrgyz students study in Japan?", "en"),
+]
+
+
+def assert_quotes_are_verbatim(answer: Answer) -> None:
+    for citation in answer.citations:
+        cleaned = clean_text((CORPUS / citation.document).read_text(encoding="utf-8"))
+        assert cleaned[citation.start : citation.end] == citation.quote
+        if citation.highlight is not None:
+            start, end = citation.highlight
+            assert 0 <= start < end <= len(citation.quote)
+        assert f"[{citation.index}]" in answer.text
+    assert not unsupported_numbers(answer.text, [c.quote for c in answer.citations])
+
+
+@pytest.mark.parametrize(("question", "lang", "lead"), QUOTA_QUESTIONS)
+def test_quota_question_answers_375_with_citation(service: Service, question: str, lang: str, lead: str) -> None:
+    answer = service.ask(question)
+    assert not answer.refused and answer.language == lang
+    assert answer.text.startswith(lead)
+    assert answer.citations[0].document == "minister-visit-russia-quotas.txt"
+    assert "375" in answer.citations[0].quote
+    start, end = answer.citations[0].highlight or (0, 0)
+    assert answer.citations[0].quote[start:end] == "375"
+    assert len(answer.text) <= 400
+    assert_quotes_are_verbatim(answer)
+
+
+@pytest.mark.parametrize(("question", "lang"), OUT_OF_SCOPE)
+def test_out_of_scope_questions_are_refused_in_their_language(service: Service, question: str, lang: str) -> None:
+    answer = service.ask(question)
+    assert answer.refused, answer.text
+    assert answer.language == lang and not answer.citations
+    expected_word = {"ky": "Кечиресиз", "ru": "К сожалению", "en": "Sorry"}[lang]
+    assert answer.text.startswith(expected_word)
+
+
+def test_followup_is_resolved_against_the_previous_question(service: Service) -> None:
+    first = "Министр квотаны канчага чейин көбөйтүүнү сунуштады?"
+    assert "750" in service.ask(first).text
+    answer = service.ask("Алардын ичинен жетимдерге канчасы?", history=[first])
+    assert not answer.refused and "50" in answer.text
+    assert answer.citations[0].document == "minister-visit-russia-quotas.txt"
+
+
+def test_language_override_changes_lead_in_not_quote(service: Service) -> None:
+    answer = service.ask("Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?", language="en")
+    assert answer.language == "en" and answer.text.startswith("Answer: 375")
+
+
+def test_who_and_when_questions(service: Service) -> None:
+    who = service.ask("Who is the Russian minister of science and higher education?")
+    assert "Фальков" in who.text and who.citations[0].document == "minister-visit-russia-quotas.txt"
+    when = service.ask("Когда был подписан протокол с Кравцовым?")
+    assert "15-мартта" in when.text and when.citations[0].document == "protocol-kravtsov-march-15.txt"
+    assert_quotes_are_verbatim(who)
+    assert_quotes_are_verbatim(when)
+
+
+def test_answer_json_contract(service: Service) -> None:
+    payload = answer_to_json(service.ask("Сколько кыргызстанцев сейчас учится в российских вузах?"))
+    assert set(payload) == {"answer", "language", "refused", "citations", "timings_ms"}
+    assert payload["language"] == "ru" and payload["refused"] is False
+    citation = payload["citations"][0]
+    assert set(citation) == {
+        "index",
+        "document",
+        "title",
+        "chunk_id",
+        "quote",
+        "start",
+        "end",
+        "score",
+        "url",
+        "date",
+        "highlight",
+    }
+    assert re.fullmatch(r"[0-9a-f]{32}", citation["chunk_id"])
+    assert "16 000" in citation["quote"]
+    assert set(payload["timings_ms"]) >= {"retrieve", "answer", "total"}
+
+
+def test_cli_ask_json_prints_one_object_per_question(corpus_store_dir: tuple[Path, object]) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "ask",
+            "--json",
+            "--data-dir",
+            str(corpus_store_dir[0]),
+            "Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?",
+            "What is the capital of France?",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert [p["refused"] for p in lines] == [False, True]
+    assert lines[0]["citations"][0]["document"] == "minister-visit-russia-quotas.txt"
+
+
+def test_cli_rejects_empty_question_and_empty_store(tmp_path: Path, corpus_store_dir: tuple[Path, object]) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    empty = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", "--data-dir", str(corpus_store_dir[0]), "   "],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert empty.returncode == 2 and "empty" in empty.stderr
+    no_store = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", "--data-dir", str(tmp_path / "nothing"), "Сколько мест?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert no_store.returncode == 2 and "python -m ingest" in no_store.stderr
