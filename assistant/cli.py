@@ -31,7 +31,9 @@ def _print_human(question: str, payload: dict[str, object]) -> None:
     print(f"? {question}")
     print(payload["answer"])
     for citation in payload["citations"]:  # type: ignore[attr-defined]
-        print(f"  [{citation['index']}] {citation['document']} ({citation['start']}–{citation['end']})")
+        title = f"{citation['title']} — " if citation["title"] else ""
+        where = f"characters {citation['start']}–{citation['end']}"
+        print(f"  [{citation['index']}] {title}{citation['document']} ({where})")
     print()
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from assistant.core.errors import BilimError
 from assistant.progress import progress_bar
+from eval.bench import run_bench
 from eval.configs import CONFIGS
 from eval.runner import evaluate, load_qa, prepare_store, store_dir_for
 from vectorstore.embedders import create_embedder
@@ -44,7 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--split", choices=["all", "tune", "test"], default="all", help="tune = odd ids, test = even ids (default all)"
     )
+    bench = sub.add_parser("bench", help="time each pipeline stage (ratios to dense retrieval in the same run)")
+    bench.add_argument("--qa", type=Path, default=Path("eval/datasets/dev.jsonl"), help="questions to time")
+    bench.add_argument("--corpus", type=Path, action="append", help="folder or .jsonl to ingest (repeatable)")
+    bench.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set)")
+    bench.add_argument("--repeat", type=int, default=3, help="timings per question and stage")
     return parser
+
+
+def print_bench(result: dict[str, Any]) -> None:
+    """Print the benchmark table."""
+    print(f"{result['questions']} questions, {result['chunks']} chunks; "
+          f"passage embedding {result['passages_per_s']} passages/s")
+    print(f"{'stage':18s} {'p50 ms':>9s} {'p95 ms':>9s} {'x dense p50':>12s}")
+    for name, stage in result["stages"].items():
+        print(f"{name:18s} {stage['p50_ms']:9.2f} {stage['p95_ms']:9.2f} {stage['x_dense_p50']:12.2f}")
 
 
 def markdown_report(reports: list[dict[str, Any]]) -> str:
@@ -83,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     corpora = args.corpus or [DEFAULT_CORPUS]
+    if args.command == "bench":
+        try:
+            print_bench(run_bench(args.qa, corpora, args.data_dir, args.repeat, progress_bar))
+        except BilimError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        return 0
     names = args.config or ["hybrid"]
     try:
         items = load_qa(args.qa, args.split)

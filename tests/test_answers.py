@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +12,8 @@ from assistant.core.models import Answer
 from assistant.wiring import Service
 from eval.metrics import unsupported_numbers
 from ingest.cleaning import clean_text
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS
+from tests.support import ask_json, run_module
 
 QUOTA_QUESTIONS = [
     ("Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?", "ky", "Жооп: 375"),
@@ -110,51 +107,17 @@ def test_answer_json_contract(service: Service) -> None:
 
 
 def test_cli_ask_json_prints_one_object_per_question(corpus_store_dir: tuple[Path, object]) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "assistant",
-            "ask",
-            "--json",
-            "--data-dir",
-            str(corpus_store_dir[0]),
-            "Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?",
-            "What is the capital of France?",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
+    answers = ask_json(
+        corpus_store_dir[0],
+        "Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?",
+        "What is the capital of France?",
     )
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-    assert [p["refused"] for p in lines] == [False, True]
-    assert lines[0]["citations"][0]["document"] == "minister-visit-russia-quotas.txt"
+    assert [p["refused"] for p in answers] == [False, True]
+    assert answers[0]["citations"][0]["document"] == "minister-visit-russia-quotas.txt"
 
 
 def test_cli_rejects_empty_question_and_empty_store(tmp_path: Path, corpus_store_dir: tuple[Path, object]) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    empty = subprocess.run(
-        [sys.executable, "-m", "assistant", "ask", "--data-dir", str(corpus_store_dir[0]), "   "],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    empty = run_module("assistant", "ask", "--data-dir", corpus_store_dir[0], "   ")
     assert empty.returncode == 2 and "empty" in empty.stderr
-    no_store = subprocess.run(
-        [sys.executable, "-m", "assistant", "ask", "--data-dir", str(tmp_path / "nothing"), "Сколько мест?"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    no_store = run_module("assistant", "ask", "--data-dir", tmp_path / "nothing", "Сколько мест?")
     assert no_store.returncode == 2 and "python -m ingest" in no_store.stderr

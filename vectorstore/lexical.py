@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 
@@ -12,6 +13,9 @@ from assistant.core.models import Chunk
 from vectorstore.stemming import STEMMER_VERSION, analyze
 
 Analyzer = Callable[[str, str], list[str]]
+
+# bm25s logs every index build at DEBUG through its own handler; the CLI output should stay clean.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def plain_analyzer(text: str, language: str) -> list[str]:
