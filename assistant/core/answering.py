@@ -164,7 +164,15 @@ class ExtractiveAnswerer:
         q_concepts = concepts_in(question.search_text) - _GENERIC_CONCEPTS
         candidates = self._candidates(chunks[: self.config.max_chunks])
         # Passages that lack a name, place or number the question insists on cannot answer it.
-        covering = {id(c.scored) for c in candidates if self._covers_specifics(question.text, c)}
+        # A section's heading often sits in the chunk before ("ITEC (…программасы)." then the figures).
+        by_place = {(sc.chunk.document_id, sc.chunk.position): sc.chunk.text for sc in chunks}
+        covering = {
+            id(c.scored)
+            for c in candidates
+            if self._covers_specifics(
+                question.text, c, by_place.get((c.scored.chunk.document_id, c.scored.chunk.position - 1), "")
+            )
+        }
         hosts = university_hosts(question.text, question.language)
         kept = [c for c in candidates if id(c.scored) in covering and self._same_host(hosts, c)]
         counted = self._counted(question)
@@ -292,10 +300,10 @@ class ExtractiveAnswerer:
         found = university_hosts(cand.text, lang) | university_hosts(cand.context, lang)
         return not found or bool(found & hosts)
 
-    def _covers_specifics(self, question: str, cand: _Candidate) -> bool:
-        """Names, places and years the question insists on must appear where the answer comes from."""
+    def _covers_specifics(self, question: str, cand: _Candidate, before: str = "") -> bool:
+        """Names, places and numbers the question insists on must appear where the answer comes from."""
         chunk = cand.scored.chunk
-        evidence = f"{chunk.title} {chunk.text}"
+        evidence = f"{chunk.title} {before} {chunk.text}"
         evidence_places = concepts_in(evidence) & PLACES.keys()
         for place in (concepts_in(question) & PLACES.keys()) - {"kyrgyzstan"}:
             if place not in evidence_places:

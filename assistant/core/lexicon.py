@@ -188,7 +188,7 @@ def skeleton(word: str) -> str:
 
 def concepts_in(text: str) -> set[str]:
     """Concept ids whose word beginnings occur in the text (places included; Latin-script Russian too)."""
-    lowered = " " + re.sub(r"[^\w\s-]", " ", text.lower()) + " "
+    lowered = " " + " ".join(re.sub(r"[^\w-]", " ", text.lower()).split()) + " "
     if re.search("[a-z]", lowered):
         # "skolko mest v vuzah" is Russian in Latin letters: look for the Cyrillic beginnings as well.
         lowered += " " + " ".join(_transliterate(w) for w in lowered.split()) + " "
