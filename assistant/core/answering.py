@@ -125,6 +125,7 @@ class AnswererConfig:
     weight_type: float = 0.4
     weight_similarity: float = 0.1
     similarity_pool: int = 8
+    spanless_ratio: float = 0.6
     context_discount: float = 0.5
     min_score: float = 0.3
     second_sentence_ratio: float = 0.85
@@ -149,8 +150,12 @@ class ExtractiveAnswerer:
             return self.refusal(question, chunks)
         best = scored[0]
         if kind in ("count", "date") and best.span is None:
-            # "How many" answered without any number (or "when" without a date) is not an answer.
-            return self.refusal(question, chunks)
+            # "How many" answered without any number (or "when" without a date) is not an answer: take the
+            # best sentence that has one if it is nearly as good, else refuse.
+            spanned = [c for c in scored if c.span is not None and c.score >= self.config.min_score]
+            if not spanned or spanned[0].score < self.config.spanless_ratio * best.score:
+                return self.refusal(question, chunks)
+            best = spanned[0]
         chosen = [best]
         second = self._second(best, scored)
         if second is not None:
@@ -436,7 +441,7 @@ def _is_marker(sentence: str, match: re.Match[str]) -> bool:
 
 
 def _is_domain_word(word: str) -> bool:
-    lowered = word.lower()
+    lowered = word.lower() + " "  # entries ending in a space ("рк ") are whole words
     return any(lowered.startswith(p) for table in (CONCEPTS, PLACES) for ps in table.values() for p in ps) or (
         lowered.startswith(("республика", "федерация", "министр", "университет"))
     )
