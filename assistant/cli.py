@@ -7,10 +7,11 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import cast
 
 from assistant.answer_json import answer_to_json
 from assistant.core.errors import BilimError
-from assistant.core.retrieval import language_of
+from assistant.core.models import Language
 from assistant.settings import get_settings
 from assistant.wiring import build_service
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         for question in args.questions:
-            payload = answer_to_json(service.ask(question, language_of(args.language)))
+            payload = answer_to_json(service.ask(question, cast(Language | None, args.language)))
             if args.json:
                 print(json.dumps(payload, ensure_ascii=False))
             else:

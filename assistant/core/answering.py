@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from assistant.core.lexicon import CONCEPTS, PLACES, concepts_in, skeleton, university_hosts
@@ -274,7 +274,7 @@ class ExtractiveAnswerer:
         if kind != "other" and span is None:
             score *= 0.7
         features = (min(1.0, overlap), rank_prior, type_match, sim)
-        return _Candidate(**{**cand.__dict__, "score": score, "span": span, "features": features})
+        return replace(cand, score=score, span=span, features=features)
 
     def _second(self, best: _Candidate, scored: list[_Candidate]) -> _Candidate | None:
         """A neighbouring sentence that also answers (lists, numbers split over two sentences)."""
@@ -337,9 +337,7 @@ class ExtractiveAnswerer:
                 if highlight is None and cand.span is not None:
                     base = len(prev.quote) + len(gap_text)
                     highlight = (base + cand.span[0], base + cand.span[1])
-                citations[-1] = Citation(
-                    **{**prev.__dict__, "quote": merged_quote, "end": cand.end, "highlight": highlight}
-                )
+                citations[-1] = replace(prev, quote=merged_quote, end=cand.end, highlight=highlight)
                 parts[-1] = f"«{merged_quote}» [{prev.index}]"
                 continue
             index = len(citations) + 1

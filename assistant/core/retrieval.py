@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from assistant.core.models import Chunk, Language, Question, ScoredChunk
+from assistant.core.models import Chunk, Question, ScoredChunk
 from assistant.core.ports import ChunkStore, Embedder, LexicalIndex
 
 RRF_K = 60
@@ -89,7 +89,3 @@ def fuse(
         for cid in order[:k]
     ]
 
-
-def language_of(value: str | None) -> Language | None:
-    """Validate a language code coming from outside."""
-    return value if value in ("ky", "ru", "en") else None  # type: ignore[return-value]
