@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from assistant.core.lexicon import CONCEPTS, PLACES, concepts_in, skeleton, university_hosts
-from assistant.core.models import Answer, Citation, Language, Question, ScoredChunk
+from assistant.core.models import Answer, Chunk, Citation, Language, Question, ScoredChunk
 from assistant.core.ports import SentenceSimilarity
 from assistant.core.sentences import split_sentences
 
@@ -167,26 +167,27 @@ class ExtractiveAnswerer:
         kind = question_type(question.text)
         q_terms = set(self._analyze(question.search_text, question.language))
         q_concepts = concepts_in(question.search_text) - _GENERIC_CONCEPTS
-        candidates = self._candidates(chunks[: self.config.max_chunks])
+        top = chunks[: self.config.max_chunks]
         # Passages that lack a name, place or number the question insists on cannot answer it.
         # A section's heading often sits in the chunk before ("ITEC (…программасы)." then the figures).
         by_place = {(sc.chunk.document_id, sc.chunk.position): sc.chunk.text for sc in chunks}
-        covering = {
-            id(c.scored)
-            for c in candidates
+        covering = [
+            sc
+            for sc in top
             if self._covers_specifics(
-                question.text, c, by_place.get((c.scored.chunk.document_id, c.scored.chunk.position - 1), "")
+                question.text, sc.chunk, by_place.get((sc.chunk.document_id, sc.chunk.position - 1), "")
             )
-        }
+        ]
         hosts = university_hosts(question.text, question.language)
-        kept = [c for c in candidates if id(c.scored) in covering and self._same_host(hosts, c)]
+        kept = [c for c in self._candidates(covering, ranks={id(sc): r for r, sc in enumerate(top)})
+                if self._same_host(hosts, c)]
         counted = self._counted(question)
         order = lambda c: (-c.score, c.chunk_rank, c.start)  # noqa: E731
-        first = sorted((self._score(c, kind, q_terms, q_concepts, 0.0, counted) for c in kept), key=order)
+        first = sorted((self._score(c, kind, q_terms, q_concepts, counted) for c in kept), key=order)
         # Embedding sentences costs ~20 ms each on 2 cores: only the front-runners get a similarity.
         pool = first[: self.config.similarity_pool]
         sims = self._sentence_similarities(question, pool)
-        rescored = [self._score(c, kind, q_terms, q_concepts, sim, counted) for c, sim in zip(pool, sims, strict=True)]
+        rescored = [self._with_similarity(c, kind, sim) for c, sim in zip(pool, sims, strict=True)]
         return sorted(rescored, key=order) + first[len(pool) :]
 
     def refusal(self, question: Question, chunks: Sequence[ScoredChunk] = ()) -> Answer:
@@ -196,10 +197,11 @@ class ExtractiveAnswerer:
         )
 
     # -- candidates and scoring ------------------------------------------------------------------------
-    def _candidates(self, chunks: Sequence[ScoredChunk]) -> list[_Candidate]:
+    def _candidates(self, chunks: Sequence[ScoredChunk], ranks: dict[int, int]) -> list[_Candidate]:
         seen: set[tuple[str, int]] = set()
         out: list[_Candidate] = []
-        for rank, scored in enumerate(chunks):
+        for scored in chunks:
+            rank = ranks[id(scored)]
             chunk = scored.chunk
             sentences = split_sentences(chunk.text)
             for i, sentence in enumerate(sentences):
@@ -241,7 +243,6 @@ class ExtractiveAnswerer:
         kind: QuestionType,
         q_terms: set[str],
         q_concepts: set[str],
-        sim: float,
         counted: tuple[set[str], set[str]] = (set(), set()),
     ) -> _Candidate:
         cfg = self.config
@@ -265,16 +266,23 @@ class ExtractiveAnswerer:
         if kind == "other":
             type_match = 1.0
         rank_prior = 1.0 / (1.0 + 0.5 * cand.chunk_rank)
+        return self._with_similarity(replace(cand, span=span), kind, 0.0, (min(1.0, overlap), rank_prior, type_match))
+
+    def _with_similarity(
+        self, cand: _Candidate, kind: QuestionType, sim: float, base: tuple[float, float, float] | None = None
+    ) -> _Candidate:
+        """The weighted score of a candidate's features (overlap, rank, type) plus a sentence similarity."""
+        cfg = self.config
+        overlap, rank_prior, type_match = base if base is not None else cand.features[:3]
         score = (
-            cfg.weight_overlap * min(1.0, overlap)
+            cfg.weight_overlap * overlap
             + cfg.weight_rank * rank_prior
             + cfg.weight_type * type_match
             + cfg.weight_similarity * sim
         )
-        if kind != "other" and span is None:
+        if kind != "other" and cand.span is None:
             score *= 0.7
-        features = (min(1.0, overlap), rank_prior, type_match, sim)
-        return replace(cand, score=score, span=span, features=features)
+        return replace(cand, score=score, features=(overlap, rank_prior, type_match, sim))
 
     def _second(self, best: _Candidate, scored: list[_Candidate]) -> _Candidate | None:
         """A neighbouring sentence that also answers (lists, numbers split over two sentences)."""
@@ -305,9 +313,8 @@ class ExtractiveAnswerer:
         found = university_hosts(cand.text, lang) | university_hosts(cand.context, lang)
         return not found or bool(found & hosts)
 
-    def _covers_specifics(self, question: str, cand: _Candidate, before: str = "") -> bool:
+    def _covers_specifics(self, question: str, chunk: Chunk, before: str = "") -> bool:
         """Names, places and numbers the question insists on must appear where the answer comes from."""
-        chunk = cand.scored.chunk
         evidence = f"{chunk.title} {before} {chunk.text}"
         evidence_places = concepts_in(evidence) & PLACES.keys()
         for place in (concepts_in(question) & PLACES.keys()) - {"kyrgyzstan"}:
