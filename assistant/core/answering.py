@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from assistant.core.lexicon import CONCEPTS, PLACES, concepts_in, skeleton, university_hosts
+from assistant.core.lexicon import PLACES, concepts_in, skeleton, university_hosts
 from assistant.core.models import Answer, Chunk, Citation, Language, Question, ScoredChunk
 from assistant.core.ports import SentenceSimilarity
 from assistant.core.sentences import split_sentences
@@ -446,10 +446,7 @@ def _is_marker(sentence: str, match: re.Match[str]) -> bool:
 
 
 def _is_domain_word(word: str) -> bool:
-    lowered = word.lower() + " "  # entries ending in a space ("рк ") are whole words
-    return any(lowered.startswith(p) for table in (CONCEPTS, PLACES) for ps in table.values() for p in ps) or (
-        lowered.startswith(("республика", "федерация", "министр", "университет"))
-    )
+    return bool(concepts_in(word)) or word.lower().startswith(("республика", "федерация", "министр", "университет"))
 
 
 def specific_names(question: str) -> list[str]:
