@@ -69,6 +69,14 @@ def test_followup_is_resolved_against_the_previous_question(service: Service) ->
     assert answer.citations[0].document == "minister-visit-russia-quotas.txt"
 
 
+def test_a_two_part_question_quotes_both_facts(service: Service) -> None:
+    answer = service.ask(
+        "To what number did the minister propose raising the quota, and how many of those places would go to orphans?"
+    )
+    assert not answer.refused and "750" in answer.text and "50 орун" in answer.text
+    assert_quotes_are_verbatim(answer)
+
+
 def test_language_override_changes_lead_in_not_quote(service: Service) -> None:
     answer = service.ask("Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?", language="en")
     assert answer.language == "en" and answer.text.startswith("Answer: 375")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.core.answering import find_span, question_type, specific_names
+from assistant.core.answering import MULTI_PART, find_span, question_type, specific_names
 from assistant.core.errors import InvalidInput
 from assistant.core.language import detect_language
 from assistant.core.lexicon import concepts_in, skeleton
@@ -78,6 +78,29 @@ def test_count_span_keeps_units_and_number_words() -> None:
     sentence = "Кыргызстандын жети облусунун жети мамлекеттик жогорку окуу жайларынын ректорлору кол коюшкан."
     span, strength = find_span(sentence, "count", lambda words: 1.0 if "жогорку" in words else 0.0)
     assert span is not None and sentence[span[0] : span[1]] == "жети" and strength == 1.0
+
+
+def test_percent_questions_take_the_number_written_with_a_percent_sign() -> None:
+    sentence = "1834 бала бакчада 220 миң бала, бардык балдардын 26,4% түздү, бул 2,5 пайыз көп."
+    span, strength = find_span(sentence, "count", lambda words: 0.7, percent=True)
+    assert span is not None and sentence[span[0] : span[1]] == "26,4%" and strength == 1.0
+    span, strength = find_span("1834 бала бакчада 220 миң бала.", "count", lambda words: 0.7, percent=True)
+    assert strength <= 0.3
+
+
+@pytest.mark.parametrize(
+    ("question", "multi"),
+    [
+        ("Өлкөдө жалпы канча мектеп бар, алардын канчасы менчик?", True),
+        ("Сколько детей охвачено детскими садами и сколько всего детсадов?", True),
+        ("How many workshops and dormitories were renovated?", True),
+        ("Кто и когда подписал протокол?", True),
+        ("Орусия канча квота берет?", False),
+        ("Сколько мест из предложенных 750 пойдут на педагогические специальности?", False),
+    ],
+)
+def test_multi_part_questions_are_recognised(question: str, multi: bool) -> None:
+    assert bool(MULTI_PART.search(question)) is multi
 
 
 def test_date_and_name_spans() -> None:

@@ -63,6 +63,16 @@ _NUMBER_WORDS = re.compile(
 _COUNT_WORD = re.compile(r"\b(?:канча\w*|сколько|how\s+(?:many|much)|skolko|kancha)\s+((?:[^\W\d_]+[\s-]*){1,3})", re.I)
 _NUMBER_UNIT = re.compile(r"\s*(?:%|пайыз|миң|млн|млрд|тыс\.?|thousand|million|billion|сом|som)", re.I)
 _YEAR = re.compile(r"\b(19\d\d|20[0-3]\d)\b")
+_PERCENT_QUESTION = re.compile(r"процент|percent|пайыз|%|\bдол[яию]\b|\bshare\b", re.I)
+_PERCENT_UNIT = re.compile(r"\s*(?:%|пайыз|процент|percent)", re.I)
+# "…канча жана канча…", "how many … and how many …", "сколько … и сколько": one question, several facts.
+MULTI_PART = re.compile(
+    r"(?:\b(?:жана|и|and|а\s+также)\b|,)\s+(?:\w+\s+){0,3}?(?:канча\w*|сколько|how\s+(?:many|much)|кайсы|какие|каких|which|what|who|кто|ким\w*)"
+    r"|\bканча\w*\s+(?:\w+\s+){0,3}?канча\w*"
+    r"|(?:\bканча\w*|\bсколько|how\s+(?:many|much))\s+\w+\s+(?:жана|и|and)\s+\w+"
+    r"|\b(?:кто|who|ким|когда|when|качан|где|where|кайда)\s+(?:жана|и|and)\s+\w+",
+    re.I,
+)
 _MONTHS = (
     "январ|феврал|март|апрел|май|июн|июл|август|сентябр|октябр|ноябр|декабр|"
     "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -129,6 +139,7 @@ class AnswererConfig:
     context_discount: float = 0.5
     min_score: float = 0.3
     second_sentence_ratio: float = 0.85
+    multi_part_ratio: float = 0.6
     max_answer_chars: int = 400
 
 
@@ -157,7 +168,7 @@ class ExtractiveAnswerer:
                 return self.refusal(question, chunks)
             best = spanned[0]
         chosen = [best]
-        second = self._second(best, scored)
+        second = self._second(best, scored, multi_part=bool(MULTI_PART.search(question.text)))
         if second is not None:
             chosen.append(second)
         return self._render(question, kind, chosen, chunks)
@@ -183,7 +194,7 @@ class ExtractiveAnswerer:
                 if self._same_host(hosts, c)]
         counted = self._counted(question)
         order = lambda c: (-c.score, c.chunk_rank, c.start)  # noqa: E731
-        first = sorted((self._score(c, kind, q_terms, q_concepts, counted) for c in kept), key=order)
+        first = sorted((self._score(c, kind, q_terms, q_concepts, counted, question.text) for c in kept), key=order)
         # Embedding sentences costs ~20 ms each on 2 cores: only the front-runners get a similarity.
         pool = first[: self.config.similarity_pool]
         sims = self._sentence_similarities(question, pool)
@@ -244,6 +255,7 @@ class ExtractiveAnswerer:
         q_terms: set[str],
         q_concepts: set[str],
         counted: tuple[set[str], set[str]] = (set(), set()),
+        q_text: str = "",
     ) -> _Candidate:
         cfg = self.config
         lang = cand.scored.chunk.lang
@@ -262,7 +274,7 @@ class ExtractiveAnswerer:
                 return 1.0
             return 0.7 if terms & q_terms or concepts & q_concepts else 0.0
 
-        span, type_match = find_span(cand.text, kind, relevant)
+        span, type_match = find_span(cand.text, kind, relevant, percent=bool(_PERCENT_QUESTION.search(q_text)))
         if kind == "other":
             type_match = 1.0
         rank_prior = 1.0 / (1.0 + 0.5 * cand.chunk_rank)
@@ -284,9 +296,10 @@ class ExtractiveAnswerer:
             score *= 0.7
         return replace(cand, score=score, features=(overlap, rank_prior, type_match, sim))
 
-    def _second(self, best: _Candidate, scored: list[_Candidate]) -> _Candidate | None:
-        """A neighbouring sentence that also answers (lists, numbers split over two sentences)."""
+    def _second(self, best: _Candidate, scored: list[_Candidate], multi_part: bool = False) -> _Candidate | None:
+        """A neighbouring sentence that also answers (lists, numbers split over two sentences, a second part)."""
         cfg = self.config
+        ratio = cfg.multi_part_ratio if multi_part else cfg.second_sentence_ratio
         if best.text.rstrip().endswith(":"):
             # "The protocol covers the following:" says nothing without the item after it.
             following = [c for c in scored if c.scored.chunk.document_id == best.scored.chunk.document_id
@@ -297,7 +310,7 @@ class ExtractiveAnswerer:
             if cand.scored.chunk.document_id != best.scored.chunk.document_id:
                 continue
             adjacent = 0 < cand.start - best.end <= 3 or 0 < best.start - cand.end <= 3
-            if not adjacent or cand.score < cfg.second_sentence_ratio * best.score:
+            if not adjacent or cand.score < ratio * best.score:
                 continue
             if len(best.text) + len(cand.text) > cfg.max_answer_chars:
                 continue
@@ -383,13 +396,17 @@ class ExtractiveAnswerer:
 
 
 def find_span(
-    sentence: str, kind: QuestionType, relevant: Callable[[list[str]], float] = lambda words: 0.0
+    sentence: str,
+    kind: QuestionType,
+    relevant: Callable[[list[str]], float] = lambda words: 0.0,
+    percent: bool = False,
 ) -> tuple[tuple[int, int] | None, float]:
     """Where in the sentence the asked-for number, date, name or place stands, and how sure (0, 0.5 or 1).
 
     A number counts fully when a word next to it names what is counted ("1 447 717 окуучуну" for
     "канча окуучу"), partly when it is next to another question word; years, list markers and
-    reference numbers like "[5]" are not counts. `relevant` rates the words next to a number.
+    reference numbers like "[5]" are not counts. `relevant` rates the words next to a number; for a
+    `percent` question only a number written with "%" or "пайыз" counts fully.
     """
     if kind == "count":
         best: tuple[tuple[int, int] | None, float] = (None, 0.0)
@@ -406,6 +423,8 @@ def find_span(
             before = _WORD.findall(sentence[max(0, match.start() - 40) : match.start()])[-2:]
             near = relevant(after + before)
             strength = near if near > 0 else (0.0 if is_word else 0.3)
+            if percent:
+                strength = 1.0 if _PERCENT_UNIT.match(sentence, match.end()) else min(strength, 0.3)
             if strength > best[1]:
                 best = ((match.start(), end), strength)
                 if strength == 1.0:
