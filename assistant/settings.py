@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
+_WINDOW_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
 class Settings(BaseSettings):
@@ -21,6 +26,43 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(default=8, ge=1, le=50, description="chunks handed to the answerer")
     max_question_chars: int = Field(default=1000, ge=10)
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="comma-separated bearer keys for asking; empty = open"
+    )
+    admin_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="comma-separated bearer keys for document management; empty = disabled"
+    )
+    rate_limit: str = Field(default="30/minute", description="requests per key+end user (or IP), e.g. 20/minute")
+    retention_days: int = Field(default=90, ge=1, description="days questions, answers and end-user ids are kept")
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="per uploaded file")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="allowed web origins")
+
+    @field_validator("api_keys", "admin_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [SecretStr(part.strip()) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        if not _RATE.match(value):
+            raise ValueError("rate_limit must look like '20/minute' (second, minute, hour or day)")
+        return value
+
+    def rate(self) -> tuple[int, int]:
+        """The rate limit as (requests, window seconds)."""
+        match = _RATE.match(self.rate_limit)
+        assert match is not None  # validated above
+        return int(match.group(1)), _WINDOW_SECONDS[match.group(2)]
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -11,6 +11,8 @@ from typing import Any
 
 from assistant.core.errors import BilimError
 from assistant.progress import progress_bar
+from assistant.records import RECORDS_FILE, FeedbackRecord, RecordStore
+from assistant.settings import get_settings
 from eval.bench import run_bench
 from eval.chart import write_chart
 from eval.configs import CONFIGS
@@ -46,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--split", choices=["all", "tune", "test"], default="all", help="tune = odd ids, test = even ids (default all)"
     )
+    fb = sub.add_parser("feedback", help="export rated answers as draft gold-set lines for reviewers")
+    fb.add_argument("--out", type=Path, required=True, help="JSONL file to write")
+    fb.add_argument("--data-dir", type=Path, help="the service's data dir (default: $BILIM_DATA_DIR or data/store)")
+    fb.add_argument("--rating", choices=["down", "up", "all"], default="all", help="which ratings (default all)")
     bench = sub.add_parser("bench", help="time each pipeline stage (ratios to dense retrieval in the same run)")
     bench.add_argument("--qa", type=Path, default=Path("eval/datasets/dev.jsonl"), help="questions to time")
     bench.add_argument("--corpus", type=Path, action="append", help="folder or .jsonl to ingest (repeatable)")
@@ -94,10 +100,52 @@ def markdown_report(reports: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def draft_line(record: FeedbackRecord) -> dict[str, Any]:
+    """A rated answer as a gold-set line for a reviewer to complete (`must` left empty on purpose)."""
+    cited = [c["document"] for c in record.payload.get("citations", [])]
+    line: dict[str, Any] = {
+        "id": f"fb{record.id:04d}",
+        "lang": record.language,
+        "question": record.question,
+        "must": [],
+        "source": cited[0] if cited and not record.payload.get("refused") else None,
+        "answerable": not record.payload.get("refused", False),
+    }
+    if record.history:
+        line["context"] = record.history
+    line["review"] = {
+        "rating": record.rating,
+        "comment": record.comment,
+        "given_answer": record.payload.get("answer", ""),
+        "cited": cited,
+        "answer_id": record.answer_id,
+        "todo": "fill `must` with the facts a correct answer needs; fix `source` and `answerable`; drop `review`",
+    }
+    return line
+
+
+def export_feedback(args: argparse.Namespace) -> int:
+    """Write the stored feedback as draft QA lines."""
+    data_dir = get_settings(data_dir=args.data_dir).data_dir
+    path = data_dir / RECORDS_FILE
+    if not path.exists():
+        print(f"error: no service records at {path} (has the API run with this data dir?)", file=sys.stderr)
+        return 2
+    records = RecordStore(path).feedback(None if args.rating == "all" else args.rating)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        "".join(json.dumps(draft_line(r), ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
+    print(f"wrote {len(records)} draft question(s) to {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluator; exit 2 on errors."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    if args.command == "feedback":
+        return export_feedback(args)
     corpora = args.corpus or [DEFAULT_CORPUS]
     if args.command == "bench":
         try:

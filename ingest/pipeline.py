@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.core.errors import BilimError, StoreBusy
+from assistant.core.errors import BilimError, NotFound, StoreBusy
 from assistant.core.models import Chunk, StoredDocument
 from assistant.core.ports import Embedder, WritableChunkStore
 from ingest.chunking import CHUNKER_VERSION, chunk_document, text_hash
@@ -192,22 +193,37 @@ def ingest_lock_path(data_dir: Path) -> Path:
 
 
 @contextmanager
-def writer_lock(data_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the data dir for the duration of a write; fail fast if another writer has it."""
+def writer_lock(data_dir: Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold an exclusive lock on the data dir for a write; fail (after `wait` seconds) if another writer has it."""
     import fcntl
 
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     fd = os.open(ingest_lock_path(data_dir), os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise StoreBusy(
-                f"another process is writing to {data_dir} (lock {ingest_lock_path(data_dir)}); "
-                "wait for it to finish, or stop the server before ingesting into its embedded store"
-            ) from exc
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as exc:
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(
+                        f"another process is writing to {data_dir} (lock {ingest_lock_path(data_dir)}); "
+                        "wait for it to finish, or stop the server before ingesting into its embedded store"
+                    ) from exc
+                time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         yield
     finally:
         os.close(fd)
+
+
+def remove_document(store: WritableChunkStore, document_id: str) -> int:
+    """Delete one document's chunks and move the store's generation on; returns the chunks removed."""
+    stored = store.documents().get(document_id)
+    if stored is None:
+        raise NotFound(f"unknown document {document_id!r}")
+    store.delete(stored.chunk_ids)
+    store.bump_generation()
+    return len(stored.chunk_ids)

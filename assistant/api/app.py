@@ -1,0 +1,188 @@
+"""The FastAPI application: wiring at startup, routes, one error mapping, metrics, the web chat."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assistant.api import ask, documents
+from assistant.api.metrics import Metrics
+from assistant.api.schemas import ClientConfig
+from assistant.api.state import AppState, app_state
+from assistant.api.writes import WriteGuard
+from assistant.core.errors import BilimError, RateLimited
+from assistant.records import RECORDS_FILE, RecordStore
+from assistant.settings import Settings, get_settings
+from assistant.wiring import Service, build_service
+
+log = logging.getLogger("bilim.api")
+STATIC = Path(__file__).parent / "static"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+
+
+def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The JSON error body every failure gets: {"status", "code", "detail"}."""
+    return JSONResponse({"status": status, "code": code, "detail": detail}, status_code=status, headers=headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BilimError)
+    async def bilim_error(request: Request, exc: BilimError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        if exc.status_code >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc.message)
+        return problem(exc.status_code, exc.code, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem(422, "invalid_input", _validation_detail(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "internal_error", "internal error; the details are in the server log")
+
+
+def _install_metrics_middleware(app: FastAPI, instance: str) -> None:
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        state: AppState | None = getattr(request.app.state, "bilim", None)
+        if state is not None:
+            state.metrics.requests.labels(request.method, name, str(response.status_code)).inc()
+            state.metrics.latency.labels(request.method, name).observe(time.perf_counter() - started)
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        response.headers["X-Served-By"] = instance  # which worker answered (an opaque id), for load checks
+        return response
+
+
+def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
+    """Build the app; settings are read from the environment (once, here) unless given."""
+    cfg = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        guard = WriteGuard(cfg.data_dir, embedded=cfg.chroma_url is None)
+        guard.start()  # embedded store: refuse to start beside another writer
+        try:
+            wired = service or build_service(cfg)
+            state = AppState(
+                settings=cfg,
+                service=wired,
+                records=RecordStore(cfg.data_dir / RECORDS_FILE),
+                guard=guard,
+                metrics=Metrics(),
+                uploads=cfg.data_dir / "uploads",
+            )
+            state.uploads.mkdir(parents=True, exist_ok=True)
+            state.metrics.chunks.set(wired.store.count())
+            state.purge_if_due()
+            app.state.bilim = state
+            log.info("ready: %d chunks in %s", wired.store.count(), cfg.chroma_url or cfg.data_dir)
+            yield
+        finally:
+            guard.stop()
+
+    app = FastAPI(
+        title="Bilim Assistant",
+        version="0.1.0",
+        description="Cited answers from the documents of the Kyrgyz Ministry of Education and Science.",
+        lifespan=lifespan,
+        docs_url=None,  # served below from the bundled Swagger UI: the machines have no CDN
+        redoc_url=None,
+    )
+    _install_error_handlers(app)
+    _install_metrics_middleware(app, secrets.token_hex(4))
+    if cfg.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["*"], allow_headers=["*"])
+    app.include_router(ask.router)
+    app.include_router(documents.router)
+
+    @app.get("/healthz", tags=["system"], summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["system"], summary="Store open, embedder loaded, index non-empty")
+    def readyz(state: AppState = Depends(app_state)) -> JSONResponse:  # noqa: B008
+        checks: dict[str, Any] = {}
+        try:
+            chunks = state.service.store.count()
+            checks = {"store": True, "embedder": state.service.embedder.dim > 0, "chunks": chunks}
+        except BilimError as exc:
+            return problem(503, exc.code, exc.message)
+        ready = checks["embedder"] and chunks > 0
+        body = {"status": "ready" if ready else "not ready", **checks}
+        if not ready:
+            body["detail"] = "the store is empty: ingest documents first"
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["system"], summary="Prometheus metrics")
+    def metrics(state: AppState = Depends(app_state)) -> Response:  # noqa: B008
+        return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/v1/config", response_model=ClientConfig, tags=["system"], summary="What the web chat needs")
+    def client_config(state: AppState = Depends(app_state)) -> dict[str, Any]:  # noqa: B008
+        cfg = state.settings
+        return {
+            "auth_required": bool(cfg.api_keys),
+            "admin_enabled": bool(cfg.admin_keys),
+            "max_question_chars": cfg.max_question_chars,
+            "max_upload_bytes": cfg.max_upload_bytes,
+        }
+
+    @app.get("/", include_in_schema=False)
+    def web_chat() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": PAGE_POLICY})
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Bilim Assistant API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

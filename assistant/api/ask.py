@@ -1,0 +1,122 @@
+"""Asking: answers (plain and streamed), stored answers by id, and feedback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, status
+from fastapi.responses import StreamingResponse
+
+from assistant.answer_json import answer_to_json
+from assistant.api.schemas import AnswerOut, AskRequest, FeedbackOut, FeedbackRequest, Problem, StoredAnswerOut
+from assistant.api.security import Caller, asker
+from assistant.api.state import AppState, app_state
+from assistant.core.errors import BilimError
+from assistant.core.pipeline import make_question
+
+log = logging.getLogger("bilim.api")
+router = APIRouter(prefix="/v1", tags=["answers"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem} for code in (401, 404, 422, 429, 503)
+}
+
+
+def _answer(state: AppState, caller: Caller, body: AskRequest) -> dict[str, Any]:
+    """Answer with the conversation's earlier questions, store it, and count it."""
+    settings = state.settings
+    make_question(body.question, body.language, settings.max_question_chars)  # 422 before any work
+    history = state.records.history(body.conversation_id, caller.owner) if body.conversation_id else []
+    answer = state.service.ask(body.question, body.language, history)
+    payload = answer_to_json(answer)
+    conversation_id, answer_id = state.records.save_answer(
+        conversation_id=body.conversation_id,
+        owner=caller.owner,
+        question=" ".join(body.question.split()),
+        payload=payload,
+    )
+    state.metrics.answers.labels(answer.language).inc()
+    if answer.refused:
+        state.metrics.refusals.labels(answer.language).inc()
+    state.purge_if_due()
+    return {**payload, "conversation_id": conversation_id, "answer_id": answer_id}
+
+
+@router.post("/ask", response_model=AnswerOut, responses=ERRORS, summary="Answer a question with citations")
+def ask(body: AskRequest, caller: Caller = Depends(asker), state: AppState = Depends(app_state)) -> dict[str, Any]:  # noqa: B008
+    """The answer JSON plus `conversation_id` (send it back for follow-ups) and `answer_id`."""
+    return _answer(state, caller, body)
+
+
+def _event(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def answer_parts(text: str) -> list[str]:
+    """The answer text cut into word groups that, joined, give the text back exactly."""
+    words = re.findall(r"\S+\s*|\s+", text)
+    return ["".join(words[i : i + 4]) for i in range(0, len(words), 4)]
+
+
+@router.post(
+    "/ask/stream",
+    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    summary="The same answer as Server-Sent Events",
+)
+def ask_stream(
+    body: AskRequest, caller: Caller = Depends(asker), state: AppState = Depends(app_state)  # noqa: B008
+) -> StreamingResponse:
+    """Events: `status` (working), `answer` ({"delta"} parts of the text), `citations`, then `done` (ids,
+    refusal flag, language, timings); a failure after the stream started arrives as an `error` event."""
+    make_question(body.question, body.language, state.settings.max_question_chars)
+    if body.conversation_id:
+        state.records.history(body.conversation_id, caller.owner)  # unknown conversation → 404 before streaming
+
+    def events() -> Iterator[str]:
+        yield _event("status", {"stage": "answering"})
+        try:
+            result = _answer(state, caller, body)
+        except BilimError as exc:
+            yield _event("error", {"status": exc.status_code, "code": exc.code, "detail": exc.message})
+            return
+        except Exception:
+            log.exception("streamed answer failed")
+            yield _event("error", {"status": 500, "code": "internal_error", "detail": "internal error"})
+            return
+        for part in answer_parts(result["answer"]):
+            yield _event("answer", {"delta": part})
+        yield _event("citations", {"citations": result["citations"]})
+        keys = ("conversation_id", "answer_id", "refused", "language", "timings_ms")
+        yield _event("done", {key: result[key] for key in keys})
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+
+
+@router.get("/answers/{answer_id}", response_model=StoredAnswerOut, responses=ERRORS, summary="A stored answer")
+def stored_answer(
+    answer_id: str, caller: Caller = Depends(asker), state: AppState = Depends(app_state)  # noqa: B008
+) -> dict[str, Any]:
+    """An answer by id with its citations (kept for the retention period)."""
+    return state.records.answer(answer_id)
+
+
+@router.post(
+    "/feedback",
+    response_model=FeedbackOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+    tags=["feedback"],
+    summary="Rate an answer",
+)
+def feedback(
+    body: FeedbackRequest, caller: Caller = Depends(asker), state: AppState = Depends(app_state)  # noqa: B008
+) -> dict[str, int]:
+    """Store 👍/👎 (and an optional comment) for an answer; export with `python -m eval feedback`."""
+    feedback_id = state.records.add_feedback(body.answer_id, body.rating, body.comment)
+    state.metrics.feedback.labels(body.rating).inc()
+    return {"id": feedback_id}

@@ -1,0 +1,129 @@
+"""Document management: list (any asking client), upload and delete (admin keys only)."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import unicodedata
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, UploadFile
+
+from assistant.api.schemas import DeletedOut, DocumentList, Problem, UploadOut
+from assistant.api.security import Caller, admin, asker
+from assistant.api.state import AppState, app_state
+from assistant.core.errors import BilimError, InvalidInput, PayloadTooLarge, UnsupportedDocument
+from ingest.loaders import SUPPORTED_SUFFIXES, load_file
+from ingest.pipeline import ingest_paths, remove_document
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (401, 403, 404, 413, 415, 422, 429)}
+MAX_NAME_CHARS = 120
+READ_BLOCK = 1 << 16
+
+
+def safe_name(filename: str | None) -> str:
+    """The uploaded file's own name, stripped of folders and odd characters, so it cannot leave the data dir."""
+    name = PurePosixPath((filename or "").replace("\\", "/")).name
+    name = unicodedata.normalize("NFC", name).strip()
+    name = re.sub(r"[^\w.\- ()]+", "_", name).strip(" .")
+    if not name or name.startswith("."):
+        raise InvalidInput(f"unusable file name {filename!r}")
+    stem, suffix = os.path.splitext(name)
+    return stem[: MAX_NAME_CHARS - len(suffix)] + suffix.lower()
+
+
+@router.get("", response_model=DocumentList, responses=ERRORS, summary="List the stored documents")
+def list_documents(caller: Caller = Depends(asker), state: AppState = Depends(app_state)) -> dict[str, Any]:  # noqa: B008
+    """Id, title, language, chunks, url, date and ingestion time of every document."""
+    docs = state.service.store.documents()
+    return {
+        "documents": [
+            {
+                "id": doc.id,
+                "title": doc.title,
+                "language": doc.lang,
+                "chunks": len(doc.chunk_ids),
+                "url": doc.url,
+                "date": doc.date,
+                "ingested_at": doc.ingested_at,
+            }
+            for doc in sorted(docs.values(), key=lambda d: d.id)
+        ]
+    }
+
+
+def _receive(upload: UploadFile, staging: Path, limit: int) -> tuple[str, Path]:
+    """Copy one upload to the staging folder, enforcing the size limit and a readable type."""
+    name = safe_name(upload.filename)
+    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise UnsupportedDocument(
+            f"{name}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    target = staging / name
+    size = 0
+    with target.open("wb") as out:
+        while block := upload.file.read(READ_BLOCK):
+            size += len(block)
+            if size > limit:
+                raise PayloadTooLarge(f"{name}: file larger than the limit of {limit} bytes")
+            out.write(block)
+    load_file(target, doc_id=name, source=str(target), max_bytes=limit)  # broken PDF, binary, no text → 415
+    return name, target
+
+
+@router.post("", response_model=UploadOut, responses=ERRORS, summary="Upload and ingest documents (admin)")
+def upload_documents(
+    files: list[UploadFile] = File(..., description="one or more .txt/.md/.html/.pdf/.docx files"),  # noqa: B008
+    caller: Caller = Depends(admin),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
+) -> dict[str, Any]:
+    """Ingest the files as `python -m ingest` would; they are answerable as soon as this returns."""
+    staging = state.uploads / ".incoming" / secrets.token_hex(8)
+    staging.mkdir(parents=True)
+    ingested: list[dict[str, Any]] = []
+    failed: list[dict[str, str]] = []
+    errors: list[BilimError] = []
+    try:
+        received: list[tuple[str, Path]] = []
+        for upload in files:
+            try:
+                received.append(_receive(upload, staging, state.settings.max_upload_bytes))
+            except BilimError as exc:
+                errors.append(exc)
+                failed.append({"file": upload.filename or "", "error": exc.message})
+        if not received and errors:
+            raise errors[0]  # nothing usable: answer with that error's status (413, 415, 422)
+        with state.guard.write():
+            for name, staged in received:
+                final = state.uploads / name
+                os.replace(staged, final)
+                report = ingest_paths([final], store=state.service.store, embedder=state.service.embedder)
+                if report.failed:
+                    failed.extend({"file": name, "error": f["error"]} for f in report.failed)
+                    continue
+                ingested.append({"id": name, "chunks": len(state.service.store.documents()[name].chunk_ids)})
+        state.service.refresh_lexical()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    state.metrics.ingested.inc(len(ingested))
+    state.metrics.chunks.set(state.service.store.count())
+    return {"ingested": ingested, "failed": failed}
+
+
+@router.delete("/{document_id:path}", response_model=DeletedOut, responses=ERRORS, summary="Delete a document (admin)")
+def delete_document(
+    document_id: str, caller: Caller = Depends(admin), state: AppState = Depends(app_state)  # noqa: B008
+) -> dict[str, Any]:
+    """Remove a document from the store (and its uploaded file); it is no longer answerable."""
+    with state.guard.write():
+        removed = remove_document(state.service.store, document_id)
+        uploaded = state.uploads / PurePosixPath(document_id).name
+        if PurePosixPath(document_id).name == document_id and uploaded.is_file():
+            uploaded.unlink()
+    state.service.refresh_lexical()
+    state.metrics.chunks.set(state.service.store.count())
+    return {"deleted": document_id, "chunks": removed}

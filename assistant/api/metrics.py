@@ -1,0 +1,37 @@
+"""Prometheus metrics of one app instance (its own registry, so tests can build several apps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+@dataclass
+class Metrics:
+    """Requests and latency by route, answers, refusals, feedback and the stored chunks."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "bilim_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "bilim_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.answers = Counter("bilim_answers_total", "answers given", ["language"], registry=self.registry)
+        self.refusals = Counter("bilim_refusals_total", "questions refused", ["language"], registry=self.registry)
+        self.feedback = Counter("bilim_feedback_total", "feedback received", ["rating"], registry=self.registry)
+        self.chunks = Gauge("bilim_ingested_chunks", "chunks in the store", registry=self.registry)
+        self.ingested = Counter(
+            "bilim_ingested_documents_total", "documents ingested through the API", registry=self.registry
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

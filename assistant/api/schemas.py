@@ -1,0 +1,129 @@
+"""Request and response bodies of the HTTP API (they make the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class AskRequest(BaseModel):
+    """A question, optionally continuing a conversation."""
+
+    question: str = Field(description="the question in Kyrgyz, Russian or English (≤ 1000 characters)")
+    conversation_id: str | None = Field(default=None, max_length=64, description="from an earlier answer")
+    language: Literal["ky", "ru", "en"] | None = Field(
+        default=None, description="language of the lead-in and refusal (default: detected from the question)"
+    )
+
+
+class CitationOut(BaseModel):
+    """A verbatim quote the answer stands on."""
+
+    index: int
+    document: str
+    title: str
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    url: str | None
+    date: str | None
+    highlight: list[int] | None = Field(description="answer span as [start, end] inside the quote")
+
+
+class AnswerOut(BaseModel):
+    """An answer with citations, as every client receives it."""
+
+    answer: str
+    language: str
+    refused: bool
+    citations: list[CitationOut]
+    timings_ms: dict[str, float]
+    conversation_id: str
+    answer_id: str
+
+
+class StoredAnswerOut(AnswerOut):
+    """A stored answer with its question."""
+
+    question: str
+    created: str
+
+
+class FeedbackRequest(BaseModel):
+    """A rating of one answer."""
+
+    answer_id: str = Field(max_length=64)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    """The stored feedback's id."""
+
+    id: int
+
+
+class DocumentOut(BaseModel):
+    """One stored document."""
+
+    id: str
+    title: str
+    language: str
+    chunks: int
+    url: str | None
+    date: str | None
+    ingested_at: str
+
+
+class DocumentList(BaseModel):
+    """Every stored document."""
+
+    documents: list[DocumentOut]
+
+
+class IngestedOut(BaseModel):
+    """A document an upload added or updated."""
+
+    id: str
+    chunks: int
+
+
+class UploadFailure(BaseModel):
+    """A file an upload could not ingest, and why."""
+
+    file: str
+    error: str
+
+
+class UploadOut(BaseModel):
+    """The result of an upload."""
+
+    ingested: list[IngestedOut]
+    failed: list[UploadFailure]
+
+
+class DeletedOut(BaseModel):
+    """The result of a delete."""
+
+    deleted: str
+    chunks: int
+
+
+class Problem(BaseModel):
+    """Every error response."""
+
+    status: int
+    code: str
+    detail: str
+
+
+class ClientConfig(BaseModel):
+    """What a client needs to know before the first request."""
+
+    auth_required: bool
+    admin_enabled: bool
+    max_question_chars: int
+    max_upload_bytes: int

@@ -1,0 +1,76 @@
+"""API keys (constant-time comparison, never logged) and per-end-user rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from pydantic import SecretStr
+
+from assistant.api.state import AppState, app_state
+from assistant.core.errors import Forbidden, Unauthorized
+from assistant.records import owner_id
+
+MAX_END_USER_CHARS = 128
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a key fingerprint (or none on an open server) and the end user or address behind it."""
+
+    key: str | None
+    admin: bool
+    owner: str
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _known(token: str, keys: list[SecretStr]) -> bool:
+    # Compare against every key, without stopping early, so timing reveals nothing.
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(token.encode(), key.get_secret_value().encode())
+    return found
+
+
+def _caller(request: Request, state: AppState) -> Caller:
+    settings = state.settings
+    token = _bearer(request)
+    admin = bool(token) and _known(token or "", settings.admin_keys)
+    valid = admin or (bool(token) and _known(token or "", settings.api_keys))
+    if settings.api_keys and not valid:
+        raise Unauthorized("a valid API key is required: send 'Authorization: Bearer <key>'")
+    fingerprint = hashlib.sha256(token.encode()).hexdigest()[:16] if valid and token else None
+    # Only a client holding a key may speak for its end users; otherwise the limit is per address.
+    end_user = request.headers.get("x-end-user", "")[:MAX_END_USER_CHARS] if fingerprint else ""
+    address = request.client.host if request.client else "unknown"
+    who = end_user or (None if fingerprint else address)
+    return Caller(key=fingerprint, admin=admin, owner=owner_id(fingerprint, who))
+
+
+def asker(request: Request, state: AppState = Depends(app_state)) -> Caller:  # noqa: B008
+    """Any client allowed to ask; counts the request against its rate limit."""
+    caller = _caller(request, state)
+    limit, window = state.settings.rate()
+    state.records.hit(caller.owner, limit, window)
+    return caller
+
+
+def admin(request: Request, state: AppState = Depends(app_state)) -> Caller:  # noqa: B008
+    """Document management: an admin key is required, and with no admin keys configured it is off."""
+    if not state.settings.admin_keys:
+        raise Forbidden("document management is disabled on this server (set BILIM_ADMIN_KEYS to enable it)")
+    token = _bearer(request)
+    if not token:
+        raise Unauthorized("an admin key is required: send 'Authorization: Bearer <admin key>'")
+    if not _known(token, state.settings.admin_keys):
+        if _known(token, state.settings.api_keys):
+            raise Forbidden("this key may ask questions but not manage documents; use an admin key")
+        raise Unauthorized("unknown key: an admin key is required")
+    return asker(request, state)

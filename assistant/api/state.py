@@ -1,0 +1,53 @@
+"""What every request handler needs, built once per app by the lifespan."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+from fastapi import Request
+
+from assistant.api.metrics import Metrics
+from assistant.api.writes import WriteGuard
+from assistant.records import RecordStore
+from assistant.settings import Settings
+from assistant.wiring import Service
+
+log = logging.getLogger("bilim.api")
+PURGE_EVERY_SECONDS = 3600
+
+
+@dataclass
+class AppState:
+    """The wired service plus the records, write guard and metrics of this app."""
+
+    settings: Settings
+    service: Service
+    records: RecordStore
+    guard: WriteGuard
+    metrics: Metrics
+    uploads: Path
+    _last_purge: float = 0.0
+    _purge_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def purge_if_due(self) -> None:
+        """Apply the retention period at most once an hour per worker."""
+        now = time.monotonic()
+        if self._last_purge and now - self._last_purge < PURGE_EVERY_SECONDS:
+            return
+        with self._purge_lock:
+            if self._last_purge and now - self._last_purge < PURGE_EVERY_SECONDS:
+                return
+            self._last_purge = now
+            removed = self.records.purge(self.settings.retention_days)
+            if removed:
+                log.info("retention: removed %d answers older than %d days", removed, self.settings.retention_days)
+
+
+def app_state(request: Request) -> AppState:
+    """The app's state (a FastAPI dependency)."""
+    return cast(AppState, request.app.state.bilim)

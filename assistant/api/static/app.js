@@ -1,0 +1,1301 @@
+/* Bilim Assistant — web chat. Plain ES2020, no dependencies, no build step.
+ *
+ * Security rule for this file: data from the user, the server or the documents is only ever put into
+ * the page with textContent / createElement / setAttribute — never with innerHTML.
+ */
+(() => {
+  'use strict';
+
+  // ---------------------------------------------------------------------------------------------
+  // Interface strings
+  // ---------------------------------------------------------------------------------------------
+
+  const I18N = {
+    ky: {
+      tagline: 'Билим берүү министрлигинин документтери',
+      viewsLabel: 'Бөлүмдөр',
+      tabChat: 'Маек',
+      tabDocuments: 'Документтер',
+      languageLabel: 'Интерфейстин тили',
+      keyButton: 'Кирүү ачкычы',
+      keyButtonTitle: 'Кирүү ачкычын өзгөртүү',
+      skipToInput: 'Суроого өтүү',
+      messagesLabel: 'Маек',
+      welcomeTitle: 'Министрликтин документтери боюнча суроо бериңиз',
+      welcomeText: 'Жооптор жүктөлгөн документтерге гана негизделет. Ар бир ырастоо булагы менен байланышкан — цитатаны окуу үчүн [1] сыяктуу номерди басыңыз.',
+      thinking: 'Жооп даярдалууда…',
+      questionLabel: 'Сурооңуз',
+      questionPlaceholder: 'Суроо бериңиз',
+      send: 'Жөнөтүү',
+      enterHint: 'Enter — жөнөтүү · Shift+Enter — жаңы сап',
+      newConversation: 'Жаңы маек',
+      counterLabel: '{n} / {max} белги',
+      emptyQuestion: 'Адегенде суроону жазыңыз.',
+      tooLong: 'Суроо өтө узун: {n} белги, чеги — {max}.',
+      you: 'Сиз',
+      assistant: 'Bilim Assistant',
+      sources: 'Булактар',
+      refusedLabel: 'Документтерде жок',
+      openCitation: '{n}-булакты ачуу',
+      feedbackPrompt: 'Жооп пайдалуу болдубу?',
+      fbUp: 'Пайдалуу',
+      fbDown: 'Пайдасыз',
+      fbThanks: 'Рахмат!',
+      fbFailed: 'Бааны жөнөтүү мүмкүн болгон жок.',
+      close: 'Жабуу',
+      quoteN: 'Цитата [{n}]',
+      quoteLabel: 'Цитатанын тексти',
+      docId: 'Документтин ID',
+      date: 'Күнү',
+      link: 'Шилтеме',
+      errorGeneric: 'Ката кетти (код {status}).',
+      errorNetwork: 'Кызмат жеткиликсиз. Бир аздан кийин кайра аракет кылыңыз.',
+      retryAfter: '{s} секунддан кийин кайра аракет кылыңыз.',
+      retry: 'Кайталоо',
+      keyTitle: 'Кирүү ачкычы',
+      keyIntro: 'Бул кызматты колдонуу үчүн кирүү ачкычы керек. Аны администратордон сураңыз.',
+      keyLabel: 'Ачкыч',
+      showKey: 'Ачкычты көрсөтүү',
+      forgetKey: 'Ачкычты унутуу',
+      cancel: 'Жокко чыгаруу',
+      save: 'Сактоо',
+      keyRejected: 'Ачкыч кабыл алынган жок. Ачкычты кайра киргизиңиз.',
+      keyEmpty: 'Ачкычты киргизиңиз.',
+      configFailed: 'Сервердин жөндөөлөрүн жүктөө мүмкүн болгон жок.',
+      documentsTitle: 'Документтер',
+      refresh: 'Жаңылоо',
+      uploadTitle: 'Документтерди жүктөө',
+      uploadHint: 'Форматтар: .txt, .md, .html, .pdf, .docx, .jsonl. Бир файлдын эң чоң көлөмү: {size}.',
+      uploadHintNoLimit: 'Форматтар: .txt, .md, .html, .pdf, .docx, .jsonl.',
+      chooseFiles: 'Файлдарды тандаңыз',
+      uploadButton: 'Жүктөө',
+      uploadProgress: 'Жүктөөнүн жүрүшү',
+      uploading: 'Жүктөлүүдө… {p}%',
+      processing: 'Документтер иштетилүүдө…',
+      uploadDone: 'Даяр.',
+      noFiles: 'Адегенде бир же бир нече файл тандаңыз.',
+      fileTooLarge: '«{file}» файлы өтө чоң ({size}; чеги — {max}).',
+      ingestedN: 'Жүктөлдү: {n}',
+      failedN: 'Жүктөлгөн жок: {n}',
+      chunksN: '{n} бөлүк',
+      colTitle: 'Аталышы',
+      colId: 'ID',
+      colLanguage: 'Тили',
+      colChunks: 'Бөлүктөр',
+      colDate: 'Күнү',
+      colIngested: 'Кошулган',
+      colActions: 'Аракеттер',
+      delete: 'Өчүрүү',
+      deleteLabel: '«{title}» документин өчүрүү',
+      confirmDelete: '«{title}» документин өчүрөсүзбү? Бул аракетти артка кайтарууга болбойт.',
+      deleted: '«{title}» өчүрүлдү.',
+      loadingDocs: 'Жүктөлүүдө…',
+      noDocuments: 'Документтер азырынча жок.',
+      docsCount: 'Бардыгы: {n}',
+      adminRequired: 'Бул аракет үчүн администратордун ачкычы керек.',
+      adminDisabled: 'Бул серверде документтерди башкаруу өчүрүлгөн. Тизмени гана көрүүгө болот.',
+      enterKey: 'Ачкычты киргизүү',
+      bytes: 'Б', kb: 'КБ', mb: 'МБ', gb: 'ГБ',
+    },
+    ru: {
+      tagline: 'Документы Министерства образования',
+      viewsLabel: 'Разделы',
+      tabChat: 'Чат',
+      tabDocuments: 'Документы',
+      languageLabel: 'Язык интерфейса',
+      keyButton: 'Ключ доступа',
+      keyButtonTitle: 'Изменить ключ доступа',
+      skipToInput: 'Перейти к вопросу',
+      messagesLabel: 'Диалог',
+      welcomeTitle: 'Задайте вопрос по документам министерства',
+      welcomeText: 'Ответы основаны только на загруженных документах. Каждое утверждение связано с источником — нажмите на номер вроде [1], чтобы прочитать цитату.',
+      thinking: 'Готовлю ответ…',
+      questionLabel: 'Ваш вопрос',
+      questionPlaceholder: 'Задайте вопрос',
+      send: 'Отправить',
+      enterHint: 'Enter — отправить · Shift+Enter — новая строка',
+      newConversation: 'Новый диалог',
+      counterLabel: '{n} / {max} симв.',
+      emptyQuestion: 'Сначала введите вопрос.',
+      tooLong: 'Вопрос слишком длинный: {n} симв., лимит — {max}.',
+      you: 'Вы',
+      assistant: 'Bilim Assistant',
+      sources: 'Источники',
+      refusedLabel: 'Нет в документах',
+      openCitation: 'Открыть источник {n}',
+      feedbackPrompt: 'Ответ был полезен?',
+      fbUp: 'Полезно',
+      fbDown: 'Бесполезно',
+      fbThanks: 'Спасибо!',
+      fbFailed: 'Не удалось отправить оценку.',
+      close: 'Закрыть',
+      quoteN: 'Цитата [{n}]',
+      quoteLabel: 'Текст цитаты',
+      docId: 'ID документа',
+      date: 'Дата',
+      link: 'Ссылка',
+      errorGeneric: 'Произошла ошибка (код {status}).',
+      errorNetwork: 'Сервис недоступен. Попробуйте ещё раз чуть позже.',
+      retryAfter: 'Повторите через {s} с.',
+      retry: 'Повторить',
+      keyTitle: 'Ключ доступа',
+      keyIntro: 'Для работы с сервисом нужен ключ доступа. Получите его у администратора.',
+      keyLabel: 'Ключ',
+      showKey: 'Показать ключ',
+      forgetKey: 'Забыть ключ',
+      cancel: 'Отмена',
+      save: 'Сохранить',
+      keyRejected: 'Ключ не принят. Введите ключ ещё раз.',
+      keyEmpty: 'Введите ключ.',
+      configFailed: 'Не удалось загрузить настройки сервера.',
+      documentsTitle: 'Документы',
+      refresh: 'Обновить',
+      uploadTitle: 'Загрузка документов',
+      uploadHint: 'Форматы: .txt, .md, .html, .pdf, .docx, .jsonl. Максимальный размер файла: {size}.',
+      uploadHintNoLimit: 'Форматы: .txt, .md, .html, .pdf, .docx, .jsonl.',
+      chooseFiles: 'Выберите файлы',
+      uploadButton: 'Загрузить',
+      uploadProgress: 'Ход загрузки',
+      uploading: 'Загрузка… {p}%',
+      processing: 'Обработка документов…',
+      uploadDone: 'Готово.',
+      noFiles: 'Сначала выберите один или несколько файлов.',
+      fileTooLarge: 'Файл «{file}» слишком большой ({size}; лимит — {max}).',
+      ingestedN: 'Загружено: {n}',
+      failedN: 'Не загружено: {n}',
+      chunksN: 'фрагментов: {n}',
+      colTitle: 'Название',
+      colId: 'ID',
+      colLanguage: 'Язык',
+      colChunks: 'Фрагменты',
+      colDate: 'Дата',
+      colIngested: 'Добавлен',
+      colActions: 'Действия',
+      delete: 'Удалить',
+      deleteLabel: 'Удалить документ «{title}»',
+      confirmDelete: 'Удалить документ «{title}»? Это действие нельзя отменить.',
+      deleted: 'Документ «{title}» удалён.',
+      loadingDocs: 'Загрузка…',
+      noDocuments: 'Документов пока нет.',
+      docsCount: 'Всего: {n}',
+      adminRequired: 'Для этого действия нужен ключ администратора.',
+      adminDisabled: 'Управление документами на этом сервере отключено. Доступен только просмотр списка.',
+      enterKey: 'Ввести ключ',
+      bytes: 'Б', kb: 'КБ', mb: 'МБ', gb: 'ГБ',
+    },
+    en: {
+      tagline: 'Ministry of Education documents',
+      viewsLabel: 'Views',
+      tabChat: 'Chat',
+      tabDocuments: 'Documents',
+      languageLabel: 'Interface language',
+      keyButton: 'Access key',
+      keyButtonTitle: 'Change the access key',
+      skipToInput: 'Skip to the question',
+      messagesLabel: 'Conversation',
+      welcomeTitle: "Ask about the Ministry's documents",
+      welcomeText: 'Answers are based only on the uploaded documents. Every statement is linked to its source — click a number like [1] to read the quoted passage.',
+      thinking: 'Thinking…',
+      questionLabel: 'Your question',
+      questionPlaceholder: 'Ask a question',
+      send: 'Send',
+      enterHint: 'Enter to send · Shift+Enter for a new line',
+      newConversation: 'New conversation',
+      counterLabel: '{n} / {max} characters',
+      emptyQuestion: 'Please type a question first.',
+      tooLong: 'The question is too long: {n} characters, the limit is {max}.',
+      you: 'You',
+      assistant: 'Bilim Assistant',
+      sources: 'Sources',
+      refusedLabel: 'Not in the documents',
+      openCitation: 'Open source {n}',
+      feedbackPrompt: 'Was this helpful?',
+      fbUp: 'Helpful',
+      fbDown: 'Not helpful',
+      fbThanks: 'Thanks!',
+      fbFailed: 'Could not send the rating.',
+      close: 'Close',
+      quoteN: 'Quote [{n}]',
+      quoteLabel: 'Quoted passage',
+      docId: 'Document ID',
+      date: 'Date',
+      link: 'Link',
+      errorGeneric: 'Something went wrong (code {status}).',
+      errorNetwork: 'The service is unreachable. Please try again in a moment.',
+      retryAfter: 'Try again in {s} s.',
+      retry: 'Retry',
+      keyTitle: 'Access key',
+      keyIntro: 'This service requires an access key. Ask your administrator for one.',
+      keyLabel: 'Key',
+      showKey: 'Show key',
+      forgetKey: 'Forget key',
+      cancel: 'Cancel',
+      save: 'Save',
+      keyRejected: 'The access key was not accepted. Please enter it again.',
+      keyEmpty: 'Please enter the key.',
+      configFailed: 'Could not load the server settings.',
+      documentsTitle: 'Documents',
+      refresh: 'Refresh',
+      uploadTitle: 'Upload documents',
+      uploadHint: 'Formats: .txt, .md, .html, .pdf, .docx, .jsonl. Maximum file size: {size}.',
+      uploadHintNoLimit: 'Formats: .txt, .md, .html, .pdf, .docx, .jsonl.',
+      chooseFiles: 'Choose files',
+      uploadButton: 'Upload',
+      uploadProgress: 'Upload progress',
+      uploading: 'Uploading… {p}%',
+      processing: 'Processing the documents…',
+      uploadDone: 'Done.',
+      noFiles: 'Choose one or more files first.',
+      fileTooLarge: '“{file}” is too large ({size}; the limit is {max}).',
+      ingestedN: 'Ingested: {n}',
+      failedN: 'Failed: {n}',
+      chunksN: '{n} chunks',
+      colTitle: 'Title',
+      colId: 'ID',
+      colLanguage: 'Language',
+      colChunks: 'Chunks',
+      colDate: 'Date',
+      colIngested: 'Ingested',
+      colActions: 'Actions',
+      delete: 'Delete',
+      deleteLabel: 'Delete “{title}”',
+      confirmDelete: 'Delete “{title}”? This cannot be undone.',
+      deleted: '“{title}” was deleted.',
+      loadingDocs: 'Loading…',
+      noDocuments: 'No documents yet.',
+      docsCount: 'Total: {n}',
+      adminRequired: 'An admin key is required for this action.',
+      adminDisabled: 'Document management is disabled on this server. You can only view the list.',
+      enterKey: 'Enter key',
+      bytes: 'B', kb: 'KB', mb: 'MB', gb: 'GB',
+    },
+  };
+
+  const LANGS = ['ky', 'ru', 'en'];
+  const LOCALES = { ky: 'ky-KG', ru: 'ru-RU', en: 'en-GB' };
+  const STORE_LANG = 'bilim.uiLanguage';
+  const STORE_KEY = 'bilim.apiKey';
+
+  // ---------------------------------------------------------------------------------------------
+  // State
+  // ---------------------------------------------------------------------------------------------
+
+  const state = {
+    lang: 'en',
+    key: null,
+    config: { auth_required: false, admin_enabled: false, max_question_chars: 1000, max_upload_bytes: 0 },
+    configLoaded: false,
+    conversationId: null,
+    busy: false,
+    generation: 0, // bumped by "new conversation" so late answers of a cleared conversation are dropped
+    documents: null,
+    uploading: false,
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Small helpers
+  // ---------------------------------------------------------------------------------------------
+
+  const $ = (sel) => document.querySelector(sel);
+
+  function storageGet(name) {
+    try { return window.localStorage.getItem(name); } catch (_) { return null; }
+  }
+  function storageSet(name, value) {
+    try {
+      if (value === null || value === undefined) window.localStorage.removeItem(name);
+      else window.localStorage.setItem(name, value);
+    } catch (_) { /* private mode: keep it in memory only */ }
+  }
+
+  function t(key, params) {
+    const table = I18N[state.lang] || I18N.en;
+    let s = Object.prototype.hasOwnProperty.call(table, key) ? table[key] : (I18N.en[key] ?? key);
+    if (params) {
+      s = s.replace(/\{(\w+)\}/g, (m, name) => (Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : m));
+    }
+    return s;
+  }
+
+  /** Create an element. `props.text` → textContent; `props.attrs` → setAttribute; `props.i18n` → translated text. */
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [k, v] of Object.entries(props)) {
+        if (v === undefined || v === null || v === false) continue;
+        if (k === 'text') node.textContent = String(v);
+        else if (k === 'className') node.className = v;
+        else if (k === 'attrs') for (const [a, av] of Object.entries(v)) { if (av !== undefined && av !== null) node.setAttribute(a, String(av)); }
+        else if (k === 'dataset') for (const [d, dv] of Object.entries(v)) node.dataset[d] = String(dv);
+        else if (k === 'i18n') bindText(node, v[0], v[1]);
+        else if (k === 'i18nAria') bindAttr(node, 'aria-label', v[0], v[1]);
+        else if (k === 'i18nTitle') bindAttr(node, 'title', v[0], v[1]);
+        else if (k === 'on') for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
+        else node[k] = v;
+      }
+    }
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+
+  // Dynamic elements remember their translation key so a language switch re-translates them too.
+  function bindText(node, key, params) {
+    node.dataset.i18n = key;
+    if (params) node.dataset.i18nArgs = JSON.stringify(params); else delete node.dataset.i18nArgs;
+    node.textContent = t(key, params);
+  }
+  function bindAttr(node, attr, key, params) {
+    const dataName = attr === 'aria-label' ? 'i18nAriaLabel' : attr === 'title' ? 'i18nTitle' : 'i18nPlaceholder';
+    node.dataset[dataName] = key;
+    if (params) node.dataset.i18nArgs = JSON.stringify(params);
+    node.setAttribute(attr, t(key, params));
+  }
+  function argsOf(node) {
+    if (!node.dataset.i18nArgs) return undefined;
+    try { return JSON.parse(node.dataset.i18nArgs); } catch (_) { return undefined; }
+  }
+
+  function applyI18n() {
+    document.documentElement.lang = state.lang;
+    for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n, argsOf(node));
+    for (const node of document.querySelectorAll('[data-i18n-aria-label]')) node.setAttribute('aria-label', t(node.dataset.i18nAriaLabel, argsOf(node)));
+    for (const node of document.querySelectorAll('[data-i18n-title]')) node.setAttribute('title', t(node.dataset.i18nTitle, argsOf(node)));
+    for (const node of document.querySelectorAll('[data-i18n-placeholder]')) node.setAttribute('placeholder', t(node.dataset.i18nPlaceholder, argsOf(node)));
+    updateCounter();
+    updateUploadHint();
+    if (state.documents) renderDocuments(state.documents);
+  }
+
+  /** Length as the server counts it: whitespace runs collapsed, counted in code points. */
+  function questionLength(text) {
+    const normalized = text.split(/\s+/).filter(Boolean).join(' ');
+    return Array.from(normalized).length;
+  }
+
+  function formatBytes(n) {
+    if (!Number.isFinite(n) || n <= 0) return '';
+    const units = [['gb', 1024 ** 3], ['mb', 1024 ** 2], ['kb', 1024]];
+    const nf = new Intl.NumberFormat(LOCALES[state.lang] || undefined, { maximumFractionDigits: 1 });
+    for (const [u, size] of units) if (n >= size) return `${nf.format(n / size)} ${t(u)}`;
+    return `${nf.format(n)} ${t('bytes')}`;
+  }
+
+  function formatDateTime(value) {
+    if (!value) return '';
+    const d = new Date(value);
+    if (Number.isNaN(d.getTime())) return String(value);
+    try {
+      return new Intl.DateTimeFormat(LOCALES[state.lang] || undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+    } catch (_) {
+      return d.toISOString().replace('T', ' ').slice(0, 16);
+    }
+  }
+
+  // Icons are inline SVG (no icon font, no emoji font needed offline). Paths are constants, never data.
+  const ICONS = {
+    up: 'M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3H14zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3',
+    down: 'M10 15v4a3 3 0 0 0 3 3l4-9V2H5.72a2 2 0 0 0-2 1.7l-1.38 9a2 2 0 0 0 2 2.3H10zM17 2h2.67A2.31 2.31 0 0 1 22 4v7a2.31 2.31 0 0 1-2.33 2H17',
+    info: 'M12 16v-4M12 8h.01',
+  };
+  function icon(name) {
+    const NS = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('class', 'icon');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    const path = document.createElementNS(NS, 'path');
+    path.setAttribute('d', ICONS[name]);
+    svg.append(path);
+    return svg;
+  }
+
+  const isHttpUrl = (url) => typeof url === 'string' && /^https?:\/\//i.test(url.trim());
+
+  function externalLink(url, text) {
+    return el('a', { href: url.trim(), text: text ?? url, attrs: { target: '_blank', rel: 'noopener noreferrer' } });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // HTTP
+  // ---------------------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, code, detail, retryAfter) {
+      super(detail || `HTTP ${status}`);
+      this.status = status;
+      this.code = code || '';
+      this.detail = detail || '';
+      this.retryAfter = retryAfter;
+    }
+  }
+  class NetworkError extends Error {}
+
+  function parseRetryAfter(header) {
+    if (!header) return null;
+    const trimmed = header.trim();
+    if (/^\d+$/.test(trimmed)) return parseInt(trimmed, 10);
+    const when = Date.parse(trimmed);
+    if (Number.isNaN(when)) return null;
+    return Math.max(0, Math.ceil((when - Date.now()) / 1000));
+  }
+
+  function apiErrorFrom(status, body, retryAfterHeader) {
+    const detail = body && typeof body === 'object' && typeof body.detail === 'string' ? body.detail : '';
+    const code = body && typeof body === 'object' && typeof body.code === 'string' ? body.code : '';
+    return new ApiError(status, code, detail, parseRetryAfter(retryAfterHeader));
+  }
+
+  function parseJson(text) {
+    if (!text) return null;
+    try { return JSON.parse(text); } catch (_) { return null; }
+  }
+
+  function authHeaders() {
+    return state.key ? { Authorization: `Bearer ${state.key}` } : {};
+  }
+
+  async function api(method, path, body, { auth = true } = {}) {
+    const headers = { Accept: 'application/json', ...(auth ? authHeaders() : {}) };
+    const init = { method, headers, cache: 'no-store', credentials: 'same-origin' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let res;
+    let text;
+    try {
+      res = await fetch(path, init);
+      text = await res.text();
+    } catch (_) {
+      throw new NetworkError('network');
+    }
+    const data = parseJson(text);
+    if (!res.ok) {
+      const err = apiErrorFrom(res.status, data, res.headers.get('Retry-After'));
+      if (res.status === 401) onUnauthorized();
+      throw err;
+    }
+    return data;
+  }
+
+  /** A translated, human message for any error thrown by api() or the upload. */
+  function errorMessage(err) {
+    if (err instanceof NetworkError) return t('errorNetwork');
+    if (err instanceof ApiError) {
+      let msg = err.detail || t('errorGeneric', { status: err.status });
+      if (err.status === 429 && err.retryAfter !== null && err.retryAfter !== undefined) {
+        msg = `${msg.replace(/[\s.]+$/, '')}. ${t('retryAfter', { s: err.retryAfter })}`;
+      }
+      return msg;
+    }
+    return t('errorNetwork');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Elements
+  // ---------------------------------------------------------------------------------------------
+
+  let ui;
+
+  function collectElements() {
+    ui = {
+      tabChat: $('#tab-chat'),
+      tabDocs: $('#tab-documents'),
+      viewChat: $('#view-chat'),
+      viewDocs: $('#view-documents'),
+      lang: $('#ui-language'),
+      keyButton: $('#key-button'),
+      banner: $('#config-banner'),
+      scroll: $('#chat-scroll'),
+      messages: $('#messages'),
+      empty: $('#empty-state'),
+      thinking: $('#thinking .thinking-inner'),
+      form: $('#ask-form'),
+      question: $('#question'),
+      send: $('#send'),
+      newConv: $('#new-conversation'),
+      counter: $('#question-counter'),
+      composerMsg: $('#composer-msg'),
+      passage: $('#passage'),
+      passageKicker: $('#passage-kicker'),
+      passageTitle: $('#passage-title'),
+      passageMeta: $('#passage-meta'),
+      passageQuote: $('#passage-quote'),
+      passageClose: $('#passage-close'),
+      keyDialog: $('#key-dialog'),
+      keyForm: $('#key-form'),
+      keyInput: $('#api-key'),
+      keyShow: $('#api-key-show'),
+      keyMessage: $('#key-message'),
+      keyForget: $('#key-forget'),
+      keyCancel: $('#key-cancel'),
+      docsNotice: $('#docs-notice'),
+      docsError: $('#docs-error'),
+      docsStatus: $('#documents-status'),
+      docsTable: $('#documents-table'),
+      docsBody: $('#documents-table tbody'),
+      refreshDocs: $('#refresh-documents'),
+      uploadForm: $('#upload-form'),
+      uploadFiles: $('#upload-files'),
+      uploadButton: $('#upload'),
+      uploadHint: $('#upload-hint'),
+      progressRow: $('#upload-progress-row'),
+      progress: $('#upload-progress'),
+      progressText: $('#upload-progress-text'),
+      uploadResult: $('#upload-result'),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Language
+  // ---------------------------------------------------------------------------------------------
+
+  function initialLanguage() {
+    const stored = storageGet(STORE_LANG);
+    if (LANGS.includes(stored)) return stored;
+    const nav = (navigator.language || '').toLowerCase();
+    if (nav.startsWith('ky')) return 'ky';
+    if (nav.startsWith('ru')) return 'ru';
+    return 'en';
+  }
+
+  function setLanguage(lang) {
+    state.lang = LANGS.includes(lang) ? lang : 'en';
+    storageSet(STORE_LANG, state.lang);
+    ui.lang.value = state.lang;
+    applyI18n();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Tabs
+  // ---------------------------------------------------------------------------------------------
+
+  function showTab(name, { focus = false } = {}) {
+    const docs = name === 'documents';
+    ui.tabChat.setAttribute('aria-selected', String(!docs));
+    ui.tabDocs.setAttribute('aria-selected', String(docs));
+    ui.tabChat.tabIndex = docs ? -1 : 0;
+    ui.tabDocs.tabIndex = docs ? 0 : -1;
+    ui.viewChat.hidden = docs;
+    ui.viewDocs.hidden = !docs;
+    if (focus) (docs ? ui.tabDocs : ui.tabChat).focus();
+    if (docs) loadDocuments();
+    else ui.question.focus({ preventScroll: true });
+  }
+
+  function onTabKeydown(event) {
+    if (!['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(event.key)) return;
+    event.preventDefault();
+    const toDocs = event.key === 'End' || ((event.key === 'ArrowRight' || event.key === 'ArrowLeft') && event.currentTarget === ui.tabChat);
+    showTab(toDocs ? 'documents' : 'chat', { focus: true });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Access key
+  // ---------------------------------------------------------------------------------------------
+
+  let keyDialogReturnFocus = null;
+
+  function openKeyDialog(message) {
+    if (message) {
+      ui.keyMessage.hidden = false;
+      bindText(ui.keyMessage, message);
+    } else {
+      ui.keyMessage.hidden = true;
+      ui.keyMessage.textContent = '';
+      delete ui.keyMessage.dataset.i18n;
+    }
+    ui.keyForget.hidden = !state.key;
+    if (!ui.keyDialog.open) {
+      keyDialogReturnFocus = document.activeElement;
+      ui.keyInput.value = state.key || '';
+      ui.keyShow.checked = false;
+      ui.keyInput.type = 'password';
+      ui.keyDialog.showModal();
+    }
+    ui.keyInput.focus();
+    ui.keyInput.select();
+  }
+
+  function closeKeyDialog() {
+    if (ui.keyDialog.open) ui.keyDialog.close();
+  }
+
+  function onKeyDialogClosed() {
+    const target = keyDialogReturnFocus;
+    keyDialogReturnFocus = null;
+    if (target && target !== document.body && document.contains(target) && !target.disabled) target.focus();
+    else ui.question.focus();
+  }
+
+  function saveKey(event) {
+    event.preventDefault();
+    const value = ui.keyInput.value.trim();
+    if (!value) {
+      ui.keyMessage.hidden = false;
+      bindText(ui.keyMessage, 'keyEmpty');
+      ui.keyInput.focus();
+      return;
+    }
+    state.key = value;
+    storageSet(STORE_KEY, value);
+    closeKeyDialog();
+    if (!ui.viewDocs.hidden) loadDocuments();
+  }
+
+  function forgetKey() {
+    state.key = null;
+    storageSet(STORE_KEY, null);
+    ui.keyInput.value = '';
+    ui.keyForget.hidden = true;
+    ui.keyInput.focus();
+  }
+
+  function onUnauthorized() {
+    state.key = null;
+    storageSet(STORE_KEY, null);
+    openKeyDialog('keyRejected');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Chat
+  // ---------------------------------------------------------------------------------------------
+
+  function updateCounter() {
+    if (!ui) return;
+    const max = state.config.max_question_chars;
+    const n = questionLength(ui.question.value);
+    bindText(ui.counter, 'counterLabel', { n, max });
+    ui.counter.classList.toggle('over', n > max);
+    ui.counter.classList.toggle('near', n <= max && n > max * 0.9);
+  }
+
+  function showComposerMessage(key, params) {
+    if (!key) {
+      ui.composerMsg.hidden = true;
+      ui.composerMsg.textContent = '';
+      delete ui.composerMsg.dataset.i18n;
+      return;
+    }
+    ui.composerMsg.hidden = false;
+    bindText(ui.composerMsg, key, params);
+  }
+
+  function autoGrow() {
+    const q = ui.question;
+    q.style.height = 'auto';
+    q.style.height = `${Math.min(q.scrollHeight + 2, 220)}px`;
+  }
+
+  function setBusy(busy) {
+    state.busy = busy;
+    ui.send.disabled = busy;
+    ui.send.setAttribute('aria-busy', String(busy));
+    ui.thinking.hidden = !busy;
+    if (busy) scrollToBottom();
+  }
+
+  function scrollToBottom() {
+    ui.scroll.scrollTop = ui.scroll.scrollHeight;
+  }
+
+  function updateEmptyState() {
+    ui.empty.hidden = ui.messages.childElementCount > 0;
+  }
+
+  function appendMessage(node) {
+    ui.messages.append(node);
+    updateEmptyState();
+  }
+
+  function appendUserMessage(text) {
+    const bubble = el('div', { className: 'bubble question-bubble', text });
+    appendMessage(el('div', { className: 'msg msg-user' },
+      el('span', { className: 'msg-author visually-hidden', i18n: ['you'] }),
+      bubble));
+    scrollToBottom();
+  }
+
+  function appendError(err, retry) {
+    const box = el('div', { className: 'error', attrs: { role: 'alert' } },
+      el('span', { className: 'error-icon', attrs: { 'aria-hidden': 'true' }, text: '!' }),
+      el('span', { className: 'error-text', text: errorMessage(err) }));
+    if (err instanceof NetworkError) {
+      // errorMessage() was translated now; keep it following the interface language.
+      bindText(box.querySelector('.error-text'), 'errorNetwork');
+    }
+    if (retry) {
+      box.append(el('button', {
+        type: 'button', className: 'btn btn-small btn-ghost error-retry', i18n: ['retry'],
+        on: { click: () => { box.closest('.msg')?.remove(); updateEmptyState(); retry(); } },
+      }));
+    }
+    appendMessage(el('div', { className: 'msg msg-assistant msg-error' }, box));
+    scrollToBottom();
+  }
+
+  /** Split the answer text into text nodes and [n] citation buttons. Newlines stay (CSS pre-wrap). */
+  function renderAnswerText(container, text, citations, answerLang) {
+    const byIndex = new Map();
+    for (const c of citations) if (c && Number.isInteger(c.index)) byIndex.set(c.index, c);
+    const re = /\[(\d{1,3})\]/g;
+    let last = 0;
+    let m;
+    while ((m = re.exec(text)) !== null) {
+      const n = parseInt(m[1], 10);
+      const citation = byIndex.get(n);
+      if (!citation) continue;
+      if (m.index > last) container.append(document.createTextNode(text.slice(last, m.index)));
+      container.append(citeButton(n, citation, answerLang, 'cite'));
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) container.append(document.createTextNode(text.slice(last)));
+  }
+
+  function citeButton(n, citation, answerLang, className) {
+    const button = el('button', {
+      type: 'button', className,
+      dataset: { index: n },
+      // The marker shows only a number, so it gets a spoken name; the sources list shows the title itself.
+      i18nAria: className === 'cite' ? ['openCitation', { n }] : null,
+    });
+    if (className === 'cite') {
+      button.append(el('span', { className: 'cite-bracket', attrs: { 'aria-hidden': 'true' }, text: '[' }),
+        String(n),
+        el('span', { className: 'cite-bracket', attrs: { 'aria-hidden': 'true' }, text: ']' }));
+    }
+    button.addEventListener('click', () => openPassage(n, citation, answerLang, button));
+    return button;
+  }
+
+  function appendAnswer(data) {
+    const citations = Array.isArray(data.citations) ? data.citations : [];
+    const refused = data.refused === true;
+    const answerLang = typeof data.language === 'string' && /^[a-z]{2,3}$/i.test(data.language) ? data.language : null;
+
+    const bubble = el('div', {
+      className: refused ? 'bubble answer refused' : 'bubble answer',
+      attrs: { 'data-answer-id': data.answer_id || '' },
+    });
+    bubble.append(el('span', { className: 'msg-author visually-hidden', i18n: ['assistant'] }));
+
+    if (refused) {
+      bubble.append(el('div', { className: 'refused-label' },
+        el('span', { className: 'refused-icon', attrs: { 'aria-hidden': 'true' }, text: 'i' }),
+        el('span', { i18n: ['refusedLabel'] })));
+    }
+
+    const body = el('div', { className: 'answer-text' });
+    if (answerLang) body.lang = answerLang;
+    renderAnswerText(body, typeof data.answer === 'string' ? data.answer : '', citations, answerLang);
+    bubble.append(body);
+
+    const listed = citations.filter((c) => c && Number.isInteger(c.index));
+    if (listed.length) {
+      const list = el('ol', { className: 'sources-list' });
+      for (const c of listed) {
+        const b = citeButton(c.index, c, answerLang, 'source-link');
+        b.append(el('span', { className: 'source-num', attrs: { 'aria-hidden': 'true' }, text: String(c.index) }),
+          el('span', { className: 'source-title', text: c.title || c.document || '' }));
+        list.append(el('li', null, b));
+      }
+      bubble.append(el('div', { className: 'sources' },
+        el('h3', { className: 'sources-heading', i18n: ['sources'] }),
+        list));
+    }
+
+    if (data.answer_id) bubble.append(feedbackRow(bubble, data.answer_id));
+
+    appendMessage(el('div', { className: 'msg msg-assistant' }, bubble));
+    // Show the beginning of the answer: long answers would otherwise be scrolled past.
+    const top = bubble.offsetTop - 16;
+    ui.scroll.scrollTop = Math.min(top, ui.scroll.scrollHeight);
+  }
+
+  function feedbackRow(bubble, answerId) {
+    const row = el('div', { className: 'feedback' });
+    const prompt = el('span', { className: 'feedback-prompt', i18n: ['feedbackPrompt'] });
+    const up = el('button', { type: 'button', className: 'fb fb-up', i18nAria: ['fbUp'], i18nTitle: ['fbUp'], attrs: { 'aria-pressed': 'false' } },
+      icon('up'));
+    const down = el('button', { type: 'button', className: 'fb fb-down', i18nAria: ['fbDown'], i18nTitle: ['fbDown'], attrs: { 'aria-pressed': 'false' } },
+      icon('down'));
+    const status = el('span', { className: 'feedback-status', attrs: { 'aria-live': 'polite' } });
+    row.append(prompt, up, down, status);
+
+    const send = async (rating, button) => {
+      up.disabled = true;
+      down.disabled = true;
+      status.textContent = '';
+      status.classList.remove('fb-error');
+      try {
+        await api('POST', '/v1/feedback', { answer_id: answerId, rating });
+        button.setAttribute('aria-pressed', 'true');
+        button.classList.add('chosen');
+        prompt.hidden = true;
+        status.append(el('span', { className: 'fb-thanks', i18n: ['fbThanks'] }));
+      } catch (err) {
+        up.disabled = false;
+        down.disabled = false;
+        status.classList.add('fb-error');
+        status.textContent = `${t('fbFailed')} ${err instanceof NetworkError ? '' : errorMessage(err)}`.trim();
+      }
+    };
+    up.addEventListener('click', () => send('up', up));
+    down.addEventListener('click', () => send('down', down));
+    return row;
+  }
+
+  async function ask(text) {
+    const generation = state.generation;
+    setBusy(true);
+    try {
+      const data = await api('POST', '/v1/ask', { question: text, conversation_id: state.conversationId });
+      if (generation !== state.generation) return;
+      if (!data || typeof data !== 'object') throw new ApiError(502, 'bad_response', '', null);
+      if (typeof data.conversation_id === 'string' && data.conversation_id) state.conversationId = data.conversation_id;
+      appendAnswer(data);
+    } catch (err) {
+      if (generation !== state.generation) return;
+      const retry = err instanceof NetworkError || (err instanceof ApiError && (err.status === 429 || err.status >= 500))
+        ? () => { if (!state.busy) ask(text); } : null;
+      appendError(err, retry);
+      // Give the question back so it can be corrected or re-sent (e.g. after entering a key).
+      if (!ui.question.value.trim() && !retry) {
+        ui.question.value = text;
+        updateCounter();
+        autoGrow();
+      }
+    } finally {
+      if (generation === state.generation) {
+        setBusy(false);
+        const active = document.activeElement;
+        if ((!active || active === document.body || active === ui.send) && !ui.keyDialog.open && !ui.passage.open) ui.question.focus();
+      }
+    }
+  }
+
+  function submitQuestion() {
+    if (state.busy) return;
+    const text = ui.question.value.trim();
+    if (!text) {
+      showComposerMessage('emptyQuestion');
+      ui.question.focus();
+      return;
+    }
+    const n = questionLength(text);
+    const max = state.config.max_question_chars;
+    if (n > max) {
+      showComposerMessage('tooLong', { n, max });
+      ui.question.focus();
+      return;
+    }
+    showComposerMessage(null);
+    if (state.config.auth_required && !state.key) {
+      openKeyDialog();
+      return;
+    }
+    appendUserMessage(text);
+    ui.question.value = '';
+    updateCounter();
+    autoGrow();
+    ask(text);
+  }
+
+  function newConversation() {
+    state.generation += 1;
+    state.conversationId = null;
+    if (ui.passage.open) ui.passage.close();
+    ui.messages.replaceChildren();
+    setBusy(false);
+    showComposerMessage(null);
+    updateEmptyState();
+    ui.question.focus();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Passage panel
+  // ---------------------------------------------------------------------------------------------
+
+  let passageReturnFocus = null;
+
+  function metaRow(labelKey, valueNode) {
+    return [el('dt', { i18n: [labelKey] }), el('dd', null, valueNode)];
+  }
+
+  /** Render the quote, wrapping citation.highlight ([start, end] code-point offsets into the quote) in <mark>. */
+  function renderQuote(container, quote, highlight) {
+    container.replaceChildren();
+    const chars = Array.from(quote);
+    let start = null;
+    let end = null;
+    if (Array.isArray(highlight) && highlight.length === 2 && highlight.every(Number.isInteger)) {
+      start = Math.max(0, Math.min(highlight[0], chars.length));
+      end = Math.max(0, Math.min(highlight[1], chars.length));
+    }
+    if (start === null || end <= start) {
+      container.append(document.createTextNode(quote));
+      return;
+    }
+    const before = chars.slice(0, start).join('');
+    const middle = chars.slice(start, end).join('');
+    const after = chars.slice(end).join('');
+    if (before) container.append(document.createTextNode(before));
+    container.append(el('mark', { text: middle }));
+    if (after) container.append(document.createTextNode(after));
+  }
+
+  function openPassage(n, citation, answerLang, opener) {
+    bindText(ui.passageKicker, 'quoteN', { n });
+    ui.passageTitle.textContent = citation.title || citation.document || '';
+
+    const meta = [];
+    if (citation.document) meta.push(...metaRow('docId', el('code', { text: citation.document })));
+    if (citation.date) meta.push(...metaRow('date', document.createTextNode(String(citation.date))));
+    if (citation.url) {
+      const url = String(citation.url);
+      meta.push(...metaRow('link', isHttpUrl(url) ? externalLink(url) : document.createTextNode(url)));
+    }
+    ui.passageMeta.replaceChildren(...meta);
+    ui.passageMeta.hidden = meta.length === 0;
+
+    renderQuote(ui.passageQuote, typeof citation.quote === 'string' ? citation.quote : '', citation.highlight);
+    if (answerLang) ui.passageQuote.lang = answerLang; else ui.passageQuote.removeAttribute('lang');
+
+    if (!ui.passage.open) {
+      passageReturnFocus = opener || document.activeElement;
+      ui.passage.showModal();
+    } else if (opener) {
+      passageReturnFocus = opener;
+    }
+    ui.passage.scrollTop = 0;
+    ui.passageClose.focus();
+  }
+
+  function onPassageClosed() {
+    const target = passageReturnFocus;
+    passageReturnFocus = null;
+    if (target && document.contains(target)) target.focus();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Documents
+  // ---------------------------------------------------------------------------------------------
+
+  function updateUploadHint() {
+    if (!ui) return;
+    const max = state.config.max_upload_bytes;
+    if (max > 0) bindText(ui.uploadHint, 'uploadHint', { size: formatBytes(max) });
+    else bindText(ui.uploadHint, 'uploadHintNoLimit');
+  }
+
+  function applyAdminMode() {
+    const enabled = state.config.admin_enabled;
+    ui.uploadForm.hidden = !enabled;
+    ui.docsTable.classList.toggle('no-actions', !enabled);
+    if (!enabled) {
+      ui.docsNotice.hidden = false;
+      bindText(ui.docsNotice, 'adminDisabled');
+    } else {
+      ui.docsNotice.hidden = true;
+    }
+  }
+
+  function showDocsError(err) {
+    ui.docsError.replaceChildren();
+    if (!err) { ui.docsError.hidden = true; return; }
+    ui.docsError.hidden = false;
+    const text = el('span', { className: 'error-text' });
+    if (err instanceof ApiError && err.status === 403) {
+      bindText(text, 'adminRequired');
+      ui.docsError.append(el('span', { className: 'error-icon', attrs: { 'aria-hidden': 'true' }, text: '!' }), text,
+        el('button', { type: 'button', className: 'btn btn-small btn-ghost', i18n: ['enterKey'], on: { click: () => openKeyDialog() } }));
+      return;
+    }
+    if (err instanceof NetworkError) bindText(text, 'errorNetwork'); else text.textContent = errorMessage(err);
+    ui.docsError.append(el('span', { className: 'error-icon', attrs: { 'aria-hidden': 'true' }, text: '!' }), text);
+  }
+
+  let docsRequest = 0;
+
+  async function loadDocuments() {
+    const request = ++docsRequest;
+    applyAdminMode();
+    bindText(ui.docsStatus, 'loadingDocs');
+    ui.docsTable.setAttribute('aria-busy', 'true');
+    try {
+      const data = await api('GET', '/v1/documents');
+      if (request !== docsRequest) return;
+      state.documents = Array.isArray(data && data.documents) ? data.documents : [];
+      showDocsError(null);
+      renderDocuments(state.documents);
+    } catch (err) {
+      if (request !== docsRequest) return;
+      ui.docsStatus.textContent = '';
+      delete ui.docsStatus.dataset.i18n;
+      showDocsError(err);
+    } finally {
+      if (request === docsRequest) ui.docsTable.removeAttribute('aria-busy');
+    }
+  }
+
+  function cell(labelKey, content, className) {
+    const td = el('td', { className });
+    td.dataset.label = t(labelKey);
+    if (content instanceof Node) td.append(content);
+    else td.textContent = content === null || content === undefined || content === '' ? '—' : String(content);
+    return td;
+  }
+
+  function renderDocuments(docs) {
+    const rows = [];
+    for (const doc of docs) {
+      if (!doc || typeof doc !== 'object') continue;
+      const id = String(doc.id ?? '');
+      const title = doc.title ? String(doc.title) : id;
+      const titleNode = isHttpUrl(doc.url) ? externalLink(String(doc.url), title) : document.createTextNode(title);
+      const ingested = el('span', { text: formatDateTime(doc.ingested_at) || '—' });
+      if (doc.ingested_at) ingested.title = String(doc.ingested_at);
+      const tr = el('tr', null,
+        cell('colTitle', el('span', { className: 'doc-title' }, titleNode), 'cell-title'),
+        cell('colId', el('code', { text: id }), 'cell-id'),
+        cell('colLanguage', doc.language, 'cell-lang'),
+        cell('colChunks', Number.isFinite(doc.chunks) ? doc.chunks : doc.chunks ?? '', 'num'),
+        cell('colDate', doc.date, 'cell-date'),
+        cell('colIngested', ingested, 'cell-ingested'));
+      const actions = el('td', { className: 'col-actions' });
+      if (state.config.admin_enabled) {
+        actions.append(el('button', {
+          type: 'button', className: 'btn btn-small btn-danger delete-doc', dataset: { id },
+          i18n: ['delete'], i18nAria: ['deleteLabel', { title }],
+          on: { click: (e) => deleteDocument(id, title, e.currentTarget) },
+        }));
+      }
+      tr.append(actions);
+      rows.push(tr);
+    }
+    ui.docsBody.replaceChildren(...rows);
+    if (rows.length === 0) {
+      ui.docsBody.append(el('tr', { className: 'empty-row' }, el('td', { attrs: { colspan: 7 }, i18n: ['noDocuments'] })));
+    }
+    bindText(ui.docsStatus, 'docsCount', { n: rows.length });
+  }
+
+  async function deleteDocument(id, title, button) {
+    if (!window.confirm(t('confirmDelete', { title }))) return;
+    button.disabled = true;
+    try {
+      await api('DELETE', `/v1/documents/${encodeURIComponent(id)}`);
+      showDocsError(null);
+      await loadDocuments();
+      bindText(ui.docsStatus, 'deleted', { title });
+    } catch (err) {
+      button.disabled = false;
+      showDocsError(err);
+    }
+  }
+
+  function renderUploadResult(data) {
+    const ingested = Array.isArray(data && data.ingested) ? data.ingested : [];
+    const failed = Array.isArray(data && data.failed) ? data.failed : [];
+    const parts = [];
+    if (ingested.length || !failed.length) {
+      const list = el('ul');
+      for (const item of ingested) {
+        list.append(el('li', null, el('code', { text: String(item.id ?? '') }), ' — ',
+          el('span', { i18n: ['chunksN', { n: item.chunks ?? 0 }] })));
+      }
+      parts.push(el('div', { className: 'result-ok' },
+        el('strong', { i18n: ['ingestedN', { n: ingested.length }] }), ingested.length ? list : null));
+    }
+    if (failed.length) {
+      const list = el('ul');
+      for (const item of failed) {
+        list.append(el('li', null, el('strong', { text: String(item.file ?? '') }), ': ', String(item.error ?? '')));
+      }
+      parts.push(el('div', { className: 'result-failed' },
+        el('strong', { i18n: ['failedN', { n: failed.length }] }), list));
+    }
+    ui.uploadResult.replaceChildren(...parts);
+  }
+
+  function uploadError(err) {
+    const box = el('div', { className: 'error', attrs: { role: 'alert' } },
+      el('span', { className: 'error-icon', attrs: { 'aria-hidden': 'true' }, text: '!' }));
+    const text = el('span', { className: 'error-text' });
+    if (err instanceof ApiError && err.status === 403) bindText(text, 'adminRequired');
+    else if (err instanceof NetworkError) bindText(text, 'errorNetwork');
+    else text.textContent = errorMessage(err);
+    box.append(text);
+    if (err instanceof ApiError && err.status === 403) {
+      box.append(el('button', { type: 'button', className: 'btn btn-small btn-ghost', i18n: ['enterKey'], on: { click: () => openKeyDialog() } }));
+    }
+    ui.uploadResult.replaceChildren(box);
+  }
+
+  function setUploading(on) {
+    state.uploading = on;
+    ui.uploadButton.disabled = on;
+    ui.uploadFiles.disabled = on;
+    ui.uploadForm.setAttribute('aria-busy', String(on));
+  }
+
+  function setProgress(percent, key, params) {
+    ui.progressRow.hidden = false;
+    if (percent === null) ui.progress.removeAttribute('value'); // indeterminate while the server ingests
+    else ui.progress.value = percent;
+    bindText(ui.progressText, key, params);
+  }
+
+  function uploadDocuments(event) {
+    event.preventDefault();
+    if (state.uploading) return;
+    const files = Array.from(ui.uploadFiles.files || []);
+    if (!files.length) {
+      ui.uploadResult.replaceChildren(el('p', { className: 'hint-warn', i18n: ['noFiles'] }));
+      ui.uploadFiles.focus();
+      return;
+    }
+    const max = state.config.max_upload_bytes;
+    if (max > 0) {
+      const big = files.find((f) => f.size > max);
+      if (big) {
+        ui.uploadResult.replaceChildren(el('p', { className: 'hint-warn', attrs: { role: 'alert' },
+          i18n: ['fileTooLarge', { file: big.name, size: formatBytes(big.size), max: formatBytes(max) }] }));
+        return;
+      }
+    }
+
+    const form = new FormData();
+    for (const f of files) form.append('files', f, f.name);
+
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/v1/documents');
+    xhr.setRequestHeader('Accept', 'application/json');
+    if (state.key) xhr.setRequestHeader('Authorization', `Bearer ${state.key}`);
+
+    ui.uploadResult.replaceChildren();
+    setUploading(true);
+    setProgress(0, 'uploading', { p: 0 });
+
+    xhr.upload.onprogress = (e) => {
+      if (!e.lengthComputable) return;
+      const p = Math.min(100, Math.round((e.loaded / e.total) * 100));
+      setProgress(p, 'uploading', { p });
+    };
+    xhr.upload.onload = () => setProgress(null, 'processing');
+
+    const finish = () => setUploading(false);
+
+    xhr.onload = () => {
+      finish();
+      const data = parseJson(xhr.responseText);
+      if (xhr.status >= 200 && xhr.status < 300) {
+        setProgress(100, 'uploadDone');
+        renderUploadResult(data);
+        ui.uploadFiles.value = '';
+        loadDocuments();
+        return;
+      }
+      ui.progressRow.hidden = true;
+      const err = apiErrorFrom(xhr.status, data, xhr.getResponseHeader('Retry-After'));
+      if (xhr.status === 401) onUnauthorized();
+      uploadError(err);
+    };
+    xhr.onerror = () => { finish(); ui.progressRow.hidden = true; uploadError(new NetworkError('network')); };
+    xhr.ontimeout = xhr.onerror;
+    xhr.onabort = () => { finish(); ui.progressRow.hidden = true; };
+    xhr.send(form);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Configuration
+  // ---------------------------------------------------------------------------------------------
+
+  async function loadConfig() {
+    try {
+      const cfg = await api('GET', '/v1/config', undefined, { auth: false });
+      if (cfg && typeof cfg === 'object') {
+        if (typeof cfg.auth_required === 'boolean') state.config.auth_required = cfg.auth_required;
+        if (typeof cfg.admin_enabled === 'boolean') state.config.admin_enabled = cfg.admin_enabled;
+        if (Number.isInteger(cfg.max_question_chars) && cfg.max_question_chars > 0) state.config.max_question_chars = cfg.max_question_chars;
+        if (Number.isInteger(cfg.max_upload_bytes) && cfg.max_upload_bytes >= 0) state.config.max_upload_bytes = cfg.max_upload_bytes;
+      }
+      state.configLoaded = true;
+      ui.banner.hidden = true;
+      ui.banner.replaceChildren();
+    } catch (err) {
+      ui.banner.hidden = false;
+      ui.banner.replaceChildren(
+        el('span', { i18n: ['configFailed'] }), ' ',
+        err instanceof NetworkError ? el('span', { i18n: ['errorNetwork'] }) : el('span', { text: errorMessage(err) }), ' ',
+        el('button', { type: 'button', className: 'btn btn-small btn-ghost', i18n: ['retry'], on: { click: loadConfig } }));
+    }
+    updateCounter();
+    updateUploadHint();
+    applyAdminMode();
+    if (state.documents) renderDocuments(state.documents);
+    if (state.configLoaded && state.config.auth_required && !state.key) openKeyDialog();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Wiring
+  // ---------------------------------------------------------------------------------------------
+
+  function init() {
+    collectElements();
+    state.key = storageGet(STORE_KEY) || null;
+    setLanguage(initialLanguage());
+    updateEmptyState();
+    ui.thinking.hidden = true;
+
+    ui.lang.addEventListener('change', () => setLanguage(ui.lang.value));
+
+    ui.tabChat.addEventListener('click', () => showTab('chat'));
+    ui.tabDocs.addEventListener('click', () => showTab('documents'));
+    ui.tabChat.addEventListener('keydown', onTabKeydown);
+    ui.tabDocs.addEventListener('keydown', onTabKeydown);
+
+    ui.form.addEventListener('submit', (e) => { e.preventDefault(); submitQuestion(); });
+    ui.question.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+        e.preventDefault();
+        submitQuestion();
+      }
+    });
+    ui.question.addEventListener('input', () => {
+      updateCounter();
+      autoGrow();
+      if (!ui.composerMsg.hidden && ui.composerMsg.dataset.i18n === 'emptyQuestion' && ui.question.value.trim()) showComposerMessage(null);
+      if (!ui.composerMsg.hidden && ui.composerMsg.dataset.i18n === 'tooLong'
+        && questionLength(ui.question.value) <= state.config.max_question_chars) showComposerMessage(null);
+    });
+    ui.newConv.addEventListener('click', newConversation);
+
+    ui.passageClose.addEventListener('click', () => ui.passage.close());
+    ui.passage.addEventListener('close', onPassageClosed);
+    ui.passage.addEventListener('click', (e) => { if (e.target === ui.passage) ui.passage.close(); }); // backdrop
+
+    ui.keyButton.addEventListener('click', () => openKeyDialog());
+    ui.keyForm.addEventListener('submit', saveKey);
+    ui.keyCancel.addEventListener('click', closeKeyDialog);
+    ui.keyForget.addEventListener('click', forgetKey);
+    ui.keyShow.addEventListener('change', () => { ui.keyInput.type = ui.keyShow.checked ? 'text' : 'password'; });
+    ui.keyDialog.addEventListener('close', onKeyDialogClosed);
+
+    ui.refreshDocs.addEventListener('click', loadDocuments);
+    ui.uploadForm.addEventListener('submit', uploadDocuments);
+
+    updateCounter();
+    updateUploadHint();
+    applyAdminMode();
+    ui.question.focus({ preventScroll: true });
+    loadConfig();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();

@@ -1,0 +1,235 @@
+"""Durable service records in SQLite: conversations, answers, feedback and rate-limit counters.
+
+Every uvicorn worker opens the same file, so nothing a request needs lives in one worker's memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.core.errors import NotFound, RateLimited
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY, owner TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS answers (
+    id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, owner TEXT NOT NULL, question TEXT NOT NULL,
+    language TEXT NOT NULL, refused INTEGER NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_by_conversation ON answers (conversation_id, created);
+CREATE INDEX IF NOT EXISTS answers_by_age ON answers (created);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT NOT NULL, rating TEXT NOT NULL,
+    comment TEXT, created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rate_windows (
+    bucket TEXT NOT NULL, window INTEGER NOT NULL, hits INTEGER NOT NULL, PRIMARY KEY (bucket, window)
+);
+"""
+MAX_HISTORY = 5
+RECORDS_FILE = "records.sqlite3"  # in the data dir
+
+
+def owner_id(*parts: str | None) -> str:
+    """An opaque id for who asked (key fingerprint + end user or address); raw ids are never stored."""
+    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """One rating of a stored answer, with the question and the answer it rates."""
+
+    id: int
+    answer_id: str
+    rating: str
+    comment: str | None
+    created: float
+    question: str
+    language: str
+    payload: dict[str, Any]
+    history: list[str]
+
+
+class RecordStore:
+    """SQLite-backed records shared by all workers (WAL mode, short transactions)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=15)
+        try:
+            db.execute("PRAGMA busy_timeout=15000")
+            db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the (short) writes of other workers
+            db.executescript(SCHEMA)
+            db.commit()
+        finally:
+            db.close()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA busy_timeout=15000")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    # -- conversations and answers --------------------------------------------------------------------
+    def history(self, conversation_id: str, owner: str) -> list[str]:
+        """Earlier questions of a conversation, oldest first; NotFound for an unknown or foreign id."""
+        with self._connect() as db:
+            row = db.execute("SELECT owner FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            if row is None or row["owner"] != owner:
+                raise NotFound(f"unknown conversation {conversation_id!r} (it may have expired); start a new one")
+            rows = db.execute(
+                "SELECT question FROM answers WHERE conversation_id = ? ORDER BY created DESC LIMIT ?",
+                (conversation_id, MAX_HISTORY),
+            ).fetchall()
+        return [r["question"] for r in reversed(rows)]
+
+    def save_answer(
+        self, *, conversation_id: str | None, owner: str, question: str, payload: dict[str, Any]
+    ) -> tuple[str, str]:
+        """Store an answer (opening a conversation when none is given); returns (conversation id, answer id)."""
+        now = time.time()
+        answer_id = "a_" + secrets.token_urlsafe(12)
+        with self._connect() as db:
+            if conversation_id is None:
+                conversation_id = "c_" + secrets.token_urlsafe(12)
+                db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?)", (conversation_id, owner, now, now))
+            else:
+                db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
+            db.execute(
+                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    answer_id,
+                    conversation_id,
+                    owner,
+                    question,
+                    payload["language"],
+                    int(bool(payload["refused"])),
+                    json.dumps(payload, ensure_ascii=False),
+                    now,
+                ),
+            )
+        return conversation_id, answer_id
+
+    def answer(self, answer_id: str) -> dict[str, Any]:
+        """A stored answer's JSON with its question, conversation and answer ids."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM answers WHERE id = ?", (answer_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"unknown answer {answer_id!r} (it may have expired)")
+        payload: dict[str, Any] = json.loads(row["payload"])
+        payload.update(
+            question=row["question"],
+            conversation_id=row["conversation_id"],
+            answer_id=row["id"],
+            created=_iso(row["created"]),
+        )
+        return payload
+
+    # -- feedback -------------------------------------------------------------------------------------
+    def add_feedback(self, answer_id: str, rating: str, comment: str | None) -> int:
+        """Store a rating of an existing answer; returns the feedback id."""
+        with self._connect() as db:
+            if db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
+                raise NotFound(f"unknown answer {answer_id!r} (it may have expired)")
+            cursor = db.execute(
+                "INSERT INTO feedback (answer_id, rating, comment, created) VALUES (?, ?, ?, ?)",
+                (answer_id, rating, comment, time.time()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def feedback(self, rating: str | None = None) -> list[FeedbackRecord]:
+        """All feedback (optionally one rating) with the rated answers and their conversation history."""
+        query = (
+            "SELECT f.*, a.question, a.language, a.payload, a.conversation_id, a.created AS asked "
+            "FROM feedback f JOIN answers a ON a.id = f.answer_id"
+        )
+        args: tuple[Any, ...] = ()
+        if rating:
+            query += " WHERE f.rating = ?"
+            args = (rating,)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY f.id", args).fetchall()
+            out = []
+            for row in rows:
+                earlier = db.execute(
+                    "SELECT question FROM answers WHERE conversation_id = ? AND created < ? ORDER BY created",
+                    (row["conversation_id"], row["asked"]),
+                ).fetchall()
+                out.append(
+                    FeedbackRecord(
+                        id=row["id"],
+                        answer_id=row["answer_id"],
+                        rating=row["rating"],
+                        comment=row["comment"],
+                        created=row["created"],
+                        question=row["question"],
+                        language=row["language"],
+                        payload=json.loads(row["payload"]),
+                        history=[r["question"] for r in earlier],
+                    )
+                )
+        return out
+
+    # -- rate limits and retention --------------------------------------------------------------------
+    def hit(self, bucket: str, limit: int, window_seconds: int) -> None:
+        """Count one request in the bucket's current window; RateLimited when over the limit."""
+        now = time.time()
+        window = int(now // window_seconds)
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO rate_windows VALUES (?, ?, 1) "
+                "ON CONFLICT (bucket, window) DO UPDATE SET hits = hits + 1",
+                (bucket, window),
+            )
+            hits = db.execute(
+                "SELECT hits FROM rate_windows WHERE bucket = ? AND window = ?", (bucket, window)
+            ).fetchone()["hits"]
+            db.execute("DELETE FROM rate_windows WHERE window < ?", (window - 1,))
+        if hits > limit:
+            retry = max(1, math.ceil((window + 1) * window_seconds - now))
+            raise RateLimited(f"rate limit exceeded ({limit} per {window_seconds} s); retry in {retry} s", retry)
+
+    def purge(self, retention_days: int) -> int:
+        """Delete conversations, answers and their feedback older than the retention period; returns answers."""
+        cutoff = time.time() - retention_days * 86400
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE created < ?)", (cutoff,)
+            )
+            removed = db.execute("DELETE FROM answers WHERE created < ?", (cutoff,)).rowcount
+            db.execute("DELETE FROM conversations WHERE updated < ?", (cutoff,))
+        return int(removed)
+
+    def counts(self) -> dict[str, int]:
+        """Row counts (for /metrics and tests)."""
+        with self._connect() as db:
+            return {
+                table: int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+                for table in ("conversations", "answers", "feedback")
+            }
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

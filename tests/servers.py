@@ -1,0 +1,103 @@
+"""Real servers for tests: a `chroma run` server and the API served by `python -m assistant serve`."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support import ROOT, cli_env
+
+CHROMA = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
+READY_TIMEOUT = 120
+ASK_KEY, ADMIN_KEY = "test-ask-key-123", "test-admin-key-456"
+ASK = {"Authorization": f"Bearer {ASK_KEY}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+QUOTA_KY = "Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def chroma_server(workdir: Path) -> Iterator[str]:
+    """A real `chroma run` server on a free local port; always stopped."""
+    port = free_port()
+    log_path = workdir / "chroma-server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [CHROMA, "run", "--path", str(workdir / "server-data"), "--port", str(port), "--host", "127.0.0.1"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=cli_env(ANONYMIZED_TELEMETRY="False"),
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"chroma run exited with {proc.returncode}: {log_path.read_text()}")
+                try:
+                    with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("chroma run did not answer its heartbeat within 60 s")
+                time.sleep(0.2)
+            yield url
+        finally:
+            _stop(proc)
+
+
+@contextmanager
+def api_server(data_dir: Path, log_path: Path, *args: str, wait_for: str = "/readyz", **env: str) -> Iterator[str]:
+    """`python -m assistant serve` on a free port, yielded once `wait_for` answers 200; always stopped."""
+    port = free_port()
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--data-dir", str(data_dir), *args],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=cli_env(ANONYMIZED_TELEMETRY="False", **env),
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + READY_TIMEOUT
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the API exited with {proc.returncode}:\n{log_path.read_text()}")
+                try:
+                    if httpx.get(f"{url}{wait_for}", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the API was not ready within {READY_TIMEOUT} s:\n{log_path.read_text()}")
+                time.sleep(0.25)
+            yield url
+        finally:
+            _stop(proc)

@@ -1,0 +1,158 @@
+"""Deployment shapes of the API: rate limits per end user, two workers on a `chroma run` server, first-run seeding,
+retention of stored records."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.records import RecordStore
+from ingest.pipeline import IngestReport
+from tests.servers import QUOTA_KY, api_server, chroma_server
+from tests.support import TINY_DOCS, json_summary, run_module, write_docs
+
+TALAS_Q = "Талас облусундагы жаңы мектепте канча окуучу окуйт?"
+QUOTA_750 = "Министр квотаны канчага чейин көбөйтүүнү сунуштады?"
+
+
+def test_rate_limit_is_per_end_user_and_admin_endpoints_are_off(
+    corpus_store_dir: tuple[Path, IngestReport], tmp_path: Path
+) -> None:
+    data = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], data)
+    key = {"Authorization": "Bearer bot-key"}
+    with api_server(data, tmp_path / "api.log", BILIM_API_KEYS="bot-key", BILIM_RATE_LIMIT="3/minute") as api:
+        student_a = {**key, "X-End-User": "hashed-student-a"}
+        for _ in range(3):
+            assert httpx.get(f"{api}/v1/documents", headers=student_a).status_code == 200
+        limited = httpx.get(f"{api}/v1/documents", headers=student_a)
+        assert limited.status_code == 429 and limited.json()["code"] == "rate_limited"
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
+        # Another student of the same bot still gets answers.
+        other = httpx.post(f"{api}/v1/ask", json={"question": QUOTA_KY},
+                           headers={**key, "X-End-User": "hashed-student-b"}, timeout=60)
+        assert other.status_code == 200 and "375" in other.json()["answer"]
+        # Without BILIM_ADMIN_KEYS document management answers 403, even to a valid key.
+        upload = httpx.post(f"{api}/v1/documents", headers=key, files=[("files", ("a.txt", b"text"))])
+        assert upload.status_code == 403 and "BILIM_ADMIN_KEYS" in upload.json()["detail"]
+        assert httpx.delete(f"{api}/v1/documents/minister-visit-russia-quotas.txt", headers=key).status_code == 403
+
+
+def test_open_server_limits_by_address_whatever_end_user_is_claimed(
+    corpus_store_dir: tuple[Path, IngestReport], tmp_path: Path
+) -> None:
+    data = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], data)
+    with api_server(data, tmp_path / "api.log", BILIM_RATE_LIMIT="2/minute") as api:
+        assert httpx.get(f"{api}/v1/config").json()["auth_required"] is False
+        codes = [
+            httpx.get(f"{api}/v1/documents", headers={"X-End-User": f"user-{i}"}).status_code for i in range(3)
+        ]
+        assert codes == [200, 200, 429]
+
+
+@pytest.mark.slow
+def test_two_workers_on_a_chroma_server_answer_and_ingest_concurrently(tmp_path: Path) -> None:
+    with chroma_server(tmp_path) as chroma:
+        lock_dir = tmp_path / "shared"
+        docs = write_docs(tmp_path / "docs", {k: v for k, v in TINY_DOCS.items() if k != "talas-school.txt"})
+        seeded = run_module("ingest", docs, "--json", "--data-dir", lock_dir,
+                            env=_env(BILIM_CHROMA_URL=chroma))
+        assert seeded.returncode == 0, seeded.stderr
+        assert json_summary(seeded)["chunks_total"] == 2
+        with api_server(
+            lock_dir, tmp_path / "api.log", "--workers", "2",
+            BILIM_CHROMA_URL=chroma, BILIM_ADMIN_KEYS="adm", BILIM_RATE_LIMIT="1000/minute",
+        ) as api:
+            answers: list[str] = []
+            failures: list[str] = []
+
+            def keep_asking() -> None:
+                for _ in range(6):
+                    r = httpx.post(f"{api}/v1/ask", json={"question": "Нарын облусунда канча мугалим жетишпейт?"},
+                                   timeout=60)
+                    (answers if r.status_code == 200 else failures).append(r.text)
+
+            askers = [threading.Thread(target=keep_asking) for _ in range(2)]
+            for t in askers:
+                t.start()
+            upload = httpx.post(
+                f"{api}/v1/documents", headers={"Authorization": "Bearer adm"},
+                files=[("files", ("talas-school.txt", TINY_DOCS["talas-school.txt"].encode()))], timeout=120,
+            )
+            for t in askers:
+                t.join()
+            assert upload.status_code == 200, upload.text
+            assert failures == [] and len(answers) == 12 and all("85" in a for a in answers)
+            # Every request opens a new connection, so both workers serve these; each must see the upload.
+            pids = set()
+            for _ in range(12):
+                r = httpx.post(f"{api}/v1/ask", json={"question": TALAS_Q},
+                               timeout=60)
+                assert r.status_code == 200 and "640" in r.json()["answer"], r.text
+                pids.add(r.headers.get("x-served-by"))
+            assert len(pids) == 2, pids
+            # A conversation started on one worker continues on the other (it lives in SQLite).
+            first = httpx.post(f"{api}/v1/ask", json={"question": QUOTA_750},
+                               timeout=60).json()
+            for _ in range(4):
+                again = httpx.post(f"{api}/v1/ask", json={"question": "Талас облусунда канча окуучу?",
+                                                          "conversation_id": first["conversation_id"]}, timeout=60)
+                assert again.status_code == 200, again.text
+            deleted = httpx.delete(f"{api}/v1/documents/talas-school.txt", headers={"Authorization": "Bearer adm"})
+            assert deleted.status_code == 200
+            for _ in range(6):
+                r = httpx.post(f"{api}/v1/ask", json={"question": TALAS_Q},
+                               timeout=60)
+                assert "640" not in r.json()["answer"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    from tests.support import cli_env
+
+    return cli_env(ANONYMIZED_TELEMETRY="False", **extra)
+
+
+def test_serve_seeds_an_empty_store_once_and_keeps_deletions(tmp_path: Path) -> None:
+    corpus = write_docs(tmp_path / "corpus", {"osh-olympiad.txt": TINY_DOCS["osh-olympiad.txt"]})
+    data = tmp_path / "store"
+    with api_server(data, tmp_path / "api.log", "--seed", str(corpus), BILIM_ADMIN_KEYS="adm") as api:
+        ids = [d["id"] for d in httpx.get(f"{api}/v1/documents").json()["documents"]]
+        assert ids == ["osh-olympiad.txt"]
+        assert httpx.delete(f"{api}/v1/documents/osh-olympiad.txt", headers={"Authorization": "Bearer adm"}
+                            ).status_code == 200
+    # Restarted with --seed again: the admin's deletion stands, so the store is empty and not ready.
+    with api_server(data, tmp_path / "api2.log", "--seed", str(corpus), wait_for="/healthz") as api:
+        assert httpx.get(f"{api}/v1/documents").json()["documents"] == []
+        ready = httpx.get(f"{api}/readyz")
+        assert ready.status_code == 503 and "empty" in ready.json()["detail"]
+    assert "seeded" not in (tmp_path / "api2.log").read_text()
+
+
+def test_serve_refuses_several_workers_on_an_embedded_store(tmp_path: Path) -> None:
+    result = run_module("assistant", "serve", "--data-dir", tmp_path, "--workers", "2")
+    assert result.returncode == 2 and "BILIM_CHROMA_URL" in result.stderr
+
+
+def test_retention_deletes_old_answers_and_their_feedback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    records = RecordStore(tmp_path / "records.sqlite3")
+    payload = {"answer": "Жооп: 375 [1]", "language": "ky", "refused": False, "citations": []}
+    monkeypatch.setattr(time, "time", lambda: 1_000_000.0)
+    conversation, old = records.save_answer(conversation_id=None, owner="o", question="эски?", payload=payload)
+    records.add_feedback(old, "down", "эски")
+    monkeypatch.setattr(time, "time", lambda: 1_000_000.0 + 89 * 86400)
+    _, recent = records.save_answer(conversation_id=None, owner="o", question="жаңы?", payload=payload)
+    assert records.purge(90) == 0
+    monkeypatch.setattr(time, "time", lambda: 1_000_000.0 + 91 * 86400)
+    assert records.purge(90) == 1
+    assert records.counts() == {"conversations": 1, "answers": 1, "feedback": 0}
+    assert records.answer(recent)["question"] == "жаңы?"
+    with pytest.raises(Exception, match="unknown answer"):
+        records.answer(old)
+    with pytest.raises(Exception, match="unknown conversation"):
+        records.history(conversation, "o")
