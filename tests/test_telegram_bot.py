@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import ASK_KEY, QUOTA_KY, free_port
+from tests.servers import ASK, ASK_KEY, QUOTA_KY, free_port
 from tests.support import ROOT, cli_env
 from tests.telegram_stub import TelegramStub
 
@@ -89,6 +89,9 @@ def test_start_greets_in_the_users_language_with_language_buttons(telegram: Tele
     greeting = last_text(telegram, chat, 1)
     assert "Здравствуйте, Айгерим" in greeting["text"]
     assert buttons(greeting) == ["lang:ky", "lang:ru", "lang:en"]
+    telegram.send_command(chat, "/about", user_id=chat, language_code="ru")
+    about = last_text(telegram, chat, 2)
+    assert about["text"].startswith("Я знаю эти документы") and about["text"].count("•") >= 5
 
 
 def test_kyrgyz_and_russian_questions_get_cited_answers(telegram: TelegramStub, bot: Path) -> None:
@@ -106,7 +109,7 @@ def test_kyrgyz_and_russian_questions_get_cited_answers(telegram: TelegramStub, 
     assert russian["text"].startswith("Ответ: 375")
 
 
-def test_follow_up_sources_and_feedback(telegram: TelegramStub, bot: Path) -> None:
+def test_follow_up_sources_and_feedback(telegram: TelegramStub, bot: Path, api: str) -> None:
     chat = 7103
     telegram.send_text(chat, "Министр квотаны канчага чейин көбөйтүүнү сунуштады?", user_id=chat)
     first = last_text(telegram, chat, 1)
@@ -125,6 +128,17 @@ def test_follow_up_sources_and_feedback(telegram: TelegramStub, bot: Path) -> No
     telegram.wait_for(
         lambda calls: any(m == "answerCallbackQuery" and "Рахмат" in str(p.get("text", "")) for m, p in calls)
     )
+    telegram.press_button(chat, follow["message_id"], "new", user_id=chat)
+    telegram.wait_for(
+        lambda calls: any(m == "answerCallbackQuery" and "Жаңы маек" in str(p.get("text", "")) for m, p in calls)
+    )
+    # After the reset the follow-up is asked afresh: the bot shows what the API says with no conversation.
+    orphans = "Алардын ичинен жетимдерге канчасы?"
+    telegram.send_text(chat, orphans, user_id=chat)
+    fresh = httpx.post(f"{api}/v1/ask", json={"question": orphans}, headers=ASK, timeout=60)
+    lead_in = fresh.json()["answer"].split("[")[0].strip()
+    assert lead_in != follow["text"].split("[")[0].strip()
+    assert last_text(telegram, chat, 4)["text"].startswith(lead_in)
 
 
 def test_stickers_long_questions_and_group_etiquette(telegram: TelegramStub, bot: Path) -> None:
