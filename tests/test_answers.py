@@ -69,6 +69,12 @@ def test_followup_is_resolved_against_the_previous_question(service: Service) ->
     assert answer.citations[0].document == "minister-visit-russia-quotas.txt"
 
 
+def test_the_number_next_to_the_asked_for_word_is_the_answer(service: Service) -> None:
+    # "ичинен" ("of them") stands next to 200 too; only "жетим" (orphans) says which number is asked for.
+    for question in ("Алардын ичинен жетимдерге канчасы?", "Алардын ичинен жетимдерге канча орун?"):
+        assert service.ask(question).text.startswith("Жооп: 50"), question
+
+
 def test_a_two_part_question_quotes_both_facts(service: Service) -> None:
     answer = service.ask(
         "To what number did the minister propose raising the quota, and how many of those places would go to orphans?"

@@ -72,6 +72,17 @@ def test_count_span_prefers_the_counted_noun_and_skips_years_and_references() ->
     assert span is None and strength == 0.0
 
 
+def test_count_span_reads_the_numbers_own_clause_and_breaks_ties_by_question_words() -> None:
+    sentence = "Камтуу 2350 мектепте (мамлекеттик -2164, менчик-186 мектеп) болду."
+
+    def private_schools(words: list[str]) -> float:
+        shared = sum(w.startswith(("мектеп", "менчик")) for w in words)
+        return (1.0 + 0.01 * shared) if any(w.startswith("мектеп") for w in words) else 0.0
+
+    span, strength = find_span(sentence, "count", private_schools)
+    assert span is not None and sentence[span[0] : span[1]] == "186" and strength == 1.0
+
+
 def test_count_span_keeps_units_and_number_words() -> None:
     span, _ = find_span("ай сайын 25 миң сомго чейин стипендия", "count")
     assert span is not None and "ай сайын 25 миң сомго"[span[0] : span[1]] == "25 миң"

@@ -270,9 +270,10 @@ class ExtractiveAnswerer:
         def relevant(words: list[str]) -> float:
             text = " ".join(words)
             terms, concepts = set(self._analyze(text, lang)), concepts_in(text)
+            shared = len(terms & q_terms) + len(concepts & q_concepts)
             if terms & counted[0] or concepts & counted[1]:
-                return 1.0
-            return 0.7 if terms & q_terms or concepts & q_concepts else 0.0
+                return 1.0 + SPECIFICITY_BONUS * shared
+            return 0.7 + SPECIFICITY_BONUS * shared if shared else 0.0
 
         span, type_match = find_span(cand.text, kind, relevant, percent=bool(_PERCENT_QUESTION.search(q_text)))
         if kind == "other":
@@ -395,6 +396,12 @@ class ExtractiveAnswerer:
         return QUOTE_INTRO[language]
 
 
+# Added per question word beside a number: of two numbers next to the counted word, the one that also
+# stands next to "жетим" (orphans) answers "… жетимдерге канча орун?".
+SPECIFICITY_BONUS = 0.01
+_CLAUSE_BREAK = re.compile(r"[,;:()]")
+
+
 def find_span(
     sentence: str,
     kind: QuestionType,
@@ -410,6 +417,7 @@ def find_span(
     """
     if kind == "count":
         best: tuple[tuple[int, int] | None, float] = (None, 0.0)
+        best_raw = 0.0  # `relevant` may add a little per question word beside a number, to break ties
         found = [(m, False) for m in _NUMBER.finditer(sentence)] + [(m, True) for m in _NUMBER_WORDS.finditer(sentence)]
         for match, is_word in sorted(found, key=lambda f: f[0].start()):
             if _is_year(match.group(0)) or _is_marker(sentence, match):
@@ -419,16 +427,15 @@ def find_span(
             if unit:
                 end = unit.end()
             tail = re.sub(r"^\w*", "", sentence[end : end + 80])  # skip a suffix glued to the number
-            after = _WORD.findall(tail)[:3]
-            before = _WORD.findall(sentence[max(0, match.start() - 40) : match.start()])[-2:]
+            # The words that describe a number stand in its clause: "(мамлекеттик -2164, менчик-186 мектеп)".
+            after = _WORD.findall(_CLAUSE_BREAK.split(tail, maxsplit=1)[0])[:3]
+            before = _WORD.findall(_CLAUSE_BREAK.split(sentence[max(0, match.start() - 40) : match.start()])[-1])[-2:]
             near = relevant(after + before)
             strength = near if near > 0 else (0.0 if is_word else 0.3)
             if percent:
                 strength = 1.0 if _PERCENT_UNIT.match(sentence, match.end()) else min(strength, 0.3)
-            if strength > best[1]:
-                best = ((match.start(), end), strength)
-                if strength == 1.0:
-                    break
+            if strength > best_raw:
+                best, best_raw = ((match.start(), end), _tier(strength)), strength
         return best
     if kind == "date":
         date = _DATE.search(sentence)
@@ -451,6 +458,11 @@ def find_span(
                     return (at, end), 1.0
         return None, 0.0
     return None, 0.0
+
+
+def _tier(strength: float) -> float:
+    """The strength without the tie-breaking bonus: 1.0, 0.7, 0.3 or 0."""
+    return max((t for t in (1.0, 0.7, 0.3, 0.0) if strength >= t), default=0.0)
 
 
 def _is_year(digits: str) -> bool:
