@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import ASK, ASK_KEY, QUOTA_KY, free_port
+from ingest.pipeline import IngestReport
+from tests.servers import ASK, ASK_KEY, QUOTA_KY, api_server, free_port
 from tests.support import ROOT, cli_env
 from tests.telegram_stub import TelegramStub
 
@@ -273,3 +275,21 @@ def test_missing_token_is_a_clear_error() -> None:
     done = subprocess.run([sys.executable, "-m", "bots.telegram"], cwd=ROOT, env=env, capture_output=True, timeout=60)
     assert done.returncode == 2
     assert b"BILIM_TELEGRAM_TOKEN" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_the_apis_rate_limit_applies_per_student(corpus_store_dir: tuple[Path, IngestReport], tmp_path: Path) -> None:
+    data_dir = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], data_dir)
+    with (
+        api_server(data_dir, tmp_path / "api.log", BILIM_API_KEYS=ASK_KEY, BILIM_RATE_LIMIT="2/minute") as api,
+        TelegramStub(token=TOKEN) as telegram,
+        running_bot(telegram, api, tmp_path / "state.pickle", tmp_path / "bot.log"),
+    ):
+        for count in (1, 2):
+            telegram.send_text(7501, QUOTA_KY, user_id=7501)
+            assert "375" in last_text(telegram, 7501, count)["text"]
+        telegram.send_text(7501, QUOTA_KY, user_id=7501)
+        assert "Суроолор өтө көп" in last_text(telegram, 7501, 3)["text"]
+        # The API counts each student apart (X-End-User), not the bot's one key.
+        telegram.send_text(7502, QUOTA_KY, user_id=7502)
+        assert "375" in last_text(telegram, 7502, 1)["text"]

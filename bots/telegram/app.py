@@ -300,16 +300,12 @@ class Bot:
                 return await api.ask(question, end_user=end_user), True
             raise
 
-    @staticmethod
-    def _rejection(exc: ApiRejected, lang: str, length: int) -> str:
+    def _rejection(self, exc: ApiRejected, lang: str, length: int) -> str:
+        """What the user reads when the API refuses a question (4xx)."""
         if exc.status == 429:
             return text(lang, "slow_down", seconds=exc.retry_after or 60)
-        if exc.status == 422:
-            return (
-                text(lang, "too_long", length=length, limit=DEFAULT_MAX_QUESTION)
-                if length > 100
-                else text(lang, "empty")
-            )
+        if exc.status == 422:  # empty and over-long questions never reach the API: its limit is lower now
+            return text(lang, "too_long", length=length, limit=min(self.max_question, length - 1))
         log.warning("API rejected a question: %s", exc)
         return text(lang, "busy")
 
