@@ -27,6 +27,7 @@ TABLE_METRICS = [
     "mrr@10",
     "fact_recall@5",
     "answer_accuracy",
+    "lead_accuracy",
     "citation_precision",
     "refusal_recall",
     "false_refusals",
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             o = report["overall"]
             print(
                 f"{name:14s} hit@1 {o['hit@1']:.3f}  hit@5 {o['hit@5']:.3f}  mrr {o['mrr@10']:.3f}  "
-                f"facts@5 {o['fact_recall@5']:.3f}  acc {o['answer_accuracy']:.3f}  "
+                f"facts@5 {o['fact_recall@5']:.3f}  acc {o['answer_accuracy']:.3f}  lead {o['lead_accuracy']:.3f}  "
                 f"cite {o['citation_precision']:.3f}  refR {o['refusal_recall']:.3f}  "
                 f"falseRef {o['false_refusals']:.3f}  med {o['median_answer_chars']:.0f}  "
                 f"p50 {o['latency_p50_ms']:.0f}ms"

@@ -20,14 +20,28 @@ def normalize(text: str) -> str:
 
 
 def fact_present(fact: Sequence[str], text: str) -> bool:
-    """True when any accepted spelling of the fact occurs in the text."""
+    """True when any accepted spelling of the fact occurs in the text; a number never inside a longer one."""
     haystack = normalize(text)
-    return any(normalize(alt) in haystack for alt in fact)
+    for alt in fact:
+        needle = normalize(alt)
+        if not needle:
+            continue
+        # "50" must not be found in "750" or "1500": digits may not continue a number at either end.
+        left = r"(?<!\d)" if needle[0].isdigit() else ""
+        right = r"(?!\d)" if needle[-1].isdigit() else ""
+        if re.search(left + re.escape(needle) + right, haystack):
+            return True
+    return False
 
 
 def all_facts_present(must: Sequence[Sequence[str]], text: str) -> bool:
     """True when every fact of the question occurs in the text."""
     return all(fact_present(fact, text) for fact in must)
+
+
+def lead_in(answer_text: str, has_span: bool) -> str:
+    """What an answer states before its first quote; the whole answer when it only quotes a passage."""
+    return answer_text.split("«", 1)[0] if has_span else answer_text
 
 
 def document_ranking(documents: Iterable[str]) -> list[str]:

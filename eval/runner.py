@@ -82,6 +82,7 @@ def score_item(item: QAItem, answer: Answer) -> dict[str, Any]:
     """Per-question retrieval and answer scores."""
     ranking = metrics.document_ranking(sc.chunk.document_id for sc in answer.retrieved)
     quotes = [c.quote for c in answer.citations]
+    lead = metrics.lead_in(answer.text, has_span=bool(answer.citations) and answer.citations[0].highlight is not None)
     row: dict[str, Any] = {
         "refused": answer.refused,
         "length": len(answer.text),
@@ -97,6 +98,7 @@ def score_item(item: QAItem, answer: Answer) -> dict[str, Any]:
             ndcg10=metrics.ndcg_at(ranking, item.source, 10),
             fact_recall5=1.0 if metrics.all_facts_present(item.must, top5_text) else 0.0,
             correct=(not answer.refused) and metrics.all_facts_present(item.must, answer.text),
+            lead_correct=(not answer.refused) and metrics.all_facts_present(item.must, lead),
             citations_ok=[
                 c.document == item.source or any(metrics.fact_present(f, c.quote) for f in item.must)
                 for c in answer.citations
@@ -128,6 +130,7 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "ndcg@10": _mean([s["ndcg10"] for s in scored]),
         "fact_recall@5": _mean([s["fact_recall5"] for s in scored]),
         "answer_accuracy": _mean([1.0 if s["correct"] else 0.0 for s in scored]),
+        "lead_accuracy": _mean([1.0 if s["lead_correct"] else 0.0 for s in scored]),
         "citation_precision": _mean([1.0 if ok else 0.0 for ok in cites]),
         "unsupported_numbers": sum(len(r["score"]["unsupported_numbers"]) for r in rows),
         "refusal_precision": round(len(correct_refusals) / len(refused_all), 4) if refused_all else 1.0,

@@ -11,7 +11,7 @@ from tests.support import run_module, write_jsonl
 
 RESULT_KEYS = {"id", "question", "lang", "answer", "retrieved", "score"}
 METRICS = {
-    "hit@1", "hit@5", "mrr@10", "ndcg@10", "fact_recall@5", "answer_accuracy", "citation_precision",
+    "hit@1", "hit@5", "mrr@10", "ndcg@10", "fact_recall@5", "answer_accuracy", "lead_accuracy", "citation_precision",
     "unsupported_numbers", "refusal_precision", "refusal_recall", "false_refusals", "median_answer_chars",
     "latency_p50_ms", "latency_p95_ms",
 }
