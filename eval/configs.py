@@ -23,18 +23,27 @@ CONFIGS: dict[str, RunConfig] = {
     c.name: c
     for c in [
         RunConfig(
-            "hybrid", "dense + stemmed BM25 (Kyrgyz questions, same-language chunks), RRF — the default", FusionConfig()
+            "hybrid",
+            "dense + stemmed BM25 (Kyrgyz questions, same-language chunks), RRF, number/acronym anchors — the default",
+            FusionConfig(),
         ),
-        RunConfig("dense", "multilingual-e5-small dense retrieval only", FusionConfig(lexical_weight={})),
+        RunConfig(
+            "hybrid-noanchors",
+            "the default without moving chunks that hold the question's numbers and acronyms first",
+            FusionConfig(anchors=False),
+        ),
+        RunConfig(
+            "dense", "multilingual-e5-small dense retrieval only", FusionConfig(lexical_weight={}, anchors=False)
+        ),
         RunConfig(
             "lexical",
             "BM25 with the Kyrgyz stemmer / Snowball only",
-            FusionConfig(dense=False, lexical_weight=ALL_LANGUAGES_LEXICAL),
+            FusionConfig(dense=False, lexical_weight=ALL_LANGUAGES_LEXICAL, anchors=False),
         ),
         RunConfig(
             "lexical-plain",
             "BM25 over plain lowercased tokens only",
-            FusionConfig(dense=False, lexical_weight=ALL_LANGUAGES_LEXICAL),
+            FusionConfig(dense=False, lexical_weight=ALL_LANGUAGES_LEXICAL, anchors=False),
             stemmed=False,
         ),
         RunConfig("hybrid-plain", "dense + unstemmed BM25, fused like the default", FusionConfig(), stemmed=False),

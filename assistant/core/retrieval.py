@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -9,6 +10,10 @@ from assistant.core.models import Chunk, Question, ScoredChunk
 from assistant.core.ports import ChunkStore, Embedder, LexicalIndex
 
 RRF_K = 60
+_DIGIT_GROUP = re.compile(r"(?<=\d)[ \u00a0](?=\d{3}(?!\d))")
+# A Kyrgyz suffix may be glued on: "750гө", "ITECтин".
+_ANCHOR = re.compile(r"(?<![\w.,])(?:\d{2,}(?!\d)|[A-Z]{3,}(?![A-Za-z]))")
+_YEAR = re.compile(r"(?:19|20)\d\d")
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,7 @@ class FusionConfig:
     candidates: int = 30
     same_language_lexical: bool = True
     agreement_window: int = 5
+    anchors: bool = True
 
 
 class HybridRetriever:
@@ -56,7 +62,31 @@ class HybridRetriever:
                     weight = 0.0
                 elif top:
                     weight *= sum(1 for c, _ in top if c.lang == question.language) / len(top)
-        return fuse(dense, lexical, weight if cfg.dense else 1.0, k)
+        fused = fuse(dense, lexical, weight if cfg.dense else 1.0, k=max(k, cfg.candidates))
+        return (rank_by_anchors(fused, anchors_of(question.text)) if cfg.anchors else fused)[:k]
+
+
+def anchors_of(text: str) -> list[str]:
+    """Tokens that read the same in every language: numbers of two digits or more (not years), acronyms."""
+    joined = _DIGIT_GROUP.sub("", text)
+    return sorted({a for a in _ANCHOR.findall(joined) if not _YEAR.fullmatch(a)})
+
+
+def rank_by_anchors(ranked: list[ScoredChunk], anchors: list[str]) -> list[ScoredChunk]:
+    """Chunks holding every anchor of the question first, each group in its fused order.
+
+    "116 school principals" written in an English question finds the Kyrgyz passage with "116 мектеп
+    директору" that dense retrieval ranked low; a passage without the number cannot answer anyway.
+    """
+    if not anchors:
+        return ranked
+
+    def holds(chunk: Chunk) -> bool:
+        tokens = set(_ANCHOR.findall(_DIGIT_GROUP.sub("", chunk.text)))
+        return all(anchor in tokens for anchor in anchors)
+
+    holding = [sc for sc in ranked if holds(sc.chunk)]
+    return holding + [sc for sc in ranked if not holds(sc.chunk)] if holding else ranked
 
 
 def fuse(
@@ -88,4 +118,3 @@ def fuse(
         )
         for cid in order[:k]
     ]
-
