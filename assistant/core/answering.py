@@ -13,7 +13,7 @@ from typing import Literal
 from assistant.core.lexicon import PLACES, concepts_in, skeleton, university_hosts
 from assistant.core.models import Answer, Chunk, Citation, Language, Question, ScoredChunk
 from assistant.core.ports import SentenceSimilarity
-from assistant.core.sentences import split_sentences
+from assistant.core.sentences import join_digit_groups, split_sentences
 
 QuestionType = Literal["count", "date", "who", "where", "other"]
 Analyzer = Callable[[str, str], list[str]]
@@ -334,8 +334,8 @@ class ExtractiveAnswerer:
         for place in (concepts_in(question) & PLACES.keys()) - {"kyrgyzstan"}:
             if place not in evidence_places:
                 return False
-        digits = re.sub(r"(?<=\d)[ \u00a0](?=\d{3})", "", evidence)
-        for number in re.findall(r"\d{2,}", re.sub(r"(?<=\d)[ \u00a0](?=\d{3})", "", question)):
+        digits = join_digit_groups(evidence)
+        for number in re.findall(r"\d{2,}", join_digit_groups(question)):
             if number not in digits:
                 return False
         evidence_skeletons = {skeleton(w)[:5] for w in _WORD.findall(evidence) if len(w) >= 3}

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from assistant.core.models import Chunk, Question, ScoredChunk
 from assistant.core.ports import ChunkStore, Embedder, LexicalIndex
+from assistant.core.sentences import join_digit_groups
 
 RRF_K = 60
-_DIGIT_GROUP = re.compile(r"(?<=\d)[ \u00a0](?=\d{3}(?!\d))")
 # A Kyrgyz suffix may be glued on: "750гө", "ITECтин".
 _ANCHOR = re.compile(r"(?<![\w.,])(?:\d{2,}(?!\d)|[A-Z]{3,}(?![A-Za-z]))")
 _YEAR = re.compile(r"(?:19|20)\d\d")
@@ -68,8 +68,7 @@ class HybridRetriever:
 
 def anchors_of(text: str) -> list[str]:
     """Tokens that read the same in every language: numbers of two digits or more (not years), acronyms."""
-    joined = _DIGIT_GROUP.sub("", text)
-    return sorted({a for a in _ANCHOR.findall(joined) if not _YEAR.fullmatch(a)})
+    return sorted({a for a in _ANCHOR.findall(join_digit_groups(text)) if not _YEAR.fullmatch(a)})
 
 
 def rank_by_anchors(ranked: list[ScoredChunk], anchors: list[str]) -> list[ScoredChunk]:
@@ -82,7 +81,7 @@ def rank_by_anchors(ranked: list[ScoredChunk], anchors: list[str]) -> list[Score
         return ranked
 
     def holds(chunk: Chunk) -> bool:
-        tokens = set(_ANCHOR.findall(_DIGIT_GROUP.sub("", chunk.text)))
+        tokens = set(_ANCHOR.findall(join_digit_groups(chunk.text)))
         return all(anchor in tokens for anchor in anchors)
 
     holding = [sc for sc in ranked if holds(sc.chunk)]
