@@ -80,12 +80,13 @@ def rank_by_anchors(ranked: list[ScoredChunk], anchors: list[str]) -> list[Score
     if not anchors:
         return ranked
 
-    def holds(chunk: Chunk) -> bool:
-        tokens = set(_ANCHOR.findall(join_digit_groups(chunk.text)))
-        return all(anchor in tokens for anchor in anchors)
-
-    holding = [sc for sc in ranked if holds(sc.chunk)]
-    return holding + [sc for sc in ranked if not holds(sc.chunk)] if holding else ranked
+    wanted = set(anchors)
+    holds = [wanted <= set(_ANCHOR.findall(join_digit_groups(sc.chunk.text))) for sc in ranked]
+    if not any(holds):
+        return ranked
+    return [sc for sc, h in zip(ranked, holds, strict=True) if h] + [
+        sc for sc, h in zip(ranked, holds, strict=True) if not h
+    ]
 
 
 def fuse(

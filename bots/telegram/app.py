@@ -311,21 +311,13 @@ class Bot:
 
     def _addressed_text(self, message: Message, context: Context) -> str | None:
         """In a group: the question without the @mention, if the bot is mentioned or replied to, else None."""
-        username = context.bot.username or ""
-        replied = (
-            message.reply_to_message is not None
-            and message.reply_to_message.from_user is not None
-            and (message.reply_to_message.from_user.id == context.bot.id)
-        )
-        mention = f"@{username}".lower()
-        entities = message.parse_entities([MessageEntityType.MENTION])
-        mentioned = any(value.lower() == mention for value in entities.values())
-        if not (mentioned or replied):
+        mention = f"@{context.bot.username or ''}".lower()
+        mentions = [v for v in message.parse_entities([MessageEntityType.MENTION]).values() if v.lower() == mention]
+        if not (mentions or _replies_to_bot(message, context)):
             return None
         question = message.text or ""
-        for value in entities.values():
-            if value.lower() == mention:
-                question = question.replace(value, " ")
+        for value in mentions:
+            question = question.replace(value, " ")
         return " ".join(question.split())
 
     async def _keep_typing(self, context: Context, chat_id: int) -> None:
@@ -340,14 +332,8 @@ class Bot:
         message = update.effective_message
         if message is None:
             return
-        if message.chat.type != ChatType.PRIVATE:
-            replied = (
-                message.reply_to_message is not None
-                and message.reply_to_message.from_user is not None
-                and (message.reply_to_message.from_user.id == context.bot.id)
-            )
-            if not replied:
-                return
+        if message.chat.type != ChatType.PRIVATE and not _replies_to_bot(message, context):
+            return
         await message.reply_text(text(self.language(update, context), "text_only"))
 
     # -- buttons --------------------------------------------------------------------------------------
@@ -400,6 +386,12 @@ class Bot:
         if isinstance(update, Update) and update.effective_message is not None:
             with contextlib.suppress(Exception):
                 await update.effective_message.reply_text(text(self.language(update, context), "busy"))
+
+
+def _replies_to_bot(message: Message, context: Context) -> bool:
+    """Whether the message answers one of the bot's own messages."""
+    replied = message.reply_to_message
+    return replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
 
 
 def _escape(value: str) -> str:
