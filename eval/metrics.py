@@ -12,11 +12,11 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
 def normalize(text: str) -> str:
-    """Lowercase and join digit groups, so "1 447 717" matches "1447717"."""
+    """Lowercase, join digit groups and fold whitespace, so "1 447 717" matches "1447717" and "6\u00a0миң" "6 миң"."""
     previous = None
     while previous != text:
         previous, text = text, _DIGIT_GROUP.sub("", text)
-    return text.lower()
+    return " ".join(text.lower().split())
 
 
 def fact_present(fact: Sequence[str], text: str) -> bool:
