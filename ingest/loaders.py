@@ -197,16 +197,29 @@ def _optional_string(record: dict[str, Any], name: str, doc_id: str) -> str | No
     return value.strip() or None
 
 
+# Section labels of scholarly articles (abstract, keywords, DOI, UDC in ky/ru/en): they open a paper but
+# never name it, so the title is looked for past them.
+_SECTION_LABEL = re.compile(
+    r"^\W*(?:аннотация|abstract|резюме|summary|keywords|key\s+words|ключевые\s+слова|түйүндүү\s+сөздөр"
+    r"|негизги\s+сөздөр|doi|удк|udc)\b",
+    re.IGNORECASE,
+)
+
+
 def _fallback_title(text: str, path: Path) -> str:
-    """First non-empty line (or its first sentence) if short enough, else the file name stem made readable."""
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    """The first line that is not a section label ("Аннотация: …"), or its first sentence, if it is short and
+    starts like a title; else the file name stem made readable."""
+    lines = (line.strip() for line in text.splitlines() if line.strip())
+    first = next((line for line in lines if not _SECTION_LABEL.match(line)), "")
     if path.suffix.lower() == ".md":
         first = first.lstrip("#").strip()
-    if first and len(first) <= MAX_TITLE_CHARS:
-        return first
-    sentence = re.match(r".{20,}?[.!?](?=\s|$)", first)
-    if sentence and len(sentence.group(0)) <= MAX_TITLE_CHARS:
-        return sentence.group(0)
+    # A line that starts in lower case continues a wrapped paragraph (here: the label's own text).
+    if first and not first[0].islower():
+        if len(first) <= MAX_TITLE_CHARS:
+            return first
+        sentence = re.match(r".{20,}?[.!?](?=\s|$)", first)
+        if sentence and len(sentence.group(0)) <= MAX_TITLE_CHARS:
+            return sentence.group(0)
     return re.sub(r"[-_]+", " ", path.stem).strip() or path.name
 
 

@@ -93,6 +93,21 @@ def test_pdf_without_metadata_title_uses_its_first_line(tmp_path: Path) -> None:
     assert load(path).title == "Кабыл алуу эрежелери"
 
 
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("Аннотация: Бул макалада ЖОЖдор аралык\nинтеграция каралган.\nAbstract: The article", "mobility paper"),
+        ("  Abstract\nThe article deals with mobility.", "The article deals with mobility."),
+        ("Резюме: итоги года\n\nКабыл алуу эрежелери\nТекст.", "Кабыл алуу эрежелери"),
+        ("Академиялык мобилдүүлүк\n\nАннотация: Бул макалада…", "Академиялык мобилдүүлүк"),
+    ],
+)
+def test_a_section_label_is_never_the_title(tmp_path: Path, text: str, title: str) -> None:
+    path = tmp_path / "mobility_paper.txt"
+    path.write_text(text, encoding="utf-8")
+    assert load(path).title == title
+
+
 def test_image_only_pdf_reports_missing_text_layer(tmp_path: Path) -> None:
     pdf = FPDF()
     pdf.add_page()
