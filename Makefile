@@ -9,7 +9,7 @@ PORT ?= 8000
 # The web chat's browser test drives Debian's Chromium (no browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup run ingest ask test lint typecheck clean
+.PHONY: setup run ingest ask test eval lint typecheck clean
 
 setup: $(STAMP) $(CHROMIUM)
 
@@ -49,6 +49,10 @@ typecheck: setup
 
 test: lint typecheck
 	$(PY) -m pytest -q
+
+# Every README evaluation table: the dev set and both gold parts, with the floors beside each figure (~10 min).
+eval: setup
+	$(PY) -m eval report --out eval-report
 
 clean:
 	rm -rf $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache

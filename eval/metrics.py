@@ -7,6 +7,8 @@ import re
 import statistics
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 _DIGIT_GROUP = re.compile(r"(?<=\d)[\s\u00a0\u202f](?=\d{3}(?!\d))")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
@@ -37,11 +39,6 @@ def fact_present(fact: Sequence[str], text: str) -> bool:
 def all_facts_present(must: Sequence[Sequence[str]], text: str) -> bool:
     """True when every fact of the question occurs in the text."""
     return all(fact_present(fact, text) for fact in must)
-
-
-def lead_in(answer_text: str, has_span: bool) -> str:
-    """What an answer states before its first quote; the whole answer when it only quotes a passage."""
-    return answer_text.split("«", 1)[0] if has_span else answer_text
 
 
 def document_ranking(documents: Iterable[str]) -> list[str]:
@@ -101,3 +98,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 def median(values: Sequence[float]) -> float:
     """Median, 0 for no values."""
     return float(statistics.median(values)) if values else 0.0
+
+
+def bootstrap_interval(values: Sequence[float], resamples: int = 2000, seed: int = 0) -> list[float] | None:
+    """Percentile bootstrap 95 % interval of the mean of per-question scores (None for no questions)."""
+    if not values:
+        return None
+    data = np.asarray(values, dtype=float)
+    draws = np.random.default_rng(seed).integers(0, len(data), size=(resamples, len(data)))
+    means = data[draws].mean(axis=1)
+    return [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]

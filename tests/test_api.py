@@ -39,7 +39,10 @@ def test_ask_answers_with_citation_and_ids(api: str) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["answer"].startswith("Жооп: 375") and not body["refused"] and body["language"] == "ky"
+    # The parts clients render: the lead span, the quote holding it at its highlight, no confidence yet.
+    assert body["lead"] == {"text": "375", "citation": 1} and body["confidence"] is None
     citation = body["citations"][0]
+    assert citation["quote"][citation["highlight"][0] : citation["highlight"][1]] == "375"
     assert citation["document"] == "minister-visit-russia-quotas.txt" and "375" in citation["quote"]
     assert body["answer_id"].startswith("a_") and body["conversation_id"].startswith("c_")
     assert len(f"src:{body['answer_id']}".encode()) <= 64  # fits Telegram callback data
@@ -101,6 +104,7 @@ def test_streamed_answer_matches_the_stored_one(api: str) -> None:
     stored = httpx.get(f"{api}/v1/answers/{done['answer_id']}", headers=ASK).json()
     assert text == stored["answer"] and "375" in text
     assert events[-2][1]["citations"] == stored["citations"]
+    assert done["lead"] == stored["lead"] == {"text": "375", "citation": 1} and done["confidence"] is None
     assert_problem(httpx.post(f"{api}/v1/ask/stream", json={"question": " "}, headers=ASK), 422, "invalid_input")
 
 
@@ -117,6 +121,17 @@ def test_streamed_answer_matches_the_stored_one(api: str) -> None:
 )
 def test_bad_questions_get_422(api: str, payload: dict[str, Any], why: str) -> None:
     assert_problem(httpx.post(f"{api}/v1/ask", json=payload, headers=ASK, timeout=30), 422, "invalid_input")
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["👍🎓", "\u200b\u200b", "?!…", "\u200d\U0001f44d\ufe0f"],
+    ids=["emoji", "zero-width", "punctuation", "joined-emoji"],
+)
+def test_a_question_without_words_gets_422_asking_for_words(api: str, question: str) -> None:
+    for path in ("/v1/ask", "/v1/ask/stream"):
+        body = assert_problem(httpx.post(f"{api}{path}", json={"question": question}, headers=ASK, timeout=30), 422)
+        assert body["code"] == "not_a_question" and "ask a question" in body["detail"]
 
 
 def test_malformed_json_gets_422(api: str) -> None:

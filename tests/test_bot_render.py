@@ -15,6 +15,7 @@ PAYLOAD = {
     "answer": f"Жооп: 375 [1]\n«{QUOTE}» [1]",
     "language": "ky",
     "refused": False,
+    "lead": {"text": "375", "citation": 1},
     "citations": [
         {
             "index": 1,
@@ -58,11 +59,21 @@ def test_answer_is_escaped_with_the_span_in_bold() -> None:
     assert balanced(rendered) and visible(rendered) == PAYLOAD["answer"]
 
 
-def test_refusal_adds_the_official_channel_hint_in_the_user_language() -> None:
-    refusal = {"answer": "К сожалению, в документах нет ответа <на этот вопрос>.", "refused": True, "citations": []}
+def test_refusal_is_in_the_answer_language_and_the_hint_in_the_user_language() -> None:
+    refusal = {"answer": "ignored <text>", "language": "en", "refused": True, "lead": None, "citations": []}
     rendered = render_answer(refusal, "ru")
-    assert "&lt;на этот вопрос&gt;" in rendered and "https://edu.gov.kg" in rendered
-    assert "переформулировать" in rendered and balanced(rendered)
+    assert "the documents do not answer" in rendered and "ignored" not in rendered
+    assert "https://edu.gov.kg" in rendered and "переформулировать" in rendered and balanced(rendered)
+
+
+def test_a_passage_answer_without_a_lead_opens_with_the_intro() -> None:
+    rendered = render_answer({**PAYLOAD, "language": "ru", "lead": None}, "ky")
+    assert rendered.startswith("В документах сказано:\n«") and balanced(rendered)
+    assert "<b>375</b>" in rendered  # the quote's highlight is still marked
+
+
+def test_help_says_quotes_stay_in_the_document_language() -> None:
+    assert "не переводит" in text("ru", "help") and "does not translate" in text("en", "help")
 
 
 def test_sources_show_title_quote_and_a_safe_link() -> None:

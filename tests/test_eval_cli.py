@@ -11,9 +11,9 @@ from tests.support import run_module, write_jsonl
 
 RESULT_KEYS = {"id", "question", "lang", "answer", "retrieved", "score"}
 METRICS = {
-    "hit@1", "hit@5", "mrr@10", "ndcg@10", "fact_recall@5", "answer_accuracy", "lead_accuracy", "citation_precision",
-    "unsupported_numbers", "refusal_precision", "refusal_recall", "false_refusals", "median_answer_chars",
-    "latency_p50_ms", "latency_p95_ms",
+    "hit@1", "hit@5", "mrr@10", "ndcg@10", "fact_recall@3", "ceiling", "answer_accuracy", "lead_accuracy",
+    "lead_share", "gold_cited", "citation_precision", "unsupported_numbers", "refusal_precision", "refusal_recall",
+    "false_refusals", "median_answer_chars", "latency_p50_ms", "latency_p95_ms", "interval95",
 }
 
 
@@ -36,15 +36,20 @@ def test_eval_run_writes_results_reports_and_chart(writable_store_dir: Path, tmp
         assert all({"document", "chunk_id", "rank", "score"} == set(r) for r in row["retrieved"])
     assert (out / "results-dense.jsonl").exists() and (out / "results-lexical-plain.jsonl").exists()
     reports = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert [r["config"] for r in reports] == ["hybrid", "dense", "lexical-plain"]
+    # The answer floor (cosine) always runs beside the figure; dense retrieval, the retrieval floor, was asked for.
+    assert [r["config"] for r in reports] == ["hybrid", "dense", "lexical-plain", "cosine"]
     for rep in reports:
         assert set(rep["overall"]) >= METRICS
         assert rep["overall"]["questions"] == 6 and rep["overall"]["unanswerable"] == 2
         assert set(rep["by_language"]) <= {"ky", "ru", "en"}
         for failure in rep["failures"]:
             assert {"id", "expected", "given", "cited"} <= set(failure)
+    for rep in reports:
+        low, high = rep["overall"]["interval95"]["answer_accuracy"]
+        assert low <= rep["overall"]["answer_accuracy"] <= high
     markdown = (out / "report.md").read_text(encoding="utf-8")
-    assert "| hybrid |" in markdown and "| dense |" in markdown and "## Failures" in markdown
+    assert "| hybrid |" in markdown and "| dense |" in markdown and "### Failures" in markdown
+    assert "cosine floor" in markdown and "ceiling" in markdown and "dense hit@1" in markdown
     png = (out / "report.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 
@@ -65,11 +70,17 @@ def test_each_corpus_set_gets_its_own_store() -> None:
     assert base in sample.parents and Path("data/store") not in sample.parents
 
 
-def test_split_halves_partition_the_gold_set() -> None:
-    path = ROOT / "eval/datasets/dev.jsonl"
-    every = {q.id for q in load_qa(path)}
-    tune, test = {q.id for q in load_qa(path, "tune")}, {q.id for q in load_qa(path, "test")}
-    assert tune and test and not tune & test and tune | test == every
+def test_the_gold_set_parts_partition_it_and_a_file_has_no_parts(tmp_path: Path) -> None:
+    gold = ROOT / "eval/datasets/gold"
+    every = {q.id for q in load_qa(gold)}
+    fit, test = {q.id for q in load_qa(gold, "fit")}, {q.id for q in load_qa(gold, "test")}
+    assert fit and test and not fit & test and fit | test == every
+    assert {q.kind for q in load_qa(gold)} == {"count", "date", "who", "where", "other"}
+    result = run_module(
+        "eval", "run", "--qa", ROOT / "eval/datasets/dev.jsonl", "--split", "test", "--out", tmp_path / "o",
+        "--data-dir", tmp_path / "s",
+    )
+    assert result.returncode == 2 and "gold set folder" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_malformed_gold_line_names_its_line(tmp_path: Path) -> None:

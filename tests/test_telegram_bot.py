@@ -109,6 +109,7 @@ def test_kyrgyz_and_russian_questions_get_cited_answers(telegram: TelegramStub, 
     telegram.send_text(chat, "Сколько бюджетных мест выделяется гражданам Кыргызстана в вузах России?", user_id=chat)
     russian = last_text(telegram, chat, 2)
     assert russian["text"].startswith("Ответ: 375")
+    assert russian["source_text"].startswith("Ответ: <b>375</b> [1]\n«")  # rendered from the lead and the quotes
 
 
 def test_follow_up_sources_and_feedback(telegram: TelegramStub, bot: Path, api: str) -> None:
@@ -152,6 +153,8 @@ def test_stickers_long_questions_and_group_etiquette(telegram: TelegramStub, bot
     assert "текст" in last_text(telegram, chat, 1)["text"]
     telegram.send_text(chat, "ж" * 5000, user_id=chat)
     assert "5000" in last_text(telegram, chat, 2)["text"]
+    telegram.send_text(chat, "👍🎓 ?!", user_id=chat)  # no words: the API's 422 reads as "ask in words"
+    assert "сөз менен" in last_text(telegram, chat, 3)["text"]
 
     group = -100777
     telegram.send_text(group, QUOTA_KY, user_id=7105, chat_type="supergroup")

@@ -59,6 +59,9 @@ def test_ask_in_kyrgyz_open_citation_and_give_feedback(browser: Browser, api: st
     answer = page.locator("#messages .answer").last
     expect(answer).to_be_visible(timeout=30_000)
     expect(answer).to_contain_text("375")
+    # Rendered from the parts: the lead span in bold with its marker, the quote with the span marked.
+    expect(answer.locator(".answer-text strong.lead")).to_have_text("375")
+    expect(answer.locator(".answer-text .answer-quote mark").first).to_have_text("375")
     answer_id = answer.get_attribute("data-answer-id")
     assert answer_id and answer_id.startswith("a_")
 
@@ -94,6 +97,12 @@ def test_follow_up_refusal_and_escaping(browser: Browser, api: str) -> None:
     page.press("#question", "Enter")
     refused = page.locator("#messages .answer.refused").last
     expect(refused).to_be_visible(timeout=30_000)
+    expect(refused).to_contain_text("Кечиресиз")  # the refusal, rendered in the question's language
+
+    page.fill("#question", "👍🎓 ?!")
+    page.press("#question", "Enter")
+    expect(page.locator("#composer-msg")).to_contain_text("сөз менен")  # no words: asked for a question
+    expect(page.locator("#messages .answer")).to_have_count(3)
     expect(page.locator("#messages")).to_contain_text("<img src=x onerror=alert(1)>")
     expect(page.locator("#messages img")).to_have_count(0)
 

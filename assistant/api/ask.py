@@ -70,7 +70,7 @@ def ask_stream(
     body: AskRequest, caller: Caller = Depends(asker), state: AppState = Depends(app_state)  # noqa: B008
 ) -> StreamingResponse:
     """Events: `status` (working), `answer` ({"delta"} parts of the text), `citations`, then `done` (ids,
-    refusal flag, language, timings); a failure after the stream started arrives as an `error` event."""
+    refusal flag, language, lead, confidence, timings); a failure after the stream started is an `error` event."""
     make_question(body.question, body.language, state.settings.max_question_chars)
     if body.conversation_id:
         state.records.history(body.conversation_id, caller.owner)  # unknown conversation → 404 before streaming
@@ -89,7 +89,7 @@ def ask_stream(
         for part in answer_parts(result["answer"]):
             yield _event("answer", {"delta": part})
         yield _event("citations", {"citations": result["citations"]})
-        keys = ("conversation_id", "answer_id", "refused", "language", "timings_ms")
+        keys = ("conversation_id", "answer_id", "refused", "language", "lead", "confidence", "timings_ms")
         yield _event("done", {key: result[key] for key in keys})
 
     return StreamingResponse(

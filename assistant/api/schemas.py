@@ -33,13 +33,26 @@ class CitationOut(BaseModel):
     highlight: list[int] | None = Field(description="answer span as [start, end] inside the quote")
 
 
-class AnswerOut(BaseModel):
-    """An answer with citations, as every client receives it."""
+class LeadOut(BaseModel):
+    """The answer span the question asks for, and the citation whose quote holds it."""
 
-    answer: str
+    text: str = Field(description="a number, date, name or place, verbatim from the quote")
+    citation: int = Field(description="`index` of the citation; the span is that quote's `highlight`")
+
+
+class AnswerOut(BaseModel):
+    """An answer as parts (lead, quotes with highlights, refusal, confidence) plus the same rendered as text."""
+
+    answer: str = Field(
+        description="the parts rendered as plain text in the answer's language, for clients that only print"
+    )
     language: str
     refused: bool
-    citations: list[CitationOut]
+    lead: LeadOut | None = Field(default=None, description="the asked-for span; null for a passage answer or a refusal")
+    confidence: float | None = Field(
+        default=None, description="probability that the documents answer the question; null when not estimated"
+    )
+    citations: list[CitationOut] = Field(description="the verbatim quotes the answer stands on, in reading order")
     timings_ms: dict[str, float]
     conversation_id: str
     answer_id: str

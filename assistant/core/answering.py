@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from assistant.core.lexicon import PLACES, concepts_in, skeleton, university_hosts
-from assistant.core.models import Answer, Chunk, Citation, Language, Question, ScoredChunk
+from assistant.core.models import Answer, Chunk, Citation, Lead, Question, ScoredChunk
 from assistant.core.ports import SentenceSimilarity
 from assistant.core.sentences import join_digit_groups, split_sentences
 
@@ -90,16 +90,6 @@ _NAME = re.compile(r"\b(?:[A-ZА-ЯЁӨҮҢ]\.\s?)?[A-ZА-ЯЁӨҮҢ][a-zа-яё
 _WORD = re.compile(r"[^\W_]+", re.U)
 _CAPITALISED = re.compile(r"\b([A-ZА-ЯЁӨҮҢ][a-zа-яёөүң]{3,}|[A-ZА-ЯЁӨҮҢ]{2,}[a-zа-яёөүң]*)")
 
-LEAD_IN = {"ky": "Жооп: {span}", "ru": "Ответ: {span}", "en": "Answer: {span}"}
-QUOTE_INTRO = {"ky": "Документтерде мындай деп айтылат:", "ru": "В документах сказано:", "en": "The documents say:"}
-REFUSAL = {
-    "ky": "Кечиресиз, бул суроонун жообун документтерден таба алган жокмун. Суроону башкача берип көрүңүз "
-    "же Билим берүү жана илим министрлигинин расмий булактарына кайрылыңыз.",
-    "ru": "К сожалению, в документах нет ответа на этот вопрос. Попробуйте переформулировать его "
-    "или обратитесь к официальным каналам Министерства образования и науки.",
-    "en": "Sorry, the documents do not answer this question. Try rephrasing it, "
-    "or check the official channels of the Ministry of Education and Science.",
-}
 # Words that name the subject area of every document; they say nothing about which passage answers.
 _GENERIC_CONCEPTS = {"kyrgyzstan", "education", "year", "number", "ministry", "science"}
 
@@ -203,9 +193,7 @@ class ExtractiveAnswerer:
 
     def refusal(self, question: Question, chunks: Sequence[ScoredChunk] = ()) -> Answer:
         """The "not in the documents" answer, in the question's language."""
-        return Answer(
-            text=REFUSAL[question.language], language=question.language, refused=True, retrieved=tuple(chunks)
-        )
+        return Answer(language=question.language, refused=True, retrieved=tuple(chunks))
 
     # -- candidates and scoring ------------------------------------------------------------------------
     def _candidates(self, chunks: Sequence[ScoredChunk], ranks: dict[int, int]) -> list[_Candidate]:
@@ -347,7 +335,6 @@ class ExtractiveAnswerer:
     ) -> Answer:
         chosen = sorted(chosen, key=lambda c: c.start)
         citations: list[Citation] = []
-        parts: list[str] = []
         for cand in chosen:
             chunk = cand.scored.chunk
             if citations and citations[-1].chunk_id == chunk.id and cand.start - citations[-1].end <= 3:
@@ -359,7 +346,6 @@ class ExtractiveAnswerer:
                     base = len(prev.quote) + len(gap_text)
                     highlight = (base + cand.span[0], base + cand.span[1])
                 citations[-1] = replace(prev, quote=merged_quote, end=cand.end, highlight=highlight)
-                parts[-1] = f"«{merged_quote}» [{prev.index}]"
                 continue
             index = len(citations) + 1
             citations.append(
@@ -377,23 +363,24 @@ class ExtractiveAnswerer:
                     highlight=cand.span,
                 )
             )
-            parts.append(f"«{cand.text}» [{index}]")
-        lead = self._lead_in(question.language, kind, citations)
         return Answer(
-            text=lead + "\n" + "\n".join(parts),
             language=question.language,
             refused=False,
+            lead=self._lead(kind, citations),
             citations=tuple(citations),
             retrieved=tuple(chunks),
         )
 
     @staticmethod
-    def _lead_in(language: Language, kind: QuestionType, citations: list[Citation]) -> str:
+    def _lead(kind: QuestionType, citations: list[Citation]) -> Lead | None:
+        """The first highlighted span, unless the question asks for a passage rather than a span."""
+        if kind == "other":
+            return None
         for citation in citations:
-            if citation.highlight is not None and kind != "other":
-                span = citation.quote[citation.highlight[0] : citation.highlight[1]]
-                return LEAD_IN[language].format(span=span) + f" [{citation.index}]"
-        return QUOTE_INTRO[language]
+            if citation.highlight is not None:
+                start, end = citation.highlight
+                return Lead(text=citation.quote[start:end], citation=citation.index)
+        return None
 
 
 # Added per question word beside a number: of two numbers next to the counted word, the one that also

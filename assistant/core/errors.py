@@ -21,6 +21,12 @@ class InvalidInput(BilimError):
     code = "invalid_input"
 
 
+class NotAQuestion(InvalidInput):
+    """A message with no words at all (emoji, punctuation or invisible characters only)."""
+
+    code = "not_a_question"
+
+
 class NotFound(BilimError):
     """An unknown document or answer id."""
 

@@ -83,13 +83,22 @@ class Citation:
 
 
 @dataclass(frozen=True)
-class Answer:
-    """The assistant's reply: text with [n] markers plus the citations it stands on."""
+class Lead:
+    """The answer span the question asks for (a number, date, name or place) and the citation it stands in."""
 
     text: str
+    citation: int  # the `index` of the citation whose quote holds the span (at its `highlight`)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The assistant's reply as parts clients render: the lead span, the quotes (citations), refusal, confidence."""
+
     language: Language
     refused: bool
-    citations: tuple[Citation, ...] = ()
+    lead: Lead | None = None
+    citations: tuple[Citation, ...] = ()  # the verbatim quotes, in reading order; `highlight` marks the span
+    confidence: float | None = None  # probability that the documents answer the question (None: not estimated)
     timings_ms: dict[str, float] = field(default_factory=dict)
     retrieved: tuple[ScoredChunk, ...] = ()
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from assistant.core.errors import InvalidInput
+from assistant.core.errors import InvalidInput, NotAQuestion
+from assistant.core.followup import is_followup
 from assistant.core.language import detect_language
 from assistant.core.models import Answer, Language, Question
 from assistant.core.ports import AnswerGenerator, Retriever
@@ -15,18 +15,9 @@ from assistant.core.ports import AnswerGenerator, Retriever
 MAX_QUESTION_CHARS = 1000
 
 
-# Pronouns and openers that make a question lean on the previous one ("Алардын ичинен…", "А в Казахстане?").
-_ANAPHORA = re.compile(
-    r"\b(алардын|аларды|алар|анын|ошол|ошолордун|андан|ал эми|из них|их|них|этого|этих|там|а в|а для|а как|а сколько"
-    r"|of them|of those|those|them|that|these|there|it|its|and in|and for|what about|how about)\b",
-    re.IGNORECASE,
-)
-_SHORT_FOLLOWUP_WORDS = 4
-
-
-def is_followup(text: str) -> bool:
-    """Whether a question is elliptical and needs the previous turn to be understood."""
-    return bool(_ANAPHORA.search(text)) or len(text.split()) <= _SHORT_FOLLOWUP_WORDS
+def has_words(text: str) -> bool:
+    """Whether a text holds a letter or a digit: emoji, punctuation and zero-width characters alone ask nothing."""
+    return any(ch.isalnum() for ch in text)
 
 
 def make_question(
@@ -39,6 +30,8 @@ def make_question(
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("the question is empty")
     text = " ".join(text.split())
+    if not has_words(text):
+        raise NotAQuestion("please ask a question: this one has only emoji, punctuation or invisible characters")
     if len(text) > max_chars:
         raise InvalidInput(f"the question is too long ({len(text)} characters; the limit is {max_chars})")
     previous = next((h for h in reversed(history) if h and h.strip()), None)

@@ -304,6 +304,8 @@ class Bot:
         """What the user reads when the API refuses a question (4xx)."""
         if exc.status == 429:
             return text(lang, "slow_down", seconds=exc.retry_after or 60)
+        if exc.status == 422 and exc.code == "not_a_question":
+            return text(lang, "not_a_question")
         if exc.status == 422:  # empty and over-long questions never reach the API: its limit is lower now
             return text(lang, "too_long", length=length, limit=min(self.max_question, length - 1))
         log.warning("API rejected a question: %s", exc)

@@ -31,11 +31,15 @@
       newConversation: 'Жаңы маек',
       counterLabel: '{n} / {max} белги',
       emptyQuestion: 'Адегенде суроону жазыңыз.',
+      noWords: 'Сурооңузду сөз менен жазыңыз — эмодзи же белгилер гана суроо эмес.',
       tooLong: 'Суроо өтө узун: {n} белги, чеги — {max}.',
       you: 'Сиз',
       assistant: 'Bilim Assistant',
       sources: 'Булактар',
       refusedLabel: 'Документтерде жок',
+      answerLabel: 'Жооп',
+      quoteIntro: 'Документтерде мындай деп айтылат:',
+      refusalText: 'Кечиресиз, бул суроонун жообун документтерден таба алган жокмун. Суроону башкача берип көрүңүз же Билим берүү жана илим министрлигинин расмий булактарына кайрылыңыз.',
       openCitation: '{n}-булакты ачуу',
       feedbackPrompt: 'Жооп пайдалуу болдубу?',
       fbUp: 'Пайдалуу',
@@ -108,7 +112,7 @@
       skipToInput: 'Перейти к вопросу',
       messagesLabel: 'Диалог',
       welcomeTitle: 'Задайте вопрос по документам министерства',
-      welcomeText: 'Ответы основаны только на загруженных документах. Каждое утверждение связано с источником — нажмите на номер вроде [1], чтобы прочитать цитату.',
+      welcomeText: 'Ответы основаны только на загруженных документах. Каждое утверждение связано с источником — нажмите на номер вроде [1], чтобы прочитать цитату. Цитаты приводятся на языке документа (чаще всего на кыргызском) без перевода.',
       thinking: 'Готовлю ответ…',
       questionLabel: 'Ваш вопрос',
       questionPlaceholder: 'Задайте вопрос',
@@ -117,11 +121,15 @@
       newConversation: 'Новый диалог',
       counterLabel: '{n} / {max} симв.',
       emptyQuestion: 'Сначала введите вопрос.',
+      noWords: 'Задайте вопрос словами — одни эмодзи или знаки препинания вопросом не считаются.',
       tooLong: 'Вопрос слишком длинный: {n} симв., лимит — {max}.',
       you: 'Вы',
       assistant: 'Bilim Assistant',
       sources: 'Источники',
       refusedLabel: 'Нет в документах',
+      answerLabel: 'Ответ',
+      quoteIntro: 'В документах сказано:',
+      refusalText: 'К сожалению, в документах нет ответа на этот вопрос. Попробуйте переформулировать его или обратитесь к официальным каналам Министерства образования и науки.',
       openCitation: 'Открыть источник {n}',
       feedbackPrompt: 'Ответ был полезен?',
       fbUp: 'Полезно',
@@ -194,7 +202,7 @@
       skipToInput: 'Skip to the question',
       messagesLabel: 'Conversation',
       welcomeTitle: "Ask about the Ministry's documents",
-      welcomeText: 'Answers are based only on the uploaded documents. Every statement is linked to its source — click a number like [1] to read the quoted passage.',
+      welcomeText: 'Answers are based only on the uploaded documents. Every statement is linked to its source — click a number like [1] to read the quoted passage. Quotes are given in the language of the document (mostly Kyrgyz), untranslated.',
       thinking: 'Thinking…',
       questionLabel: 'Your question',
       questionPlaceholder: 'Ask a question',
@@ -203,11 +211,15 @@
       newConversation: 'New conversation',
       counterLabel: '{n} / {max} characters',
       emptyQuestion: 'Please type a question first.',
+      noWords: 'Please ask a question in words — emoji or punctuation alone is not a question.',
       tooLong: 'The question is too long: {n} characters, the limit is {max}.',
       you: 'You',
       assistant: 'Bilim Assistant',
       sources: 'Sources',
       refusedLabel: 'Not in the documents',
+      answerLabel: 'Answer',
+      quoteIntro: 'The documents say:',
+      refusalText: 'Sorry, the documents do not answer this question. Try rephrasing it, or check the official channels of the Ministry of Education and Science.',
       openCitation: 'Open source {n}',
       feedbackPrompt: 'Was this helpful?',
       fbUp: 'Helpful',
@@ -486,6 +498,7 @@
   function errorMessage(err) {
     if (err instanceof NetworkError) return t('errorNetwork');
     if (err instanceof ApiError) {
+      if (err.code === 'not_a_question') return t('noWords');
       let msg = err.detail || t('errorGeneric', { status: err.status });
       if (err.status === 429 && err.retryAfter !== null && err.retryAfter !== undefined) {
         msg = `${msg.replace(/[\s.]+$/, '')}. ${t('retryAfter', { s: err.retryAfter })}`;
@@ -738,22 +751,35 @@
     scrollToBottom();
   }
 
-  /** Split the answer text into text nodes and [n] citation buttons. Newlines stay (CSS pre-wrap). */
-  function renderAnswerText(container, text, citations, answerLang) {
+  /** A string of the answer's own language (the question's), whatever the interface language is. */
+  function tAnswer(answerLang, key) {
+    const table = I18N[answerLang] || I18N[state.lang] || I18N.en;
+    return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : I18N.en[key];
+  }
+
+  /** Render the answer from its parts: the lead span and its [n], then each «quote» with its span marked and [n].
+   * Nothing is parsed out of the rendered `answer` text. Newlines stay (CSS pre-wrap). */
+  function renderAnswerParts(container, data, citations, answerLang) {
+    if (data.refused === true) {
+      container.append(document.createTextNode(tAnswer(answerLang, 'refusalText')));
+      return;
+    }
     const byIndex = new Map();
     for (const c of citations) if (c && Number.isInteger(c.index)) byIndex.set(c.index, c);
-    const re = /\[(\d{1,3})\]/g;
-    let last = 0;
-    let m;
-    while ((m = re.exec(text)) !== null) {
-      const n = parseInt(m[1], 10);
-      const citation = byIndex.get(n);
-      if (!citation) continue;
-      if (m.index > last) container.append(document.createTextNode(text.slice(last, m.index)));
-      container.append(citeButton(n, citation, answerLang, 'cite'));
-      last = m.index + m[0].length;
+    const lead = data.lead && typeof data.lead === 'object' && typeof data.lead.text === 'string' ? data.lead : null;
+    if (lead) {
+      container.append(document.createTextNode(`${tAnswer(answerLang, 'answerLabel')}: `),
+        el('strong', { className: 'lead', text: lead.text }));
+      const cited = byIndex.get(lead.citation);
+      if (cited) container.append(' ', citeButton(lead.citation, cited, answerLang, 'cite'));
+    } else {
+      container.append(document.createTextNode(tAnswer(answerLang, 'quoteIntro')));
     }
-    if (last < text.length) container.append(document.createTextNode(text.slice(last)));
+    for (const c of byIndex.values()) {
+      const quote = el('span', { className: 'answer-quote' });
+      appendHighlighted(quote, typeof c.quote === 'string' ? c.quote : '', c.highlight);
+      container.append('\n«', quote, '» ', citeButton(c.index, c, answerLang, 'cite'));
+    }
   }
 
   function citeButton(n, citation, answerLang, className) {
@@ -791,7 +817,7 @@
 
     const body = el('div', { className: 'answer-text' });
     if (answerLang) body.lang = answerLang;
-    renderAnswerText(body, typeof data.answer === 'string' ? data.answer : '', citations, answerLang);
+    renderAnswerParts(body, data, citations, answerLang);
     bubble.append(body);
 
     const listed = citations.filter((c) => c && Number.isInteger(c.index));
@@ -886,6 +912,12 @@
       ui.question.focus();
       return;
     }
+    // Emoji, punctuation or invisible characters alone ask nothing (the API answers them with a 422 too).
+    if (!/[\p{L}\p{N}]/u.test(text)) {
+      showComposerMessage('noWords');
+      ui.question.focus();
+      return;
+    }
     const n = questionLength(text);
     const max = state.config.max_question_chars;
     if (n > max) {
@@ -929,6 +961,10 @@
   /** Render the quote, wrapping citation.highlight ([start, end] code-point offsets into the quote) in <mark>. */
   function renderQuote(container, quote, highlight) {
     container.replaceChildren();
+    appendHighlighted(container, quote, highlight);
+  }
+
+  function appendHighlighted(container, quote, highlight) {
     const chars = Array.from(quote);
     let start = null;
     let end = null;
