@@ -1,4 +1,8 @@
-"""Language identification for ky / ru / en text, tuned so Kyrgyz is not mistaken for Russian."""
+"""Language identification for ky / ru / en text, tuned so Kyrgyz is not mistaken for Russian.
+
+The word lists are closed classes — function words, pronouns, question words and frequent suffixes of each
+language, as any grammar lists them — never words of the documents.
+"""
 
 from __future__ import annotations
 
@@ -52,8 +56,6 @@ _KY_WORDS = {
     "эки",
     "үч",
     "жыл",
-    "сайын",
-    "орун",
 }
 _RU_WORDS = {
     "и",
@@ -88,9 +90,6 @@ _RU_WORDS = {
     "был",
     "была",
     "были",
-    "мест",
-    "году",
-    "года",
     "его",
     "их",
     "она",
@@ -104,9 +103,6 @@ _RU_WORDS = {
     "также",
     "который",
     "которые",
-    "вузах",
-    "вузов",
-    "россии",
     "можно",
     "нужно",
 }
@@ -129,7 +125,8 @@ _KY_ENDINGS = (
     "да",
     "де",
 )
-# Russian written in Latin letters ("skolko mest v vuzah") is answered in Russian.
+# Russian written in Latin letters ("skolko mest v vuzah") is answered in Russian: its question words and
+# prepositions, transliterated (closed classes, as any Russian grammar lists them).
 _TRANSLIT_RU = {
     "skolko",
     "skolka",
@@ -138,22 +135,45 @@ _TRANSLIT_RU = {
     "gde",
     "kakie",
     "kakoy",
+    "kakaya",
     "kak",
     "chto",
-    "mest",
-    "vuz",
-    "vuzah",
-    "vuzov",
-    "dlya",
-    "est",
+    "pochemu",
+    "zachem",
     "v",
+    "vo",
     "na",
-    "rossii",
-    "rossiya",
-    "studentov",
-    "kvota",
-    "kvoty",
-    "byudzhetnyh",
+    "dlya",
+    "iz",
+    "po",
+    "ot",
+    "do",
+    "pri",
+    "est",
+    "li",
+    "eto",
+    "u",
+    "s",
+}
+# Kyrgyz typed in Latin letters: its question words and postpositions.
+_TRANSLIT_KY = {
+    "kancha",
+    "kachan",
+    "kim",
+    "kimder",
+    "kaysy",
+    "kaisy",
+    "kayda",
+    "kaida",
+    "emne",
+    "kandai",
+    "kandaj",
+    "kantip",
+    "barby",
+    "jana",
+    "menen",
+    "boyuncha",
+    "boiuncha",
 }
 _EN_WORDS = {"the", "of", "and", "how", "many", "what", "when", "who", "which", "is", "are", "in", "for", "to"}
 
@@ -167,6 +187,8 @@ def detect_language(text: str) -> Language:
     if cyrillic * 2 < len(words):
         translit = sum(1 for w in words if w in _TRANSLIT_RU)
         english = sum(1 for w in words if w in _EN_WORDS)
+        if sum(1 for w in words if w in _TRANSLIT_KY) > english:
+            return "ky"
         return "ru" if translit >= 2 and translit > english else "en"
     ky = sum(3 for ch in text if ch in _KY_LETTERS)
     ru = sum(3 for ch in text if ch in _RU_LETTERS)
