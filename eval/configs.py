@@ -18,7 +18,7 @@ class RunConfig:
     description: str
     fusion: FusionConfig
     stemmed: bool = True
-    answerer: Literal["extractive", "cosine"] = "extractive"
+    answerer: Literal["extractive", "fitted", "cosine"] = "extractive"
 
 
 CONFIGS: dict[str, RunConfig] = {
@@ -28,6 +28,12 @@ CONFIGS: dict[str, RunConfig] = {
             "hybrid",
             "dense + stemmed BM25 (Kyrgyz questions, same-language chunks), RRF, number/acronym anchors — the default",
             FusionConfig(),
+        ),
+        RunConfig(
+            "fitted",
+            "the default retrieval, then the fitted answerer (weights from `python -m eval train`, fit part only)",
+            FusionConfig(),
+            answerer="fitted",
         ),
         RunConfig(
             "cosine",

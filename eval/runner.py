@@ -14,6 +14,7 @@ from assistant.answer_json import answer_text, answer_to_json
 from assistant.core.errors import InvalidInput
 from assistant.core.models import Answer
 from assistant.core.ports import Embedder
+from assistant.core.sentences import SENTENCE_VECTORS_VERSION
 from assistant.settings import Settings
 from assistant.wiring import build_service, open_store
 from eval import metrics
@@ -87,8 +88,9 @@ def load_qa(path: Path, split: str = "all") -> list[QAItem]:
 
 
 def store_dir_for(corpora: Sequence[Path], embedder_name: str, base: Path) -> Path:
-    """A store directory of its own for each set of corpora and embedder (a new chunker re-chunks in place)."""
-    key = "\n".join(sorted(str(Path(c).resolve()) for c in corpora)) + f"\n{embedder_name}"
+    """A store directory of its own for each set of corpora, embedder and sentence-vector version (a new chunker
+    re-chunks in place)."""
+    key = "\n".join(sorted(str(Path(c).resolve()) for c in corpora)) + f"\n{embedder_name}\n{SENTENCE_VECTORS_VERSION}"
     return base / hashlib.sha256(key.encode()).hexdigest()[:12]
 
 

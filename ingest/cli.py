@@ -12,7 +12,7 @@ from assistant.core.errors import BilimError
 from assistant.progress import progress_bar
 from assistant.settings import get_settings
 from assistant.wiring import open_store
-from ingest.pipeline import IngestReport, ingest_paths, writer_lock
+from ingest.pipeline import IngestReport, ensure_sentence_vectors, ingest_paths, writer_lock
 from vectorstore.chroma_store import collection_size, connect, rebuild_collection
 from vectorstore.embedders import create_embedder
 
@@ -41,7 +41,8 @@ def _print_summary(report: IngestReport) -> None:
     print(
         f"documents: {report.documents}  added: {report.added}  updated: {report.updated}  "
         f"unchanged: {report.unchanged}  removed: {report.removed}  failed: {len(report.failed)}\n"
-        f"chunks embedded: {report.chunks_embedded}  chunks in store: {report.chunks_total}"
+        f"chunks embedded: {report.chunks_embedded}  sentences embedded: {report.sentences_embedded}  "
+        f"chunks in store: {report.chunks_total}"
     )
     for failure in report.failed:
         print(f"  failed: {failure['path']}: {failure['error']}", file=sys.stderr)
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder = create_embedder(settings.embedder)
         lock_dir = settings.data_dir
         with writer_lock(lock_dir):
-            rebuilt = 0
+            rebuilt = sentences = 0
             if args.rebuild:
                 client = connect(settings.data_dir, settings.chroma_url)
                 with progress_bar(collection_size(client, settings.collection), "re-embedding") as advance:
@@ -73,14 +74,16 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 print(f"rebuilt {count} chunks with {embedder.name}", file=sys.stderr)
                 rebuilt = count
+                sentences = ensure_sentence_vectors(open_store(settings, embedder), embedder, progress_bar)
             # A rebuild re-embeds every stored chunk: the summary says so instead of reporting an empty store.
-            report = IngestReport(chunks_embedded=rebuilt, chunks_total=rebuilt)
+            report = IngestReport(chunks_embedded=rebuilt, sentences_embedded=sentences, chunks_total=rebuilt)
             if args.paths:
                 store = open_store(settings, embedder)
                 report = ingest_paths(
                     args.paths, store=store, embedder=embedder, prune=args.prune, progress=progress_bar
                 )
                 report.chunks_embedded += rebuilt
+                report.sentences_embedded += sentences
     except BilimError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

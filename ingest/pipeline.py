@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from assistant.core.errors import BilimError, NotFound, StoreBusy
-from assistant.core.models import Chunk, StoredDocument
-from assistant.core.ports import Embedder, WritableChunkStore
+from assistant.core.models import Chunk, ChunkSentence, StoredDocument
+from assistant.core.ports import Embedder, Vector, WritableChunkStore
+from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage
 from ingest.chunking import CHUNKER_VERSION, chunk_document, text_hash
 from ingest.cleaning import clean_text
 from ingest.loaders import LoadFailure, iter_documents
@@ -34,6 +35,7 @@ class IngestReport:
     removed: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
+    sentences_embedded: int = 0
     chunks_total: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,6 +70,7 @@ def ingest_paths(
 ) -> IngestReport:
     """Bring the store in line with the given folders/files; embeds only chunks whose text is new."""
     report = IngestReport()
+    report.sentences_embedded = ensure_sentence_vectors(store, embedder, progress)
     stored = store.documents()
     plans: list[_Planned] = []
     seen: set[str] = set()
@@ -149,27 +152,36 @@ def _write_plans(
     now: str,
     progress: ProgressFactory,
 ) -> None:
-    """Embed and write planned documents; per document, new chunks land before stale ones are deleted."""
+    """Embed and write planned documents; per document, sentence vectors land before their chunks, and new
+    chunks before stale ones are deleted."""
     hashes = {c.id: text_hash(c.text) for plan in plans for c in plan.chunks}
+    sentences = {c.id: _with_hashes(c) for plan in plans for c in plan.chunks}
     reusable = store.vectors_by_text_hash(hashes.values()) if hashes else {}
-    to_embed = len(set(hashes.values()) - reusable.keys())
+    sentence_hashes = {h for rows in sentences.values() for _, h, _ in rows}
+    reusable_sentences = store.sentence_vectors_by_hash(sentence_hashes) if sentence_hashes else {}
+    to_embed = len(set(hashes.values()) - reusable.keys()) + len(sentence_hashes - reusable_sentences.keys())
     pending: list[_Planned] = []
-    pending_chunks = 0
+    pending_texts = 0
 
     with progress(to_embed, "embedding") as advance:
 
         def flush() -> None:
-            nonlocal pending_chunks
+            nonlocal pending_texts
             # One vector per distinct text: the same passage twice in this batch (a copied file) is embedded once.
             missing = {hashes[c.id]: c.text for plan in pending for c in plan.chunks if hashes[c.id] not in reusable}
-            if missing:
-                vectors = embedder.embed_passages(list(missing.values()))
-                for text_key, vector in zip(missing, vectors, strict=True):
-                    reusable[text_key] = vector
-                report.chunks_embedded += len(missing)
-                advance(len(missing))
+            report.chunks_embedded += _embed_into(reusable, missing, embedder, advance)
+            missing = {h: text for plan in pending for c in plan.chunks for _, h, text in sentences[c.id]}
+            missing = {h: text for h, text in missing.items() if h not in reusable_sentences}
+            report.sentences_embedded += _embed_into(reusable_sentences, missing, embedder, advance)
             for plan in pending:
                 if plan.chunks:
+                    rows = [row for c in plan.chunks for row in sentences[c.id]]
+                    if rows:
+                        store.add_sentences(
+                            [s for s, _, _ in rows],
+                            np.stack([reusable_sentences[h] for _, h, _ in rows]),
+                            [h for _, h, _ in rows],
+                        )
                     matrix = np.stack([reusable[hashes[c.id]] for c in plan.chunks])
                     extra = {c.id: {"text_hash": hashes[c.id], "ingested_at": now} for c in plan.chunks}
                     store.add(plan.chunks, matrix, extra)
@@ -177,14 +189,56 @@ def _write_plans(
                     store.delete(plan.stale_ids)
                 setattr(report, plan.kind, getattr(report, plan.kind) + 1)
             pending.clear()
-            pending_chunks = 0
+            pending_texts = 0
 
         for plan in plans:
             pending.append(plan)
-            pending_chunks += sum(1 for c in plan.chunks if hashes[c.id] not in reusable)
-            if pending_chunks >= EMBED_BATCH:
+            pending_texts += sum(1 for c in plan.chunks if hashes[c.id] not in reusable)
+            pending_texts += sum(1 for c in plan.chunks for _, h, _ in sentences[c.id] if h not in reusable_sentences)
+            if pending_texts >= EMBED_BATCH:
                 flush()
         flush()
+
+
+def _with_hashes(chunk: Chunk) -> list[tuple[ChunkSentence, str, str]]:
+    """A chunk's sentences with the hash of, and the text their vector embeds."""
+    rows = []
+    for sentence in chunk_sentences(chunk):
+        passage = sentence_passage(chunk.title, sentence.text)
+        rows.append((sentence, text_hash(passage), passage))
+    return rows
+
+
+def _embed_into(vectors: dict[str, Vector], missing: dict[str, str], embedder: Embedder, advance: Any) -> int:
+    """Embed the missing texts (by hash) into `vectors`; returns how many were embedded."""
+    if not missing:
+        return 0
+    for key, vector in zip(missing, embedder.embed_passages(list(missing.values())), strict=True):
+        vectors[key] = vector
+    advance(len(missing))
+    return len(missing)
+
+
+def ensure_sentence_vectors(store: WritableChunkStore, embedder: Embedder, progress: ProgressFactory) -> int:
+    """Give every stored chunk its sentence vectors when the store was built before them (or another way)."""
+    if store.sentence_version() == SENTENCE_VECTORS_VERSION:
+        return 0
+    chunks = store.all_chunks()
+    rows = [row for chunk in chunks for row in _with_hashes(chunk)]
+    known = store.sentence_vectors_by_hash({h for _, h, _ in rows}) if rows else {}
+    missing = {h: text for _, h, text in rows if h not in known}
+    embedded = 0
+    with progress(len(missing), "sentence vectors") as advance:
+        for i in range(0, len(rows), 256):
+            part = rows[i : i + 256]
+            embedded += _embed_into(
+                known, {h: missing[h] for _, h, _ in part if h in missing and h not in known}, embedder, advance
+            )
+            store.add_sentences(
+                [s for s, _, _ in part], np.stack([known[h] for _, h, _ in part]), [h for _, h, _ in part]
+            )
+    store.set_sentence_version(SENTENCE_VECTORS_VERSION)
+    return embedded
 
 
 def ingest_lock_path(data_dir: Path) -> Path:

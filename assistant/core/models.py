@@ -41,6 +41,17 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class ChunkSentence:
+    """A sentence of a chunk, with its span in the cleaned document; its vector is made at ingest time."""
+
+    chunk_id: str
+    index: int  # position inside the chunk
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
 class ScoredChunk:
     """A retrieved chunk with its fused score and per-retriever ranks."""
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from assistant.core.models import Answer, Chunk, Question, ScoredChunk, StoredDocument
+from assistant.core.models import Answer, Chunk, ChunkSentence, Question, ScoredChunk, StoredDocument
 
 Vector = npt.NDArray[np.float32]
 
@@ -35,6 +35,8 @@ class ChunkStore(Protocol):
     def all_chunks(self) -> list[Chunk]: ...
 
     def generation(self) -> int: ...
+
+    def sentences(self, chunk_ids: Sequence[str]) -> dict[str, list[tuple[ChunkSentence, Vector]]]: ...
 
 
 class LexicalIndex(Protocol):
@@ -77,3 +79,11 @@ class WritableChunkStore(ChunkStore, Protocol):
     def bump_generation(self) -> int: ...
 
     def set_chunker_version(self, version: str) -> None: ...
+
+    def sentence_version(self) -> str: ...
+
+    def set_sentence_version(self, version: str) -> None: ...
+
+    def sentence_vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, Vector]: ...
+
+    def add_sentences(self, sentences: Sequence[ChunkSentence], vectors: Vector, hashes: Sequence[str]) -> None: ...

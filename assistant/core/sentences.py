@@ -5,6 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.core.models import Chunk, ChunkSentence
+
+# What the stored sentence vectors embed; a store holding another version gets them rebuilt.
+SENTENCE_VECTORS_VERSION = "title-sentence-1"
+_HAS_WORD = re.compile(r"\w{2}")
+
 # A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) before whitespace and a
 # capital, digit, quote, dash or list marker; also at ";" ending a list item and at line breaks.
 _BOUNDARY = re.compile(
@@ -57,3 +63,17 @@ _DIGIT_GROUP = re.compile(r"(?<=\d)[ \u00a0](?=\d{3}(?!\d))")
 def join_digit_groups(text: str) -> str:
     """Numbers written with spaced thousands as one token: "1 447 717" -> "1447717"."""
     return _DIGIT_GROUP.sub("", text)
+
+
+def chunk_sentences(chunk: Chunk) -> list[ChunkSentence]:
+    """The sentences of a chunk that hold a word, with document offsets (the answer candidates)."""
+    return [
+        ChunkSentence(chunk_id=chunk.id, index=i, start=s.start, end=s.end, text=s.text)
+        for i, s in enumerate(split_sentences(chunk.text, offset=chunk.start))
+        if _HAS_WORD.search(s.text)
+    ]
+
+
+def sentence_passage(title: str, sentence: str) -> str:
+    """What a sentence's vector embeds: the sentence under its document's title, as e5 passages usually are."""
+    return f"{title}. {sentence}" if title else sentence

@@ -1,0 +1,127 @@
+"""Whether evidence names what a question insists on — its names, places, times and numbers — across scripts.
+
+A near-miss question pairs the asked fact with a name, place, year or number the evidence does not: that is
+the signal refusal rests on. Names are compared after transliteration to Latin letters, by fuzzy prefix;
+countries and months by code, through a gazetteer built from CLDR and ISO names (see `assistant.gazetteer`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from assistant.core.sentences import join_digit_groups
+
+# Cyrillic → Latin, letter by letter (BGN/PCGN romanisation of Russian, with the Kyrgyz letters ң ө ү), so
+# "Бейшеналиев" meets "Beishenaliev" and "Ош" meets "Osh".
+_TO_LATIN = str.maketrans(
+    {
+        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
+        "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "ң": "ng", "о": "o", "ө": "o", "п": "p", "р": "r",
+        "с": "s", "т": "t", "у": "u", "ү": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch",
+        "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+    }
+)
+_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+_UPPER = re.compile(r"[A-ZА-ЯЁӨҮҢ]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+# Question words and pronouns start questions in capitals too; they are never what a question insists on.
+_STEM_CHARS = 5
+_FUZZY = 80
+
+
+def to_latin(word: str) -> str:
+    """A word in lower-case Latin letters (Cyrillic transliterated, Latin kept)."""
+    return word.lower().translate(_TO_LATIN).replace("'", "")
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """Word stems of country and month names in ky / ru / en, each mapped to one code ("RU", "M03")."""
+
+    stems: Mapping[str, str] = field(default_factory=dict)
+    max_suffix: int = 5
+
+    def code(self, word: str) -> str | None:
+        """The code of a country or month a word names, inflected ("Орусиянын", "России", "мартта") or not."""
+        capitalised = word[:1].isupper()
+        if word.isascii() and not capitalised:
+            return None  # English writes country and month names in capitals ("may" is a verb, "May" a month)
+        lowered = word.lower()
+        for cut in range(len(lowered), 2, -1):
+            code = self.stems.get(lowered[:cut])
+            if code is not None:
+                # Every language capitalises a country's name; Kyrgyz and Russian write months in lower case.
+                country = not code.startswith("M")
+                return code if len(lowered) - cut <= self.max_suffix and (capitalised or not country) else None
+        return None
+
+
+@dataclass(frozen=True)
+class Specific:
+    """Something a question insists on: a number, a coded name (country, month) or a proper name."""
+
+    kind: str  # "number" | "code" | "name"
+    key: str  # the digits, the code, or the name in Latin letters
+
+
+def specifics(question: str, gazetteer: Gazetteer) -> list[Specific]:
+    """Numbers, countries, months and proper names of a question (the first word only if it is an acronym)."""
+    found: dict[tuple[str, str], Specific] = {}
+    for number in _NUMBER.findall(join_digit_groups(question)):
+        if len(number) >= 2 or int(float(number.replace(",", "."))) > 0:
+            found[("number", number)] = Specific("number", number)
+    words = _WORD.findall(question)
+    for i, word in enumerate(words):
+        if any(ch.isdigit() for ch in word):
+            continue
+        code = gazetteer.code(word)
+        if code is not None:
+            found[("code", code)] = Specific("code", code)
+            continue
+        acronym = len(word) >= 2 and sum(1 for ch in word if _UPPER.match(ch)) >= 2
+        if (i > 0 and _UPPER.match(word[0])) or acronym:
+            latin = to_latin(word)
+            found[("name", latin[:_STEM_CHARS])] = Specific("name", latin)
+    return list(found.values())
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A text's numbers, codes and Latin word stems, read once so many specifics can be checked against it."""
+
+    numbers: frozenset[str]
+    codes: frozenset[str]
+    latin_words: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str, gazetteer: Gazetteer) -> Evidence:
+        """Read a text."""
+        words = _WORD.findall(text)
+        codes = {c for c in (gazetteer.code(w) for w in words if not any(ch.isdigit() for ch in w)) if c}
+        return cls(
+            numbers=frozenset(_NUMBER.findall(join_digit_groups(text))),
+            codes=frozenset(codes),
+            latin_words=tuple(dict.fromkeys(to_latin(w) for w in words)),
+        )
+
+    def covers(self, specific: Specific) -> bool:
+        """Whether the text names this specific (a name by fuzzy prefix, so inflection and spelling may vary)."""
+        if specific.kind == "number":
+            return specific.key in self.numbers
+        if specific.kind == "code":
+            return specific.key in self.codes
+        stem = specific.key[:_STEM_CHARS]
+        return any(
+            fuzz.ratio(stem, word[: len(stem)]) >= _FUZZY for word in self.latin_words if len(word) >= len(stem) - 1
+        )
+
+
+def coverage(wanted: list[Specific], evidence: list[Evidence]) -> float:
+    """The share of specifics that some evidence text names (1.0 when the question names none)."""
+    if not wanted:
+        return 1.0
+    return sum(1 for s in wanted if any(e.covers(s) for e in evidence)) / len(wanted)

@@ -1,0 +1,379 @@
+"""`python -m eval train`: fit the answerer's three models on the gold set's fit part, and nothing else.
+
+Candidates and their features come from the same code the service runs (`CandidateReader`); the labels from
+the gold facts: a sentence is positive when it holds every fact, a span when it holds one, a question is
+answerable when the gold set says so and its facts were retrieved. Cross-validation is grouped by document,
+so a document's questions never sit on both sides; the refusal threshold is chosen on the out-of-fold
+probabilities for at most 5 % false refusals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.core.evidence import (
+    ANSWERABLE_FEATURES,
+    SENTENCE_FEATURES,
+    SPAN_FEATURES,
+    Analyzer,
+    Asked,
+    Candidate,
+    answerable_features,
+    span_features,
+)
+from assistant.core.fitted import MULTI_PART, CandidateReader, rank_candidates, second_sentence
+from assistant.core.pipeline import make_question
+from eval import metrics
+from eval.runner import QAItem
+
+MAX_FALSE_REFUSALS = 0.05
+FOLDS = 5
+PAIRWISE_C = 0.1  # regularisation of the sentence ranker: ~100 questions are few
+
+
+@dataclass
+class Example:
+    """One fit-part question with its candidates and labels."""
+
+    item: QAItem
+    asked: Asked
+    candidates: list[Candidate]
+    sentence_labels: list[int]
+    retrieved_all_facts: bool
+    oof: list[float] = field(default_factory=list)  # out-of-fold sentence probabilities
+
+
+def fit_data_hash(path: Path) -> str:
+    """SHA-256 of the fit part's file: the model records it, and a test recomputes it."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def collect(items: Sequence[QAItem], retrieve: Any, reader: CandidateReader, top_k: int) -> list[Example]:
+    """Ask every question through retrieval and the candidate reader; label candidates from the gold facts."""
+    examples = []
+    for item in items:
+        question = make_question(item.question, history=item.context)
+        chunks = retrieve(question, top_k)
+        asked, candidates = reader.read(question, chunks)
+        labels: list[int] = []
+        if item.answerable:
+            shares = [_fact_share(item.must, c.sentence.text) for c in candidates]
+            best = max(shares, default=0.0)
+            # A sentence with every fact is the answer; for a question of several facts that no sentence holds
+            # together, the sentences holding the most of them.
+            labels = [1 if share > 0 and share == best else 0 for share in shares]
+        given = "\n".join(sc.chunk.text for sc in chunks[:top_k])
+        examples.append(
+            Example(
+                item=item,
+                asked=asked,
+                candidates=candidates,
+                sentence_labels=labels,
+                retrieved_all_facts=item.answerable and metrics.all_facts_present(item.must, given),
+            )
+        )
+    return examples
+
+
+def _fact_share(must: Sequence[Sequence[str]], text: str) -> float:
+    return sum(1 for fact in must if metrics.fact_present(fact, text)) / len(must) if must else 0.0
+
+
+def _groups(examples: Sequence[Example]) -> dict[str, int]:
+    sources = sorted({e.item.source or e.item.id for e in examples})
+    return {source: i for i, source in enumerate(sources)}
+
+
+def _fit(x: np.ndarray, y: np.ndarray, balanced: bool) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced" if balanced else None)
+    )
+    model.fit(x, y)
+    return model
+
+
+def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, balanced: bool) -> np.ndarray:
+    from sklearn.model_selection import GroupKFold
+
+    predictions = np.zeros(len(y))
+    for train, test in GroupKFold(n_splits=min(FOLDS, len(set(groups)))).split(x, y, groups):
+        if len(set(y[train])) < 2:
+            predictions[test] = float(y[train].mean())
+            continue
+        predictions[test] = _fit(x[train], y[train], balanced).predict_proba(x[test])[:, 1]
+    return predictions
+
+
+def _fit_pairwise(matrices: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> tuple[Any, np.ndarray]:
+    """A logistic regression on differences of standardised features between a right and a wrong sentence of
+    the same question (no intercept): its coefficients score sentences for ranking."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(np.vstack([m for m in matrices if len(m)]))
+    pairs, targets = [], []
+    for matrix, label in zip(matrices, labels, strict=True):
+        if not len(matrix) or label.sum() in (0, len(label)):
+            continue
+        scaled = scaler.transform(matrix)
+        for right in np.where(label == 1)[0]:
+            for wrong in np.where(label == 0)[0]:
+                pairs += [scaled[right] - scaled[wrong], scaled[wrong] - scaled[right]]
+                targets += [1, 0]
+    regression = LogisticRegression(C=PAIRWISE_C, fit_intercept=False, max_iter=3000).fit(np.array(pairs), targets)
+    return scaler, regression.coef_[0]
+
+
+def _export_pairwise(scaler: Any, coef: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+    return {
+        "features": list(names),
+        "mean": [round(float(v), 6) for v in scaler.mean_],
+        "scale": [round(float(v), 6) if v > 0 else 1.0 for v in scaler.scale_],
+        "coef": [round(float(v), 6) for v in coef],
+        "intercept": 0.0,
+    }
+
+
+def _export(model: Any, names: Sequence[str]) -> dict[str, Any]:
+    scaler, regression = model.steps[0][1], model.steps[1][1]
+    return {
+        "features": list(names),
+        "mean": [round(float(v), 6) for v in scaler.mean_],
+        "scale": [round(float(v), 6) if v > 0 else 1.0 for v in scaler.scale_],
+        "coef": [round(float(v), 6) for v in regression.coef_[0]],
+        "intercept": round(float(regression.intercept_[0]), 6),
+    }
+
+
+def _matrix(rows: Sequence[dict[str, float]], names: Sequence[str]) -> np.ndarray:
+    return np.array([[row[name] for name in names] for row in rows], dtype=float)
+
+
+def reliability(
+    probabilities: np.ndarray, labels: np.ndarray, bins: int = 10
+) -> tuple[float, float, list[dict[str, Any]]]:
+    """Brier score, expected calibration error and the reliability table (equal-width bins)."""
+    brier = float(np.mean((probabilities - labels) ** 2))
+    table, ece = [], 0.0
+    edges = np.linspace(0, 1, bins + 1)
+    for low, high in itertools.pairwise(edges):
+        inside = (probabilities >= low) & ((probabilities < high) | (high == 1.0))
+        if inside.any():
+            mean_p, rate = float(probabilities[inside].mean()), float(labels[inside].mean())
+            ece += inside.mean() * abs(mean_p - rate)
+            table.append(
+                {
+                    "bin": f"{low:.1f}–{high:.1f}",
+                    "n": int(inside.sum()),
+                    "predicted": round(mean_p, 3),
+                    "observed": round(rate, 3),
+                }
+            )
+    return round(brier, 4), round(float(ece), 4), table
+
+
+def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[str, Any]:
+    """Fit the sentence, span and answerability models; return the weights file's content with CV figures."""
+    group_of = _groups(examples)
+    # 1. Sentences (answerable questions only): which sentence holds the answer — fitted on pairs of a
+    # question's sentences (right against wrong), since only the ranking within a question matters.
+    answerable = [e for e in examples if e.item.answerable]
+    matrices = [_matrix([c.features for c in e.candidates], SENTENCE_FEATURES) for e in answerable]
+    labels = [np.array(e.sentence_labels) for e in answerable]
+    groups = np.array([group_of[e.item.source or e.item.id] for e in answerable])
+    oof_scores: list[np.ndarray] = [np.zeros(len(m)) for m in matrices]
+    from sklearn.model_selection import GroupKFold
+
+    for train_idx, test_idx in GroupKFold(n_splits=min(FOLDS, len(set(groups)))).split(matrices, groups=groups):
+        scaler, coef = _fit_pairwise([matrices[i] for i in train_idx], [labels[i] for i in train_idx])
+        for i in test_idx:
+            if len(matrices[i]):
+                oof_scores[i] = scaler.transform(matrices[i]) @ coef
+    scaler, coef = _fit_pairwise(matrices, labels)
+    for example, scores in zip(answerable, oof_scores, strict=True):
+        label_of = {id(c): label for c, label in zip(example.candidates, example.sentence_labels, strict=True)}
+        rank_candidates(example.candidates, list(scores))
+        example.oof = [c.probability for c in example.candidates]
+        example.sentence_labels = [label_of[id(c)] for c in example.candidates]
+    # Unanswerable questions were not in the sentence fit: the final model scores their candidates.
+    for example in examples:
+        if not example.item.answerable:
+            matrix = _matrix([c.features for c in example.candidates], SENTENCE_FEATURES)
+            rank_candidates(example.candidates, list(scaler.transform(matrix) @ coef) if len(matrix) else [])
+            example.oof = [c.probability for c in example.candidates]
+    top1 = [
+        max(zip(e.oof, e.sentence_labels, strict=True))[1] if e.candidates else 0 for e in examples if e.item.answerable
+    ]
+    cosine_top1 = [
+        max(zip((c.features["cos"] for c in e.candidates), e.sentence_labels, strict=True))[1] if e.candidates else 0
+        for e in examples
+        if e.item.answerable
+    ]
+    second_ratio, second_same_document, quoting = _fit_second_sentence(examples)
+    # 2. Spans: inside sentences that hold a fact, which span is the asked-for one.
+    span_rows, span_y, span_groups = [], [], []
+    for example in examples:
+        if not example.item.answerable:
+            continue
+        for cand, label in zip(example.candidates, example.sentence_labels, strict=True):
+            if not label:
+                continue
+            for span in cand.spans:
+                span_rows.append(span_features(example.asked, cand, span, analyze))
+                span_y.append(
+                    1
+                    if any(metrics.fact_present(f, span.text) or _span_in_fact(span.text, f) for f in example.item.must)
+                    else 0
+                )
+                span_groups.append(group_of[example.item.source or example.item.id])
+    sx, sy, sg = _matrix(span_rows, SPAN_FEATURES), np.array(span_y), np.array(span_groups)
+    span_oof = _out_of_fold(sx, sy, sg, balanced=False)
+    span_model = _fit(sx, sy, balanced=False)
+    # 3. Answerability, from each question's best candidate by out-of-fold probability.
+    answer_rows, answer_y, answer_groups = [], [], []
+    for example in examples:
+        ranked = sorted(zip(example.oof, example.candidates, strict=True), key=lambda pc: -pc[0])
+        for probability, cand in ranked:
+            cand.probability = probability
+        best_span = 0.0
+        if ranked:
+            best = ranked[0][1]
+            best_span = max(
+                (
+                    float(
+                        span_model.predict_proba(
+                            _matrix([span_features(example.asked, best, s, analyze)], SPAN_FEATURES)
+                        )[0, 1]
+                    )
+                    for s in best.spans
+                ),
+                default=0.0,
+            )
+        answer_rows.append(answerable_features(example.asked, [c for _, c in ranked], best_span))
+        answer_y.append(1 if example.retrieved_all_facts else 0)
+        answer_groups.append(group_of[example.item.source or example.item.id])
+    ax, ay, ag = _matrix(answer_rows, ANSWERABLE_FEATURES), np.array(answer_y), np.array(answer_groups)
+    answer_oof = _out_of_fold(ax, ay, ag, balanced=False)
+    answer_model = _fit(ax, ay, balanced=False)
+    gold_answerable = np.array([1 if e.item.answerable else 0 for e in examples])
+    threshold = _threshold(answer_oof, gold_answerable)
+    brier, ece, table = reliability(answer_oof, ay)
+    from sklearn.metrics import roc_auc_score
+
+    refused = answer_oof < threshold
+    cv = {
+        "folds": FOLDS,
+        "questions": len(examples),
+        "answerable": int(gold_answerable.sum()),
+        "sentence_top1": round(float(np.mean(top1)), 4),
+        "quoting": quoting,
+        "cosine_top1": round(float(np.mean(cosine_top1)), 4),
+        "span_accuracy_in_right_sentences": round(float(np.mean((span_oof >= 0.5) == (sy == 1))), 4)
+        if len(sy)
+        else None,
+        "answerable_auc": round(float(roc_auc_score(ay, answer_oof)), 4) if len(set(ay)) > 1 else None,
+        "brier": brier,
+        "ece": ece,
+        "reliability": table,
+        "threshold": threshold,
+        "false_refusals": round(float(refused[gold_answerable == 1].mean()), 4),
+        "refusal_recall": round(float(refused[gold_answerable == 0].mean()), 4)
+        if (gold_answerable == 0).any()
+        else None,
+    }
+    return {
+        "version": datetime.now(UTC).strftime("%Y%m%d") + "-" + fit_data_hash(fit_path)[:8],
+        "commit": _commit(),
+        "fit_data": str(fit_path),
+        "fit_data_sha256": fit_data_hash(fit_path),
+        "fit_ids": sorted(e.item.id for e in examples),
+        "cv": cv,
+        "threshold": threshold,
+        "span_threshold": 0.0,
+        "second_ratio": second_ratio,
+        "second_same_document": second_same_document,
+        "sentence": _export_pairwise(scaler, coef, SENTENCE_FEATURES),
+        "span": _export(span_model, SPAN_FEATURES),
+        "answerable": _export(answer_model, ANSWERABLE_FEATURES),
+    }
+
+
+def _fit_second_sentence(examples: Sequence[Example]) -> tuple[float, bool, dict[str, float]]:
+    """When to quote the runner-up beside the best sentence: the grid point with the best accuracy plus
+    citation precision on the answerable questions, from out-of-fold probabilities."""
+    best: tuple[float, float, bool, dict[str, float]] = (-1.0, 1.01, True, {})
+    for same_document in (True, False):
+        for ratio in (1.01, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.3, 0.0):
+            correct, cited = [], []
+            for example in examples:
+                if not example.item.answerable:
+                    continue
+                ranked = [
+                    c for _, c in sorted(zip(example.oof, example.candidates, strict=True), key=lambda pc: -pc[0])
+                ]
+                for probability, cand in zip(sorted(example.oof, reverse=True), ranked, strict=True):
+                    cand.probability = probability
+                if not ranked:
+                    correct.append(0.0)
+                    continue
+                multi = bool(MULTI_PART.search(example.item.question))
+                chosen = [ranked[0]]
+                second = second_sentence(ranked, multi, ratio, same_document)
+                if second is not None:
+                    chosen.append(second)
+                text = "\n".join(c.sentence.text for c in chosen)
+                correct.append(1.0 if metrics.all_facts_present(example.item.must, text) else 0.0)
+                cited += [
+                    1.0
+                    if c.scored.chunk.document_id == example.item.source
+                    or any(metrics.fact_present(f, c.sentence.text) for f in example.item.must)
+                    else 0.0
+                    for c in chosen
+                ]
+            accuracy, precision = float(np.mean(correct)), float(np.mean(cited)) if cited else 0.0
+            if accuracy + precision > best[0]:
+                figures = {"accuracy": round(accuracy, 4), "citation_precision": round(precision, 4)}
+                best = (accuracy + precision, ratio, same_document, figures)
+    return best[1], best[2], best[3]
+
+
+def _span_in_fact(span: str, fact: Sequence[str]) -> bool:
+    """A span such as "15-мартта" holds the fact "15-март"; "Фальков" is held by the fact "Валерий Фальков"."""
+    normalized = metrics.normalize(span)
+    return any(normalized and normalized in metrics.normalize(alt) for alt in fact)
+
+
+def _threshold(probabilities: np.ndarray, answerable: np.ndarray) -> float:
+    """The highest threshold that refuses at most 5 % of the answerable questions (out-of-fold)."""
+    scores = np.sort(probabilities[answerable == 1])
+    if not len(scores):
+        return 0.5
+    allowed = int(np.floor(MAX_FALSE_REFUSALS * len(scores)))
+    return round(float(scores[allowed]) - 1e-6, 6) if allowed < len(scores) else 0.0
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_model(content: dict[str, Any], target: Path) -> None:
+    """Write the weights file (small, versioned, diff-friendly)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(content, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -1,0 +1,70 @@
+"""The fitted answerer's weights: where they came from (the fit part only), and that one wiring builds it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant.core.evidence import ANSWERABLE_FEATURES, SENTENCE_FEATURES, SPAN_FEATURES
+from assistant.core.fitted import AnswerModel, FittedAnswerer
+from assistant.core.pipeline import make_question
+from assistant.settings import Settings
+from assistant.wiring import ANSWER_MODEL, Service, build_answerer, load_answer_model
+from eval.runner import load_qa
+from eval.train import fit_data_hash
+from tests.conftest import ROOT
+
+GOLD = ROOT / "eval" / "datasets" / "gold"
+RAW = json.loads(ANSWER_MODEL.read_text(encoding="utf-8"))
+
+
+def test_the_weights_were_fitted_on_the_fit_part_as_it_is_now_and_never_on_the_test_part() -> None:
+    assert RAW["fit_data_sha256"] == fit_data_hash(GOLD / "fit.jsonl"), "fit.jsonl changed: run python -m eval train"
+    fit = {item.id for item in load_qa(GOLD, "fit")}
+    test = {item.id for item in load_qa(GOLD, "test")}
+    assert set(RAW["fit_ids"]) == fit and not set(RAW["fit_ids"]) & test
+    assert re.fullmatch(r"[0-9a-f]{40}|unknown", RAW["commit"])
+
+
+def test_the_weights_name_this_codes_features_and_a_threshold() -> None:
+    model = load_answer_model(Settings())
+    assert model.sentence.features == SENTENCE_FEATURES and model.span.features == SPAN_FEATURES
+    assert model.answerable.features == ANSWERABLE_FEATURES
+    assert 0.0 < model.threshold < 1.0 and RAW["cv"]["false_refusals"] <= 0.05
+
+
+def test_a_weights_file_for_other_features_is_refused(tmp_path: Path) -> None:
+    broken = {**RAW, "span": {**RAW["span"], "features": ["something", *RAW["span"]["features"][1:]]}}
+    with pytest.raises(ValueError, match="features"):
+        AnswerModel.from_json(broken)
+
+
+def test_the_fitted_answerer_is_wired_with_the_weights(service: Service) -> None:
+    settings = service.settings.model_copy(update={"answerer": "fitted"})
+    answerer = build_answerer(settings, service.embedder, service.store)
+    assert isinstance(answerer, FittedAnswerer) and answerer.model.version == RAW["version"]
+    assert answerer.min_confidence == answerer.model.threshold
+    question = make_question("How many state-funded places do Russian universities give Kyrgyz citizens?")
+    answer = answerer.generate(question, service.retriever.retrieve(question, 8))
+    assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0
+    chunks = {c.id: c for c in service.store.all_chunks()}
+    for citation in answer.citations:  # verbatim quotes: the cleaned document's text at their span
+        chunk = chunks[citation.chunk_id]
+        assert chunk.text[citation.start - chunk.start : citation.end - chunk.start] == citation.quote
+    if answer.lead is not None:
+        cited = answer.citations[answer.lead.citation - 1]
+        assert cited.highlight is not None and cited.quote[cited.highlight[0] : cited.highlight[1]] == answer.lead.text
+
+
+def test_only_the_composition_root_builds_an_answerer() -> None:
+    builders = re.compile(r"\b(?:FittedAnswerer|CosinePicker|CandidateReader)\(")
+    places = [
+        path.relative_to(ROOT).as_posix()
+        for package in ("assistant", "eval", "bots", "ingest", "vectorstore")
+        for path in (ROOT / package).rglob("*.py")
+        if builders.search(path.read_text(encoding="utf-8"))
+    ]
+    assert places == ["assistant/wiring.py"]
