@@ -38,12 +38,20 @@ def _names() -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for language in LANGUAGES:
         locale = Locale(language)
-        pairs += [(name, code) for code, name in locale.territories.items() if len(code) == 2 and code.isalpha()]
+        pairs += [(name, code) for code, name in locale.territories.items() if code in _country_codes()]
         for context in ("format", "stand-alone"):
             for width in ("wide", "abbreviated"):
                 pairs += [(name, f"M{number:02d}") for number, name in locale.months[context][width].items()]
     pairs += _iso_country_names()
     return pairs
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> frozenset[str]:
+    """ISO 3166 country codes (CLDR also names unions and regions: "EU", "UN", "QO" are no countries)."""
+    import pycountry
+
+    return frozenset(country.alpha_2 for country in pycountry.countries)
 
 
 def _iso_country_names() -> list[tuple[str, str]]:
@@ -64,7 +72,7 @@ def _iso_country_names() -> list[tuple[str, str]]:
 def build_gazetteer(implicit: frozenset[str] = frozenset()) -> Gazetteer:
     """Stems of every word of every name; a stem two codes share ("республик", "south") names neither.
 
-    `implicit` codes (the deployment's own country) are left out: every document is about it.
+    `implicit` codes (the deployment's own country) are known but never a specific: every document is about it.
     """
     codes: dict[str, set[str]] = defaultdict(set)
     whole: dict[str, set[str]] = defaultdict(set)  # stems that are a whole one-word name ("Кытай", "АКШ")
@@ -83,4 +91,4 @@ def build_gazetteer(implicit: frozenset[str] = frozenset()) -> Gazetteer:
         owners = found if len(found) == 1 else whole.get(stem, set())
         if len(owners) == 1:
             stems[stem] = next(iter(owners))
-    return Gazetteer(stems={stem: code for stem, code in stems.items() if code not in implicit})
+    return Gazetteer(stems=stems, implicit=implicit)

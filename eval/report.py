@@ -72,8 +72,10 @@ def retrieval_rows(name: str, figure: dict[str, Any], floor: dict[str, Any]) -> 
     ]
 
 
-def tables(sets: Sequence[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]]) -> list[str]:
-    """The answer and retrieval tables for (set name, figure report, answer floor, retrieval floor) tuples."""
+def tables(
+    sets: Sequence[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]], retrieval: bool = True
+) -> list[str]:
+    """The answer (and retrieval) tables for (set name, figure report, answer floor, retrieval floor) tuples."""
     figure_name = sets[0][1]["config"] if sets else "hybrid"
     lines = [
         f"### Answers: `{figure_name}` beside the `{ANSWER_FLOOR}` floor and the retrieval ceiling",
@@ -85,6 +87,8 @@ def tables(sets: Sequence[tuple[str, dict[str, Any], dict[str, Any], dict[str, A
     ]
     for name, figure, floor, _ in sets:
         lines += answer_rows(name, figure, floor)
+    if not retrieval:
+        return lines
     lines += [
         "",
         f"### Retrieval: `{figure_name}` beside the `{RETRIEVAL_FLOOR}` floor (gold document, answerable questions)",

@@ -39,6 +39,7 @@ from eval.runner import QAItem
 MAX_FALSE_REFUSALS = 0.05
 FOLDS = 5
 PAIRWISE_C = 0.1  # regularisation of the sentence ranker: ~100 questions are few
+ANSWERABLE_C = 0.3  # and of the answerability model: ~30 unanswerable questions are fewer
 
 
 @dataclass
@@ -94,19 +95,19 @@ def _groups(examples: Sequence[Example]) -> dict[str, int]:
     return {source: i for i, source in enumerate(sources)}
 
 
-def _fit(x: np.ndarray, y: np.ndarray, balanced: bool) -> Any:
+def _fit(x: np.ndarray, y: np.ndarray, balanced: bool, c: float = 1.0) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     model = make_pipeline(
-        StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced" if balanced else None)
+        StandardScaler(), LogisticRegression(C=c, max_iter=2000, class_weight="balanced" if balanced else None)
     )
     model.fit(x, y)
     return model
 
 
-def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, balanced: bool) -> np.ndarray:
+def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, balanced: bool, c: float = 1.0) -> np.ndarray:
     from sklearn.model_selection import GroupKFold
 
     predictions = np.zeros(len(y))
@@ -114,7 +115,7 @@ def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, balanced: boo
         if len(set(y[train])) < 2:
             predictions[test] = float(y[train].mean())
             continue
-        predictions[test] = _fit(x[train], y[train], balanced).predict_proba(x[test])[:, 1]
+        predictions[test] = _fit(x[train], y[train], balanced, c).predict_proba(x[test])[:, 1]
     return predictions
 
 
@@ -249,26 +250,12 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         ranked = sorted(zip(example.oof, example.candidates, strict=True), key=lambda pc: -pc[0])
         for probability, cand in ranked:
             cand.probability = probability
-        best_span = 0.0
-        if ranked:
-            best = ranked[0][1]
-            best_span = max(
-                (
-                    float(
-                        span_model.predict_proba(
-                            _matrix([span_features(example.asked, best, s, analyze)], SPAN_FEATURES)
-                        )[0, 1]
-                    )
-                    for s in best.spans
-                ),
-                default=0.0,
-            )
-        answer_rows.append(answerable_features(example.asked, [c for _, c in ranked], best_span))
+        answer_rows.append(answerable_features(example.asked, [c for _, c in ranked]))
         answer_y.append(1 if example.retrieved_all_facts else 0)
         answer_groups.append(group_of[example.item.source or example.item.id])
     ax, ay, ag = _matrix(answer_rows, ANSWERABLE_FEATURES), np.array(answer_y), np.array(answer_groups)
-    answer_oof = _out_of_fold(ax, ay, ag, balanced=False)
-    answer_model = _fit(ax, ay, balanced=False)
+    answer_oof = _out_of_fold(ax, ay, ag, balanced=False, c=ANSWERABLE_C)
+    answer_model = _fit(ax, ay, balanced=False, c=ANSWERABLE_C)
     gold_answerable = np.array([1 if e.item.answerable else 0 for e in examples])
     threshold = _threshold(answer_oof, gold_answerable)
     brier, ece, table = reliability(answer_oof, ay)

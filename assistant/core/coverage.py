@@ -19,15 +19,48 @@ from assistant.core.sentences import join_digit_groups
 # "Бейшеналиев" meets "Beishenaliev" and "Ош" meets "Osh".
 _TO_LATIN = str.maketrans(
     {
-        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
-        "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "ң": "ng", "о": "o", "ө": "o", "п": "p", "р": "r",
-        "с": "s", "т": "t", "у": "u", "ү": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch",
-        "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+        "а": "a",
+        "б": "b",
+        "в": "v",
+        "г": "g",
+        "д": "d",
+        "е": "e",
+        "ё": "e",
+        "ж": "zh",
+        "з": "z",
+        "и": "i",
+        "й": "y",
+        "к": "k",
+        "л": "l",
+        "м": "m",
+        "н": "n",
+        "ң": "ng",
+        "о": "o",
+        "ө": "o",
+        "п": "p",
+        "р": "r",
+        "с": "s",
+        "т": "t",
+        "у": "u",
+        "ү": "u",
+        "ф": "f",
+        "х": "kh",
+        "ц": "ts",
+        "ч": "ch",
+        "ш": "sh",
+        "щ": "shch",
+        "ъ": "",
+        "ы": "y",
+        "ь": "",
+        "э": "e",
+        "ю": "yu",
+        "я": "ya",
     }
 )
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _UPPER = re.compile(r"[A-ZА-ЯЁӨҮҢ]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # Question words and pronouns start questions in capitals too; they are never what a question insists on.
 _STEM_CHARS = 5
 _FUZZY = 80
@@ -43,6 +76,7 @@ class Gazetteer:
     """Word stems of country and month names in ky / ru / en, each mapped to one code ("RU", "M03")."""
 
     stems: Mapping[str, str] = field(default_factory=dict)
+    implicit: frozenset[str] = frozenset()  # the deployment's own country: every document is about it
     max_suffix: int = 5
 
     def code(self, word: str) -> str | None:
@@ -55,7 +89,7 @@ class Gazetteer:
             code = self.stems.get(lowered[:cut])
             if code is not None:
                 # Every language capitalises a country's name; Kyrgyz and Russian write months in lower case.
-                country = not code.startswith("M")
+                country = len(code) == 2
                 return code if len(lowered) - cut <= self.max_suffix and (capitalised or not country) else None
         return None
 
@@ -66,6 +100,7 @@ class Specific:
 
     kind: str  # "number" | "code" | "name"
     key: str  # the digits, the code, or the name in Latin letters
+    words: tuple[str, ...] = ()  # for a name of several words, each in Latin letters: any one names it
 
 
 def specifics(question: str, gazetteer: Gazetteer) -> list[Specific]:
@@ -74,18 +109,31 @@ def specifics(question: str, gazetteer: Gazetteer) -> list[Specific]:
     for number in _NUMBER.findall(join_digit_groups(question)):
         if len(number) >= 2 or int(float(number.replace(",", "."))) > 0:
             found[("number", number)] = Specific("number", number)
-    words = _WORD.findall(question)
-    for i, word in enumerate(words):
-        if any(ch.isdigit() for ch in word):
-            continue
-        code = gazetteer.code(word)
-        if code is not None:
-            found[("code", code)] = Specific("code", code)
-            continue
-        acronym = len(word) >= 2 and sum(1 for ch in word if _UPPER.match(ch)) >= 2
-        if (i > 0 and _UPPER.match(word[0])) or acronym:
-            latin = to_latin(word)
-            found[("name", latin[:_STEM_CHARS])] = Specific("name", latin)
+    # Each sentence of the question (a follow-up carries the earlier one) opens with a capital of its own.
+    for sentence in _SENTENCE_END.split(question):
+        run: list[str] = []
+        for i, word in enumerate([*_WORD.findall(sentence), ""]):
+            code = gazetteer.code(word) if word and not any(ch.isdigit() for ch in word) else None
+            # Two-letter acronyms ("КР", "РФ") are abbreviations other languages spell differently.
+            acronym = len(word) >= 3 and sum(1 for ch in word if _UPPER.match(ch)) >= 2
+            short_acronym = word.isupper() and len(word) < 3
+            named = (
+                code is None
+                and bool(word)
+                and not word[0].isdigit()
+                and not short_acronym
+                and bool((i > 0 and _UPPER.match(word[0])) or acronym)
+            )
+            if named:
+                run.append(to_latin(word))
+                continue
+            # A run of capitalised words ("Osh State University", "Valentina Shevchenko") is one name, named
+            # when any of its words is: other languages translate an institution's title words.
+            if run:
+                found[("name", run[0][:_STEM_CHARS])] = Specific("name", run[0], tuple(run))
+                run = []
+            if code is not None and code not in gazetteer.implicit:
+                found[("code", code)] = Specific("code", code)
     return list(found.values())
 
 
@@ -101,7 +149,9 @@ class Evidence:
     def of(cls, text: str, gazetteer: Gazetteer) -> Evidence:
         """Read a text."""
         words = _WORD.findall(text)
-        codes = {c for c in (gazetteer.code(w) for w in words if not any(ch.isdigit() for ch in w)) if c}
+        # "11-апрелдеги": the month stands beside the day in one hyphenated word.
+        parts = [part for w in words for part in w.split("-") if part and not any(ch.isdigit() for ch in part)]
+        codes = {c for c in (gazetteer.code(part) for part in parts) if c}
         return cls(
             numbers=frozenset(_NUMBER.findall(join_digit_groups(text))),
             codes=frozenset(codes),
@@ -114,7 +164,10 @@ class Evidence:
             return specific.key in self.numbers
         if specific.kind == "code":
             return specific.key in self.codes
-        stem = specific.key[:_STEM_CHARS]
+        return any(self._names(word) for word in specific.words or (specific.key,))
+
+    def _names(self, name: str) -> bool:
+        stem = name[:_STEM_CHARS]
         return any(
             fuzz.ratio(stem, word[: len(stem)]) >= _FUZZY for word in self.latin_words if len(word) >= len(stem) - 1
         )
@@ -125,3 +178,8 @@ def coverage(wanted: list[Specific], evidence: list[Evidence]) -> float:
     if not wanted:
         return 1.0
     return sum(1 for s in wanted if any(e.covers(s) for e in evidence)) / len(wanted)
+
+
+def coverage_of_kind(wanted: list[Specific], evidence: list[Evidence], kind: str) -> float:
+    """The share of one kind of specific (number, code or name) that some evidence text names (1.0 if none)."""
+    return coverage([s for s in wanted if s.kind == kind], evidence)

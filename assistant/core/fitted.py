@@ -184,7 +184,7 @@ class FittedAnswerer:
         """Answer from the given chunks (best first), or refuse with the answerability as confidence."""
         asked, ranked = self.candidates(question, chunks)
         span, span_probability = self.best_span(asked, ranked[0]) if ranked else (None, 0.0)
-        confidence = self.model.answerable.probability(answerable_features(asked, ranked, span_probability))
+        confidence = self.model.answerable.probability(answerable_features(asked, ranked))
         if not ranked or confidence < self.min_confidence:
             return Answer(
                 language=question.language, refused=True, confidence=round(confidence, 4), retrieved=tuple(chunks)
