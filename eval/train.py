@@ -225,25 +225,44 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         if e.item.answerable
     ]
     second_ratio, second_same_document, quoting = _fit_second_sentence(examples)
-    # 2. Spans: inside sentences that hold a fact, which span is the asked-for one.
-    span_rows, span_y, span_groups = [], [], []
+    # 2. Spans: inside sentences that hold a fact, which span is the asked-for one — ranked against the other
+    # spans of the same sentence, like the sentences.
+    span_matrices, span_labels, span_groups = [], [], []
     for example in examples:
         if not example.item.answerable:
             continue
         for cand, label in zip(example.candidates, example.sentence_labels, strict=True):
-            if not label:
+            if not label or not cand.spans:
                 continue
-            for span in cand.spans:
-                span_rows.append(span_features(example.asked, cand, span, analyze))
-                span_y.append(
-                    1
-                    if any(metrics.fact_present(f, span.text) or _span_in_fact(span.text, f) for f in example.item.must)
-                    else 0
+            rows = [span_features(example.asked, cand, span, analyze) for span in cand.spans]
+            span_matrices.append(_matrix(rows, SPAN_FEATURES))
+            span_labels.append(
+                np.array(
+                    [
+                        1
+                        if any(metrics.fact_present(f, s.text) or _span_in_fact(s.text, f) for f in example.item.must)
+                        else 0
+                        for s in cand.spans
+                    ]
                 )
-                span_groups.append(group_of[example.item.source or example.item.id])
-    sx, sy, sg = _matrix(span_rows, SPAN_FEATURES), np.array(span_y), np.array(span_groups)
-    span_oof = _out_of_fold(sx, sy, sg, balanced=False)
-    span_model = _fit(sx, sy, balanced=False)
+            )
+            span_groups.append(group_of[example.item.source or example.item.id])
+    span_top1 = []
+    groups_array = np.array(span_groups)
+    from sklearn.model_selection import GroupKFold as _GroupKFold
+
+    for train_idx, test_idx in _GroupKFold(n_splits=min(FOLDS, len(set(span_groups)))).split(
+        span_matrices, groups=groups_array
+    ):
+        fold_scaler, fold_coef = _fit_pairwise(
+            [span_matrices[i] for i in train_idx], [span_labels[i] for i in train_idx]
+        )
+        for i in test_idx:
+            if span_labels[i].any():
+                span_top1.append(
+                    float(span_labels[i][int(np.argmax(fold_scaler.transform(span_matrices[i]) @ fold_coef))])
+                )
+    span_scaler, span_coef = _fit_pairwise(span_matrices, span_labels)
     # 3. Answerability, from each question's best candidate by out-of-fold probability.
     answer_rows, answer_y, answer_groups = [], [], []
     for example in examples:
@@ -269,9 +288,7 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         "sentence_top1": round(float(np.mean(top1)), 4),
         "quoting": quoting,
         "cosine_top1": round(float(np.mean(cosine_top1)), 4),
-        "span_accuracy_in_right_sentences": round(float(np.mean((span_oof >= 0.5) == (sy == 1))), 4)
-        if len(sy)
-        else None,
+        "span_top1_in_right_sentences": round(float(np.mean(span_top1)), 4) if span_top1 else None,
         "answerable_auc": round(float(roc_auc_score(ay, answer_oof)), 4) if len(set(ay)) > 1 else None,
         "brier": brier,
         "ece": ece,
@@ -294,7 +311,7 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         "second_ratio": second_ratio,
         "second_same_document": second_same_document,
         "sentence": _export_pairwise(scaler, coef, SENTENCE_FEATURES),
-        "span": _export(span_model, SPAN_FEATURES),
+        "span": _export_pairwise(span_scaler, span_coef, SPAN_FEATURES),
         "answerable": _export(answer_model, ANSWERABLE_FEATURES),
     }
 

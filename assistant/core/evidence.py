@@ -67,6 +67,8 @@ SENTENCE_FEATURES = (
 )
 SPAN_FEATURES = (
     "in_question",
+    "shares_question_word",
+    "number_word",
     "near_question_word",
     "near_counted_word",
     "near_latin_question_word",
@@ -249,7 +251,6 @@ def _add_features(
             "headline": 1.0 if cand.sentence.text.rstrip().endswith("?") else 0.0,
         }
 
-
     # How far each candidate stands from the best of its question: ranking is within a question.
     for name, gap in (("overlap", "overlap_gap"), ("cover_context", "cover_gap"), ("counted_cos", "counted_gap")):
         top = max(c.features[name] for c in candidates)
@@ -315,6 +316,16 @@ def span_features(asked: Asked, cand: Candidate, span: Span, analyze: Analyzer) 
     index = cand.spans.index(span) if span in cand.spans else 0
     return {
         "in_question": 1.0 if in_question else 0.0,
+        # A name span that holds a name the question gives ("Алмазбек Бейшеналиев …" for "Бейшеналиев … ким
+        # менен") is what the question asks about, not for.
+        "shares_question_word": 1.0
+        if any(
+            to_latin(w)[:5] in asked.latin_stems for w in _WORD.findall(span.text) if len(w) >= 3 and not w.isdigit()
+        )
+        else 0.0,
+        "number_word": 1.0
+        if span.text and not any(ch.isdigit() for ch in span.text) and asked.kind == "count"
+        else 0.0,
         "near_question_word": 1.0 if distance <= 3 else 0.0,
         "near_counted_word": 1.0 if any(abs(i - span_word) <= 3 for i in counted_positions) else 0.0,
         "near_latin_question_word": _latin_share(
