@@ -83,6 +83,10 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        # X-Forwarded-For is believed only from the proxies named in BILIM_TRUSTED_PROXIES (uvicorn would
+        # otherwise believe any caller on 127.0.0.1, so a local proxy would make every client anonymous).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
     )
     return 0
 

@@ -132,11 +132,12 @@ class RecordStore:
             )
         return conversation_id, answer_id
 
-    def answer(self, answer_id: str) -> dict[str, Any]:
-        """A stored answer's JSON with its question, conversation and answer ids."""
+    def answer(self, answer_id: str, owner: str) -> dict[str, Any]:
+        """A stored answer's JSON with its question, conversation and answer ids — for whoever asked it only
+        (another caller gets the same 404 as for an unknown id, so ids reveal nothing)."""
         with self._connect() as db:
             row = db.execute("SELECT * FROM answers WHERE id = ?", (answer_id,)).fetchone()
-        if row is None:
+        if row is None or row["owner"] != owner:
             raise NotFound(f"unknown answer {answer_id!r} (it may have expired)")
         payload: dict[str, Any] = json.loads(row["payload"])
         payload.update(
@@ -148,10 +149,11 @@ class RecordStore:
         return payload
 
     # -- feedback -------------------------------------------------------------------------------------
-    def add_feedback(self, answer_id: str, rating: str, comment: str | None) -> int:
-        """Store a rating of an existing answer; returns the feedback id."""
+    def add_feedback(self, answer_id: str, rating: str, comment: str | None, owner: str) -> int:
+        """Store a rating of an answer the caller was given; returns the feedback id."""
         with self._connect() as db:
-            if db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
+            row = db.execute("SELECT owner FROM answers WHERE id = ?", (answer_id,)).fetchone()
+            if row is None or row["owner"] != owner:
                 raise NotFound(f"unknown answer {answer_id!r} (it may have expired)")
             cursor = db.execute(
                 "INSERT INTO feedback (answer_id, rating, comment, created) VALUES (?, ?, ?, ?)",

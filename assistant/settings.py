@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated bearer keys for document management; empty = disabled"
     )
     rate_limit: str = Field(default="30/minute", description="requests per key+end user (or IP), e.g. 20/minute")
+    auth_failure_limit: str = Field(
+        default="20/minute", description="failed authentications per client address, then 429 (valid keys: never)"
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated addresses of reverse proxies whose X-Forwarded-For is believed; empty = none",
+    )
     retention_days: int = Field(default=90, ge=1, description="days questions, answers and end-user ids are kept")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="per uploaded file")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="allowed web origins")
@@ -61,23 +68,23 @@ class Settings(BaseSettings):
             return [SecretStr(part.strip()) for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "auth_failure_limit")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         if not _RATE.match(value):
-            raise ValueError("rate_limit must look like '20/minute' (second, minute, hour or day)")
+            raise ValueError("a rate must look like '20/minute' (second, minute, hour or day)")
         return value
 
-    def rate(self) -> tuple[int, int]:
-        """The rate limit as (requests, window seconds)."""
-        match = _RATE.match(self.rate_limit)
+    def rate(self, value: str | None = None) -> tuple[int, int]:
+        """A rate (the request limit by default) as (requests, window seconds)."""
+        match = _RATE.match(value or self.rate_limit)
         assert match is not None  # validated above
         return int(match.group(1)), _WINDOW_SECONDS[match.group(2)]
 

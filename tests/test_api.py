@@ -67,8 +67,9 @@ def test_follow_up_in_a_conversation(api: str) -> None:
 
 def test_conversations_are_private_to_their_owner(api: str) -> None:
     mine = ask(api, QUOTA_KY, headers={**ASK, "X-End-User": "student-a"}).json()
-    theirs = ask(api, "Алардын ичинен?", headers={**ASK, "X-End-User": "student-b"},
-                 conversation_id=mine["conversation_id"])
+    theirs = ask(
+        api, "Алардын ичинен?", headers={**ASK, "X-End-User": "student-b"}, conversation_id=mine["conversation_id"]
+    )
     assert_problem(theirs, 404, "not_found")
     assert_problem(ask(api, QUOTA_KY, conversation_id="c_nope"), 404, "not_found")
 
@@ -81,6 +82,40 @@ def test_stored_answer_by_id(api: str) -> None:
     assert again["answer"] == body["answer"] and again["citations"] == body["citations"]
     assert again["question"] == QUOTA_KY
     assert_problem(httpx.get(f"{api}/v1/answers/a_unknown", headers=ASK), 404, "not_found")
+
+
+def test_an_answer_is_read_and_rated_only_by_whoever_asked_it(api: str) -> None:
+    mine = ask(api, QUOTA_KY, headers={**ASK, "X-End-User": "student-a"}).json()["answer_id"]
+    url = f"{api}/v1/answers/{mine}"
+    assert httpx.get(url, headers={**ASK, "X-End-User": "student-a"}, timeout=30).status_code == 200
+    # Another student behind the same key, or another key, learns nothing from the id: the same 404.
+    assert_problem(httpx.get(url, headers={**ASK, "X-End-User": "student-b"}, timeout=30), 404, "not_found")
+    other_key = {"Authorization": "Bearer second-key"}
+    assert_problem(httpx.get(url, headers=other_key, timeout=30), 404, "not_found")
+    rating = {"answer_id": mine, "rating": "down"}
+    stranger = httpx.post(f"{api}/v1/feedback", json=rating, headers={**ASK, "X-End-User": "student-b"}, timeout=30)
+    assert_problem(stranger, 404, "not_found")
+    own = httpx.post(f"{api}/v1/feedback", json=rating, headers={**ASK, "X-End-User": "student-a"}, timeout=30)
+    assert own.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/ask", '{"question": "\\ud800 канча орун бар?"}'),
+        ("/v1/ask/stream", '{"question": "\\udfff x"}'),
+        ("/v1/ask", '{"question": "канча?", "conversation_id": "c_\\ud800"}'),
+        ("/v1/feedback", '{"answer_id": "a_\\ud800", "rating": "up"}'),
+        ("/v1/feedback", '{"answer_id": "a_x", "rating": "up", "comment": "\\udc00"}'),
+    ],
+    ids=["question", "stream", "conversation", "answer-id", "comment"],
+)
+def test_text_that_is_not_valid_unicode_gets_422_on_every_field(api: str, path: str, body: str) -> None:
+    response = httpx.post(
+        f"{api}{path}", content=body.encode(), headers={**ASK, "Content-Type": "application/json"}, timeout=30
+    )
+    assert_problem(response, 422, "invalid_input")
+    assert "unicode" in response.json()["detail"].lower()
 
 
 def _events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
@@ -148,8 +183,12 @@ def test_keys_are_required_and_checked(api: str) -> None:
     assert ask(api, QUOTA_KY, headers=ADMIN).status_code == 200  # admins may ask too
     assert_problem(httpx.get(f"{api}/v1/documents"), 401)
     config = httpx.get(f"{api}/v1/config").json()  # open: the web chat reads it before asking for a key
-    assert config == {"auth_required": True, "admin_enabled": True, "max_question_chars": 1000,
-                      "max_upload_bytes": 300000}
+    assert config == {
+        "auth_required": True,
+        "admin_enabled": True,
+        "max_question_chars": 1000,
+        "max_upload_bytes": 300000,
+    }
 
 
 def test_unknown_route_is_a_json_404(api: str) -> None:
@@ -173,10 +212,11 @@ def test_upload_answer_delete_refuse(api: str, api_dir: Path, tmp_path: Path) ->
     assert all(c["document"] != "talas-school.txt" for c in before["citations"])
     docs = write_docs(tmp_path / "docs", TINY_DOCS)
     with (docs / "talas-school.txt").open("rb") as fh:
-        response = httpx.post(f"{api}/v1/documents", headers=ADMIN, files=[("files", ("talas-school.txt", fh))],
-                              timeout=120)
+        response = httpx.post(
+            f"{api}/v1/documents", headers=ADMIN, files=[("files", ("talas-school.txt", fh))], timeout=120
+        )
     assert response.status_code == 200, response.text
-    assert response.json() == {"ingested": [{"id": "talas-school.txt", "chunks": 1}], "failed": []}
+    assert response.json() == {"ingested": [{"id": "talas-school.txt", "chunks": 1, "status": "added"}], "failed": []}
     listed = httpx.get(f"{api}/v1/documents", headers=ASK).json()["documents"]
     assert "talas-school.txt" in {d["id"] for d in listed}
 
@@ -198,7 +238,7 @@ def test_upload_several_files_with_one_bad(api: str) -> None:
         ("files", ("broken.pdf", b"%PDF-1.4 this is not really a pdf")),
     ]
     body = httpx.post(f"{api}/v1/documents", headers=ADMIN, files=files, timeout=120).json()
-    assert body["ingested"] == [{"id": "naryn-teachers.txt", "chunks": 1}]
+    assert body["ingested"] == [{"id": "naryn-teachers.txt", "chunks": 1, "status": "added"}]
     assert [f["file"] for f in body["failed"]] == ["broken.pdf"] and body["failed"][0]["error"]
     assert "85" in ask(api, "Нарын облусунун мектептеринде канча мугалим жетишпейт?").json()["answer"]
     assert httpx.delete(f"{api}/v1/documents/naryn-teachers.txt", headers=ADMIN).status_code == 200
@@ -214,8 +254,9 @@ def test_upload_several_files_with_one_bad(api: str) -> None:
         ("huge.txt", "Кыргызстан. ".encode() * 30000, 413),
     ],
 )
-def test_bad_uploads_are_refused_and_store_nothing(api: str, api_dir: Path, name: str, content: bytes,
-                                                   status: int) -> None:
+def test_bad_uploads_are_refused_and_store_nothing(
+    api: str, api_dir: Path, name: str, content: bytes, status: int
+) -> None:
     response = httpx.post(f"{api}/v1/documents", headers=ADMIN, files=[("files", (name, content))], timeout=60)
     assert_problem(response, status)
     assert name not in {d["id"] for d in httpx.get(f"{api}/v1/documents", headers=ASK).json()["documents"]}
@@ -234,6 +275,40 @@ def test_uploaded_names_cannot_escape_the_data_dir(api: str, api_dir: Path) -> N
     assert httpx.delete(f"{api}/v1/documents/escape-olympiad.txt", headers=ADMIN).status_code == 200
 
 
+def test_two_files_stored_under_one_name_are_refused_before_anything_is_staged(api: str, api_dir: Path) -> None:
+    text = TINY_DOCS["osh-olympiad.txt"].encode()
+    for names in (("same.txt", "same.txt"), ("a/same.txt", "b/same.txt"), ("same?.txt", "same*.txt")):
+        files = [("files", (name, text)) for name in names]
+        response = httpx.post(f"{api}/v1/documents", headers=ADMIN, files=files, timeout=60)
+        assert_problem(response, 422, "invalid_input")
+        assert "rename one" in response.json()["detail"]
+    assert not [p for p in (api_dir / "uploads").rglob("same*") if p.is_file()]  # nothing staged or kept
+
+
+def test_a_long_non_latin_file_name_is_cut_to_what_the_file_system_holds(api: str, api_dir: Path) -> None:
+    name = "中" * 90 + ".txt"  # 274 bytes of UTF-8
+    text = TINY_DOCS["osh-olympiad.txt"].encode()
+    response = httpx.post(f"{api}/v1/documents", headers=ADMIN, files=[("files", (name, text))], timeout=120)
+    assert response.status_code == 200, response.text
+    stored = response.json()["ingested"][0]["id"]
+    assert stored.endswith(".txt") and stored.startswith("中") and len(stored.encode()) <= 200
+    assert (api_dir / "uploads" / stored).is_file()
+    assert httpx.delete(f"{api}/v1/documents/{stored}", headers=ADMIN, timeout=60).status_code == 200
+
+
+def test_an_upload_says_whether_it_added_replaced_or_kept_a_document(api: str) -> None:
+    def upload(text: str) -> dict[str, Any]:
+        files = [("files", ("replace-me.txt", text.encode()))]
+        response = httpx.post(f"{api}/v1/documents", headers=ADMIN, files=files, timeout=120)
+        assert response.status_code == 200, response.text
+        return dict(response.json()["ingested"][0])
+
+    assert upload(TINY_DOCS["osh-olympiad.txt"])["status"] == "added"
+    assert upload(TINY_DOCS["osh-olympiad.txt"])["status"] == "unchanged"
+    assert upload(TINY_DOCS["naryn-teachers.txt"])["status"] == "replaced"
+    assert httpx.delete(f"{api}/v1/documents/replace-me.txt", headers=ADMIN, timeout=60).status_code == 200
+
+
 def test_document_management_needs_an_admin_key(api: str) -> None:
     files = [("files", ("x.txt", b"text"))]
     assert_problem(httpx.post(f"{api}/v1/documents", headers=ASK, files=files), 403, "forbidden")
@@ -248,14 +323,18 @@ def test_document_management_needs_an_admin_key(api: str) -> None:
 def test_feedback_is_stored_and_exported_as_draft_gold_lines(api: str, api_dir: Path, tmp_path: Path) -> None:
     first = ask(api, "Министр квотаны канчага чейин көбөйтүүнү сунуштады?").json()
     follow = ask(api, "Алардын ичинен жетимдерге канчасы?", conversation_id=first["conversation_id"]).json()
-    down = httpx.post(f"{api}/v1/feedback", headers=ASK,
-                      json={"answer_id": follow["answer_id"], "rating": "down", "comment": "толук эмес"})
+    down = httpx.post(
+        f"{api}/v1/feedback",
+        headers=ASK,
+        json={"answer_id": follow["answer_id"], "rating": "down", "comment": "толук эмес"},
+    )
     assert down.status_code == 201 and isinstance(down.json()["id"], int)
     up = httpx.post(f"{api}/v1/feedback", headers=ASK, json={"answer_id": first["answer_id"], "rating": "up"})
     assert up.status_code == 201
     assert_problem(httpx.post(f"{api}/v1/feedback", headers=ASK, json={"answer_id": "a_x", "rating": "up"}), 404)
-    assert_problem(httpx.post(f"{api}/v1/feedback", headers=ASK,
-                              json={"answer_id": first["answer_id"], "rating": "meh"}), 422)
+    assert_problem(
+        httpx.post(f"{api}/v1/feedback", headers=ASK, json={"answer_id": first["answer_id"], "rating": "meh"}), 422
+    )
 
     out = tmp_path / "drafts.jsonl"
     result = run_module("eval", "feedback", "--data-dir", api_dir, "--out", out, "--rating", "down")

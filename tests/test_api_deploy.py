@@ -34,8 +34,9 @@ def test_rate_limit_is_per_end_user_and_admin_endpoints_are_off(
         assert limited.status_code == 429 and limited.json()["code"] == "rate_limited"
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
         # Another student of the same bot still gets answers.
-        other = httpx.post(f"{api}/v1/ask", json={"question": QUOTA_KY},
-                           headers={**key, "X-End-User": "hashed-student-b"}, timeout=60)
+        other = httpx.post(
+            f"{api}/v1/ask", json={"question": QUOTA_KY}, headers={**key, "X-End-User": "hashed-student-b"}, timeout=60
+        )
         assert other.status_code == 200 and "375" in other.json()["answer"]
         # Without BILIM_ADMIN_KEYS document management answers 403, even to a valid key.
         upload = httpx.post(f"{api}/v1/documents", headers=key, files=[("files", ("a.txt", b"text"))])
@@ -50,9 +51,7 @@ def test_open_server_limits_by_address_whatever_end_user_is_claimed(
     shutil.copytree(corpus_store_dir[0], data)
     with api_server(data, tmp_path / "api.log", BILIM_RATE_LIMIT="2/minute") as api:
         assert httpx.get(f"{api}/v1/config").json()["auth_required"] is False
-        codes = [
-            httpx.get(f"{api}/v1/documents", headers={"X-End-User": f"user-{i}"}).status_code for i in range(3)
-        ]
+        codes = [httpx.get(f"{api}/v1/documents", headers={"X-End-User": f"user-{i}"}).status_code for i in range(3)]
         assert codes == [200, 200, 429]
 
 
@@ -61,29 +60,36 @@ def test_two_workers_on_a_chroma_server_answer_and_ingest_concurrently(tmp_path:
     with chroma_server(tmp_path) as chroma:
         lock_dir = tmp_path / "shared"
         docs = write_docs(tmp_path / "docs", {k: v for k, v in TINY_DOCS.items() if k != "talas-school.txt"})
-        seeded = run_module("ingest", docs, "--json", "--data-dir", lock_dir,
-                            env=_env(BILIM_CHROMA_URL=chroma))
+        seeded = run_module("ingest", docs, "--json", "--data-dir", lock_dir, env=_env(BILIM_CHROMA_URL=chroma))
         assert seeded.returncode == 0, seeded.stderr
         assert json_summary(seeded)["chunks_total"] == 2
         with api_server(
-            lock_dir, tmp_path / "api.log", "--workers", "2",
-            BILIM_CHROMA_URL=chroma, BILIM_ADMIN_KEYS="adm", BILIM_RATE_LIMIT="1000/minute",
+            lock_dir,
+            tmp_path / "api.log",
+            "--workers",
+            "2",
+            BILIM_CHROMA_URL=chroma,
+            BILIM_ADMIN_KEYS="adm",
+            BILIM_RATE_LIMIT="1000/minute",
         ) as api:
             answers: list[str] = []
             failures: list[str] = []
 
             def keep_asking() -> None:
                 for _ in range(6):
-                    r = httpx.post(f"{api}/v1/ask", json={"question": "Нарын облусунда канча мугалим жетишпейт?"},
-                                   timeout=60)
+                    r = httpx.post(
+                        f"{api}/v1/ask", json={"question": "Нарын облусунда канча мугалим жетишпейт?"}, timeout=60
+                    )
                     (answers if r.status_code == 200 else failures).append(r.text)
 
             askers = [threading.Thread(target=keep_asking) for _ in range(2)]
             for t in askers:
                 t.start()
             upload = httpx.post(
-                f"{api}/v1/documents", headers={"Authorization": "Bearer adm"},
-                files=[("files", ("talas-school.txt", TINY_DOCS["talas-school.txt"].encode()))], timeout=120,
+                f"{api}/v1/documents",
+                headers={"Authorization": "Bearer adm"},
+                files=[("files", ("talas-school.txt", TINY_DOCS["talas-school.txt"].encode()))],
+                timeout=120,
             )
             for t in askers:
                 t.join()
@@ -92,23 +98,23 @@ def test_two_workers_on_a_chroma_server_answer_and_ingest_concurrently(tmp_path:
             # Every request opens a new connection, so both workers serve these; each must see the upload.
             pids = set()
             for _ in range(12):
-                r = httpx.post(f"{api}/v1/ask", json={"question": TALAS_Q},
-                               timeout=60)
+                r = httpx.post(f"{api}/v1/ask", json={"question": TALAS_Q}, timeout=60)
                 assert r.status_code == 200 and "640" in r.json()["answer"], r.text
                 pids.add(r.headers.get("x-served-by"))
             assert len(pids) == 2, pids
             # A conversation started on one worker continues on the other (it lives in SQLite).
-            first = httpx.post(f"{api}/v1/ask", json={"question": QUOTA_750},
-                               timeout=60).json()
+            first = httpx.post(f"{api}/v1/ask", json={"question": QUOTA_750}, timeout=60).json()
             for _ in range(4):
-                again = httpx.post(f"{api}/v1/ask", json={"question": "Талас облусунда канча окуучу?",
-                                                          "conversation_id": first["conversation_id"]}, timeout=60)
+                again = httpx.post(
+                    f"{api}/v1/ask",
+                    json={"question": "Талас облусунда канча окуучу?", "conversation_id": first["conversation_id"]},
+                    timeout=60,
+                )
                 assert again.status_code == 200, again.text
             deleted = httpx.delete(f"{api}/v1/documents/talas-school.txt", headers={"Authorization": "Bearer adm"})
             assert deleted.status_code == 200
             for _ in range(6):
-                r = httpx.post(f"{api}/v1/ask", json={"question": TALAS_Q},
-                               timeout=60)
+                r = httpx.post(f"{api}/v1/ask", json={"question": TALAS_Q}, timeout=60)
                 assert "640" not in r.json()["answer"]
 
 
@@ -124,8 +130,10 @@ def test_serve_seeds_an_empty_store_once_and_keeps_deletions(tmp_path: Path) -> 
     with api_server(data, tmp_path / "api.log", "--seed", str(corpus), BILIM_ADMIN_KEYS="adm") as api:
         ids = [d["id"] for d in httpx.get(f"{api}/v1/documents").json()["documents"]]
         assert ids == ["osh-olympiad.txt"]
-        assert httpx.delete(f"{api}/v1/documents/osh-olympiad.txt", headers={"Authorization": "Bearer adm"}
-                            ).status_code == 200
+        assert (
+            httpx.delete(f"{api}/v1/documents/osh-olympiad.txt", headers={"Authorization": "Bearer adm"}).status_code
+            == 200
+        )
     # Restarted with --seed again: the admin's deletion stands, so the store is empty and not ready.
     with api_server(data, tmp_path / "api2.log", "--seed", str(corpus), wait_for="/healthz") as api:
         assert httpx.get(f"{api}/v1/documents").json()["documents"] == []
@@ -144,15 +152,51 @@ def test_retention_deletes_old_answers_and_their_feedback(tmp_path: Path, monkey
     payload = {"answer": "Жооп: 375 [1]", "language": "ky", "refused": False, "citations": []}
     monkeypatch.setattr(time, "time", lambda: 1_000_000.0)
     conversation, old = records.save_answer(conversation_id=None, owner="o", question="эски?", payload=payload)
-    records.add_feedback(old, "down", "эски")
+    records.add_feedback(old, "down", "эски", "o")
     monkeypatch.setattr(time, "time", lambda: 1_000_000.0 + 89 * 86400)
     _, recent = records.save_answer(conversation_id=None, owner="o", question="жаңы?", payload=payload)
     assert records.purge(90) == 0
     monkeypatch.setattr(time, "time", lambda: 1_000_000.0 + 91 * 86400)
     assert records.purge(90) == 1
     assert records.counts() == {"conversations": 1, "answers": 1, "feedback": 0}
-    assert records.answer(recent)["question"] == "жаңы?"
+    assert records.answer(recent, "o")["question"] == "жаңы?"
     with pytest.raises(Exception, match="unknown answer"):
-        records.answer(old)
+        records.answer(old, "o")
     with pytest.raises(Exception, match="unknown conversation"):
         records.history(conversation, "o")
+
+
+def test_failed_authentications_meet_a_429_and_valid_keys_never_do(
+    corpus_store_dir: tuple[Path, IngestReport], tmp_path: Path
+) -> None:
+    data = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], data)
+    with api_server(
+        data,
+        tmp_path / "api.log",
+        BILIM_API_KEYS="the-key",
+        BILIM_AUTH_FAILURE_LIMIT="5/minute",
+        BILIM_RATE_LIMIT="1000/minute",
+    ) as api:
+        wrong = [
+            httpx.get(f"{api}/v1/documents", headers={"Authorization": f"Bearer guess-{i}"}, timeout=30)
+            for i in range(8)
+        ]
+        assert [r.status_code for r in wrong] == [401] * 5 + [429] * 3
+        assert int(wrong[-1].headers["Retry-After"]) >= 1 and wrong[-1].json()["code"] == "rate_limited"
+        # The same address with the right key is never refused for the guesses before it.
+        good = httpx.get(f"{api}/v1/documents", headers={"Authorization": "Bearer the-key"}, timeout=30)
+        assert good.status_code == 200
+
+
+def test_x_forwarded_for_does_not_make_a_client_anonymous(
+    corpus_store_dir: tuple[Path, IngestReport], tmp_path: Path
+) -> None:
+    data = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], data)
+    with api_server(data, tmp_path / "api.log", BILIM_RATE_LIMIT="3/minute") as api:  # open server: per address
+        statuses = [
+            httpx.get(f"{api}/v1/documents", headers={"X-Forwarded-For": f"203.0.113.{i}"}, timeout=30).status_code
+            for i in range(5)
+        ]
+        assert statuses == [200, 200, 200, 429, 429]  # every request counted against 127.0.0.1, whatever it claims

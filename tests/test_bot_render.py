@@ -111,3 +111,18 @@ def test_every_language_has_every_text() -> None:
     keys = set(TEXTS["ky"])
     assert all(set(table) == keys for table in TEXTS.values())
     assert "375" not in text("ru", "busy") and text("xx", "busy") == TEXTS["ky"]["busy"]
+
+
+def test_the_bot_keeps_its_state_in_the_data_dir_not_the_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from bots.telegram.settings import BotSettings
+
+    monkeypatch.setenv("BILIM_TELEGRAM_TOKEN", "1:x")
+    monkeypatch.delenv("BILIM_DATA_DIR", raising=False)
+    monkeypatch.delenv("BILIM_TELEGRAM_STATE", raising=False)
+    assert BotSettings().state_file == Path("data/store/telegram-state.pickle")  # data/store/ is git-ignored
+    monkeypatch.setenv("BILIM_DATA_DIR", "/srv/bilim")
+    assert BotSettings().state_file == Path("/srv/bilim/telegram-state.pickle")
+    monkeypatch.setenv("BILIM_TELEGRAM_STATE", "/var/lib/bot.pickle")
+    assert BotSettings().state_file == Path("/var/lib/bot.pickle")

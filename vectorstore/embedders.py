@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -131,25 +132,31 @@ class LangChainEmbeddings(Embeddings):
 
 
 class EmbeddingSimilarity:
-    """Question–sentence cosine similarity with the project embedder (sentence vectors cached by text)."""
+    """Question–sentence cosine similarity with the project embedder (sentence vectors cached by text, LRU)."""
 
     def __init__(self, embedder: Embedder, cache_size: int = 20000) -> None:
         self._embedder = embedder
-        self._cache: dict[str, Vector] = {}
+        self._cache: OrderedDict[str, Vector] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def similarities(self, question: str, sentences: Sequence[str]) -> list[float]:
         """Cosine of the question's query vector with each sentence's passage vector."""
+        # The vectors this call uses are held in a local dict: another thread evicting them from the shared
+        # cache between the lookup and the product cannot take them away.
         with self._lock:
-            missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
+            found = {s: self._cache[s] for s in dict.fromkeys(sentences) if s in self._cache}
+            for s in found:
+                self._cache.move_to_end(s)
+        missing = [s for s in dict.fromkeys(sentences) if s not in found]
         if missing:
             vectors = self._embedder.embed_passages(missing)
+            found.update(zip(missing, vectors, strict=True))
             with self._lock:
-                if len(self._cache) + len(missing) > self._cache_size:
-                    self._cache.clear()
-                self._cache.update(zip(missing, vectors, strict=True))
+                for s, vector in zip(missing, vectors, strict=True):
+                    self._cache[s] = vector
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
         query = self._embedder.embed_query(question)
-        with self._lock:
-            matrix = np.stack([self._cache[s] for s in sentences])
+        matrix = np.stack([found[s] for s in sentences])
         return [float(x) for x in matrix @ query]

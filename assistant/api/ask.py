@@ -102,7 +102,7 @@ def stored_answer(
     answer_id: str, caller: Caller = Depends(asker), state: AppState = Depends(app_state)  # noqa: B008
 ) -> dict[str, Any]:
     """An answer by id with its citations (kept for the retention period)."""
-    return state.records.answer(answer_id)
+    return state.records.answer(answer_id, caller.owner)
 
 
 @router.post(
@@ -117,6 +117,6 @@ def feedback(
     body: FeedbackRequest, caller: Caller = Depends(asker), state: AppState = Depends(app_state)  # noqa: B008
 ) -> dict[str, int]:
     """Store 👍/👎 (and an optional comment) for an answer; export with `python -m eval feedback`."""
-    feedback_id = state.records.add_feedback(body.answer_id, body.rating, body.comment)
+    feedback_id = state.records.add_feedback(body.answer_id, body.rating, body.comment, caller.owner)
     state.metrics.feedback.labels(body.rating).inc()
     return {"id": feedback_id}

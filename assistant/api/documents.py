@@ -22,18 +22,28 @@ from ingest.pipeline import ingest_paths, remove_document
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (401, 403, 404, 413, 415, 422, 429)}
 MAX_NAME_CHARS = 120
+MAX_NAME_BYTES = 200  # under the 255 bytes of ext4 and others, leaving room for the staging folder's suffixes
 READ_BLOCK = 1 << 16
 
 
 def safe_name(filename: str | None) -> str:
     """The uploaded file's own name, stripped of folders and odd characters, so it cannot leave the data dir."""
     name = PurePosixPath((filename or "").replace("\\", "/")).name
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"the file name is not valid Unicode (a lone surrogate at position {exc.start})") from exc
     name = unicodedata.normalize("NFC", name).strip()
     name = re.sub(r"[^\w.\- ()]+", "_", name).strip(" .")
     if not name or name.startswith("."):
         raise InvalidInput(f"unusable file name {filename!r}")
     stem, suffix = os.path.splitext(name)
-    return stem[: MAX_NAME_CHARS - len(suffix)] + suffix.lower()
+    suffix = suffix.lower()
+    stem = stem[: MAX_NAME_CHARS - len(suffix)]
+    # File systems count bytes, not characters: 120 Chinese characters are 360 bytes of UTF-8.
+    while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem + suffix
 
 
 @router.get("", response_model=DocumentList, responses=ERRORS, summary="List the stored documents")
@@ -60,9 +70,7 @@ def _receive(upload: UploadFile, staging: Path, limit: int) -> tuple[str, Path]:
     """Copy one upload to the staging folder, enforcing the size limit and a readable type."""
     name = safe_name(upload.filename)
     if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise UnsupportedDocument(
-            f"{name}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}"
-        )
+        raise UnsupportedDocument(f"{name}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}")
     target = staging / name
     size = 0
     with target.open("wb") as out:
@@ -75,6 +83,22 @@ def _receive(upload: UploadFile, staging: Path, limit: int) -> tuple[str, Path]:
     return name, target
 
 
+def _refuse_duplicate_names(files: list[UploadFile]) -> None:
+    """Two files that would be stored under one name ("a/same.txt", "b/same.txt") make the request a 422."""
+    seen: dict[str, str] = {}
+    for upload in files:
+        try:
+            name = safe_name(upload.filename)
+        except InvalidInput:
+            continue  # reported per file below
+        if name in seen:
+            raise InvalidInput(
+                f"two files in one upload would both be stored as {name!r} ({seen[name]!r} and {upload.filename!r}): "
+                "rename one and upload again"
+            )
+        seen[name] = upload.filename or ""
+
+
 @router.post("", response_model=UploadOut, responses=ERRORS, summary="Upload and ingest documents (admin)")
 def upload_documents(
     files: list[UploadFile] = File(..., description="one or more .txt/.md/.html/.pdf/.docx files"),  # noqa: B008
@@ -82,6 +106,7 @@ def upload_documents(
     state: AppState = Depends(app_state),  # noqa: B008
 ) -> dict[str, Any]:
     """Ingest the files as `python -m ingest` would; they are answerable as soon as this returns."""
+    _refuse_duplicate_names(files)  # before anything is staged: one file would silently replace the other
     staging = state.uploads / ".incoming" / secrets.token_hex(8)
     staging.mkdir(parents=True)
     ingested: list[dict[str, Any]] = []
@@ -94,7 +119,9 @@ def upload_documents(
                 received.append(_receive(upload, staging, state.settings.max_upload_bytes))
             except BilimError as exc:
                 errors.append(exc)
-                failed.append({"file": upload.filename or "", "error": exc.message})
+                failed.append(
+                    {"file": (upload.filename or "").encode("utf-8", "replace").decode(), "error": exc.message}
+                )
         if not received and errors:
             raise errors[0]  # nothing usable: answer with that error's status (413, 415, 422)
         with state.guard.write():
@@ -105,7 +132,9 @@ def upload_documents(
                 if report.failed:
                     failed.extend({"file": name, "error": f["error"]} for f in report.failed)
                     continue
-                ingested.append({"id": name, "chunks": len(state.service.store.documents()[name].chunk_ids)})
+                status = "replaced" if report.updated else "unchanged" if report.unchanged else "added"
+                chunks = len(state.service.store.documents()[name].chunk_ids)
+                ingested.append({"id": name, "chunks": chunks, "status": status})
         state.service.refresh_lexical()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -116,7 +145,9 @@ def upload_documents(
 
 @router.delete("/{document_id:path}", response_model=DeletedOut, responses=ERRORS, summary="Delete a document (admin)")
 def delete_document(
-    document_id: str, caller: Caller = Depends(admin), state: AppState = Depends(app_state)  # noqa: B008
+    document_id: str,
+    caller: Caller = Depends(admin),  # noqa: B008
+    state: AppState = Depends(app_state),  # noqa: B008
 ) -> dict[str, Any]:
     """Remove a document from the store (and its uploaded file); it is no longer answerable."""
     with state.guard.write():

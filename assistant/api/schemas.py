@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+
+def _valid_unicode(value: str) -> str:
+    """Text that cannot be written as UTF-8 (a lone surrogate such as "\\ud800") is refused with a 422."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not valid Unicode text (a lone surrogate at position {exc.start})") from exc
+    return value
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
 
 
 class AskRequest(BaseModel):
     """A question, optionally continuing a conversation."""
 
-    question: str = Field(description="the question in Kyrgyz, Russian or English (≤ 1000 characters)")
-    conversation_id: str | None = Field(default=None, max_length=64, description="from an earlier answer")
+    question: Text = Field(description="the question in Kyrgyz, Russian or English (≤ 1000 characters)")
+    conversation_id: Text | None = Field(default=None, max_length=64, description="from an earlier answer")
     language: Literal["ky", "ru", "en"] | None = Field(
         default=None, description="language of the lead-in and refusal (default: detected from the question)"
     )
@@ -68,9 +80,9 @@ class StoredAnswerOut(AnswerOut):
 class FeedbackRequest(BaseModel):
     """A rating of one answer."""
 
-    answer_id: str = Field(max_length=64)
+    answer_id: Text = Field(max_length=64)
     rating: Literal["up", "down"]
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: Text | None = Field(default=None, max_length=2000)
 
 
 class FeedbackOut(BaseModel):
@@ -98,10 +110,11 @@ class DocumentList(BaseModel):
 
 
 class IngestedOut(BaseModel):
-    """A document an upload added or updated."""
+    """A document an upload added, replaced (same name, new content) or found unchanged."""
 
     id: str
     chunks: int
+    status: Literal["added", "replaced", "unchanged"]
 
 
 class UploadFailure(BaseModel):

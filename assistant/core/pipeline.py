@@ -30,6 +30,10 @@ def make_question(
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("the question is empty")
     text = " ".join(text.split())
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"the question is not valid Unicode (a lone surrogate at position {exc.start})") from exc
     if not has_words(text):
         raise NotAQuestion("please ask a question: this one has only emoji, punctuation or invisible characters")
     if len(text) > max_chars:

@@ -403,13 +403,13 @@ def _escape(value: str) -> str:
 def build_application(settings: BotSettings) -> Application[Any, Any, Any, Any, Any, Any]:
     """The python-telegram-bot Application with every handler, persistence and the retrying rate limiter."""
     bot = Bot(settings)
-    settings.telegram_state.parent.mkdir(parents=True, exist_ok=True)
+    settings.state_file.parent.mkdir(parents=True, exist_ok=True)
     app = (
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_api_url.replace("/bot", "/file/bot"))
-        .persistence(PicklePersistence(filepath=settings.telegram_state, update_interval=5))
+        .persistence(PicklePersistence(filepath=settings.state_file, update_interval=5))
         .rate_limiter(RetryingRateLimiter(max_retries=3))
         .concurrent_updates(True)
         .post_init(bot.post_init)

@@ -24,9 +24,18 @@ class BotSettings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(default=None, description="checked on every webhook call")
     telegram_webhook_listen: str = Field(default="0.0.0.0", description="webhook server address")
     telegram_webhook_port: int = Field(default=8443, description="webhook server port")
-    telegram_state: Path = Field(default=Path("data/telegram-state.pickle"), description="languages, conversations")
+    data_dir: Path = Field(default=Path("data/store"), description="the data dir (the API's BILIM_DATA_DIR)")
+    telegram_state: Path | None = Field(
+        default=None, description="languages, conversations (default: telegram-state.pickle in the data dir)"
+    )
     telegram_questions_per_minute: int = Field(default=6, ge=1, description="per Telegram user")
     telegram_user_salt: SecretStr | None = Field(default=None, description="salt of hashed user ids")
+
+
+    @property
+    def state_file(self) -> Path:
+        """Where the bot keeps its state: never inside the checkout unless asked (the data dir is ignored by git)."""
+        return self.telegram_state or self.data_dir / "telegram-state.pickle"
 
 
 def get_bot_settings() -> BotSettings:

@@ -82,6 +82,9 @@
       ingestedN: 'Жүктөлдү: {n}',
       failedN: 'Жүктөлгөн жок: {n}',
       chunksN: '{n} бөлүк',
+      status_added: 'кошулду',
+      status_replaced: 'алмаштырылды (ушундай аталыштагы документ бар эле)',
+      status_unchanged: 'өзгөргөн жок',
       colTitle: 'Аталышы',
       colId: 'ID',
       colLanguage: 'Тили',
@@ -172,6 +175,9 @@
       ingestedN: 'Загружено: {n}',
       failedN: 'Не загружено: {n}',
       chunksN: 'фрагментов: {n}',
+      status_added: 'добавлен',
+      status_replaced: 'заменён (документ с таким именем уже был)',
+      status_unchanged: 'без изменений',
       colTitle: 'Название',
       colId: 'ID',
       colLanguage: 'Язык',
@@ -262,6 +268,9 @@
       ingestedN: 'Ingested: {n}',
       failedN: 'Failed: {n}',
       chunksN: '{n} chunks',
+      status_added: 'added',
+      status_replaced: 'replaced (a document of that name existed)',
+      status_unchanged: 'unchanged',
       colTitle: 'Title',
       colId: 'ID',
       colLanguage: 'Language',
@@ -1141,7 +1150,9 @@
     if (ingested.length || !failed.length) {
       const list = el('ul');
       for (const item of ingested) {
+        const status = ['added', 'replaced', 'unchanged'].includes(item.status) ? item.status : 'added';
         list.append(el('li', null, el('code', { text: String(item.id ?? '') }), ' — ',
+          el('span', { className: `upload-${status}`, i18n: [`status_${status}`] }), ', ',
           el('span', { i18n: ['chunksN', { n: item.chunks ?? 0 }] })));
       }
       parts.push(el('div', { className: 'result-ok' },
