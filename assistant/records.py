@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.core.errors import NotFound, RateLimited
+from assistant.core.errors import NotFound, RateLimited, RecordsUnavailable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -64,8 +64,9 @@ class FeedbackRecord:
 class RecordStore:
     """SQLite-backed records shared by all workers (WAL mode, short transactions)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout: float = 15.0) -> None:
         self.path = Path(path)
+        self.busy_timeout = busy_timeout  # seconds a write waits for another worker's before a 503
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=15)
         try:
@@ -78,10 +79,19 @@ class RecordStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+        try:
+            with self._transaction() as db:
+                yield db
+        except sqlite3.OperationalError as exc:
+            # Locked past the busy timeout, disk full, I/O error: the request can succeed later (503).
+            raise RecordsUnavailable(f"the service's records are unavailable ({exc}); retry shortly") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
         db.row_factory = sqlite3.Row
         try:
-            db.execute("PRAGMA busy_timeout=15000")
+            db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db

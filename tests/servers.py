@@ -43,11 +43,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def chroma_server(workdir: Path) -> Iterator[str]:
     """A real `chroma run` server on a free local port; always stopped."""
-    port = free_port()
-    log_path = workdir / "chroma-server.log"
-    with log_path.open("w") as log:
+    with chroma_process(workdir / "server-data", free_port(), workdir / "chroma-server.log") as url:
+        yield url
+
+
+@contextmanager
+def chroma_process(path: Path, port: int, log_path: Path) -> Iterator[str]:
+    """`chroma run` over `path` on `port` (so a test can stop it and start it again in place); always stopped."""
+    with log_path.open("a") as log:
         proc = subprocess.Popen(
-            [CHROMA, "run", "--path", str(workdir / "server-data"), "--port", str(port), "--host", "127.0.0.1"],
+            [CHROMA, "run", "--path", str(path), "--port", str(port), "--host", "127.0.0.1"],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=cli_env(ANONYMIZED_TELEMETRY="False"),

@@ -4,16 +4,18 @@ retention of stored records."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from assistant.records import RecordStore
 from ingest.pipeline import IngestReport
-from tests.servers import QUOTA_KY, api_server, chroma_server
+from tests.servers import QUOTA_KY, api_server, chroma_process, chroma_server, free_port
 from tests.support import TINY_DOCS, json_summary, run_module, write_docs
 
 TALAS_Q = "Талас облусундагы жаңы мектепте канча окуучу окуйт?"
@@ -200,3 +202,81 @@ def test_x_forwarded_for_does_not_make_a_client_anonymous(
             for i in range(5)
         ]
         assert statuses == [200, 200, 200, 429, 429]  # every request counted against 127.0.0.1, whatever it claims
+
+
+def test_a_chroma_outage_gives_503s_with_retry_after_and_recovers_by_itself(tmp_path: Path) -> None:
+    port, chroma_data, chroma_log = free_port(), tmp_path / "chroma-data", tmp_path / "chroma.log"
+    lock_dir = tmp_path / "shared"
+    docs = write_docs(tmp_path / "docs", {"naryn-teachers.txt": TINY_DOCS["naryn-teachers.txt"]})
+    question = {"question": "Нарын облусунда канча мугалим жетишпейт?"}
+    with chroma_process(chroma_data, port, chroma_log) as chroma:
+        seeded = run_module("ingest", docs, "--json", "--data-dir", lock_dir, env=_env(BILIM_CHROMA_URL=chroma))
+        assert seeded.returncode == 0, seeded.stderr
+    # The API starts against the server, which then goes away and comes back on the same port and data.
+    with (
+        chroma_process(chroma_data, port, chroma_log) as chroma,
+        api_server(lock_dir, tmp_path / "api.log", BILIM_CHROMA_URL=chroma, BILIM_RATE_LIMIT="100000/minute") as api,
+    ):
+        with httpx.Client(timeout=30) as client:
+            assert client.post(f"{api}/v1/ask", json=question).status_code == 200
+        outcome: dict[str, list[Any]] = {"statuses": [], "broken": [], "bad": []}
+        stop = threading.Event()
+
+        def keep_asking() -> None:
+            with httpx.Client(timeout=30) as client:  # one keep-alive connection per client
+                while not stop.is_set():
+                    try:
+                        r = client.post(f"{api}/v1/ask", json=question)
+                    except httpx.TransportError as exc:  # a closed connection or no response at all
+                        outcome["broken"].append(repr(exc))
+                        continue
+                    outcome["statuses"].append(r.status_code)
+                    if r.status_code != 200:
+                        body = r.json()
+                        if (
+                            r.status_code != 503
+                            or set(body) != {"status", "code", "detail"}
+                            or not r.headers.get("Retry-After")
+                        ):
+                            outcome["bad"].append((r.status_code, r.text[:200]))
+
+        askers = [threading.Thread(target=keep_asking, daemon=True) for _ in range(3)]
+        for thread in askers:
+            thread.start()
+        try:
+            time.sleep(1)
+            _kill_chroma(port)
+            time.sleep(4)
+            down = httpx.get(f"{api}/readyz", timeout=10)
+            assert down.status_code == 503 and down.json()["code"] == "store_unavailable", down.text
+            log_lines = (tmp_path / "api.log").read_text().splitlines()
+            outage_lines = sum(1 for line in log_lines if "unreachable" in line)
+            with chroma_process(chroma_data, port, chroma_log):
+                back = time.monotonic()
+                while httpx.get(f"{api}/readyz", timeout=10).status_code != 200:
+                    assert time.monotonic() - back < 5, "the API did not recover within 5 s of the store's return"
+                    time.sleep(0.1)
+                time.sleep(1)
+                assert httpx.post(f"{api}/v1/ask", json=question, timeout=30).json()["answer"]
+        finally:
+            stop.set()
+            for thread in askers:
+                thread.join(timeout=60)
+    statuses = outcome["statuses"]
+    assert 503 in statuses and 200 in statuses and 500 not in statuses, sorted(set(statuses))
+    assert outcome["broken"] == [] and outcome["bad"] == []
+    assert "Traceback" not in (tmp_path / "api.log").read_text()
+    assert outage_lines <= 4 + 2  # about one line a second of the ~4 s outage, not one per failure
+
+
+def _kill_chroma(port: int) -> None:
+    """SIGKILL the `chroma run` listening on this port (the test's own server on loopback)."""
+    subprocess.run(["pkill", "-9", "-f", f"chroma run .*--port {port}"], check=False)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=0.5)
+        except httpx.TransportError:
+            return
+        time.sleep(0.1)
+    raise AssertionError("chroma run did not stop")

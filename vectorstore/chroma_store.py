@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -16,6 +17,7 @@ from assistant.core.ports import Vector
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 REBUILD_HINT = "python -m ingest --rebuild --data-dir {data_dir}"
 SENTENCES = "{collection}-sentences"  # the collection of sentence vectors beside the chunks
 
@@ -41,6 +43,29 @@ def connect(data_dir: Path, chroma_url: str | None) -> Any:
     except Exception as exc:  # chromadb raises plain ValueError/ConnectionError subclasses
         where = chroma_url or str(data_dir)
         raise StoreUnavailable(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    """What a Chroma client raises when its server is down or the network fails (never "not found")."""
+    import httpx
+
+    return (httpx.TransportError, ConnectionError, TimeoutError)
+
+
+def reachable(method: Callable[..., T]) -> Callable[..., T]:
+    """Turn a network failure under a store call into StoreUnavailable (an HTTP 503 with Retry-After)."""
+    # The server comes back by itself: every call tries again, nothing is cached as broken.
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except _unreachable() as exc:
+            raise StoreUnavailable(
+                f"the Chroma store is unreachable ({type(exc).__name__}: {exc}); retry shortly"
+            ) from exc
+
+    return call
 
 
 def fetch_all(collection: Any, include: list[str], where: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -75,6 +100,19 @@ def _meta_to_chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
     )
 
 
+def _existing(client: Any, name: str) -> Any:
+    """The named collection, or None when it does not exist; a network failure is raised, never read as "none"
+    (that would go on to create a collection on a server that is merely down)."""
+    try:
+        return client.get_collection(name, embedding_function=None)
+    except _unreachable():
+        raise
+    except Exception as exc:  # chromadb raises NotFoundError, or ValueError in older clients
+        if "does not exist" in str(exc) or type(exc).__name__ == "NotFoundError":
+            return None
+        raise
+
+
 class ChromaChunkStore:
     """One Chroma collection holding every chunk with its vector and metadata."""
 
@@ -96,11 +134,9 @@ class ChromaChunkStore:
         self._collection = self._open(create)
         self._sentences = self._open_sentences()
 
+    @reachable
     def _open(self, create: bool) -> Any:
-        try:
-            existing = self._client.get_collection(self._name, embedding_function=None)
-        except Exception:
-            existing = None
+        existing = _existing(self._client, self._name)
         if existing is None:
             if not create:
                 raise StoreUnavailable(f"collection {self._name!r} does not exist yet: run `python -m ingest` first")
@@ -119,14 +155,12 @@ class ChromaChunkStore:
             )
         return existing
 
+    @reachable
     def _open_sentences(self) -> Any:
         """The sentence-vector collection; one made with another embedder is dropped (ingest rebuilds it)."""
         name = SENTENCES.format(collection=self._name)
         wanted = {"embedder": self.embedder_name, "dim": self.dim}
-        try:
-            existing = self._client.get_collection(name, embedding_function=None)
-        except Exception:
-            existing = None
+        existing = _existing(self._client, name)
         if existing is not None:
             meta = existing.metadata or {}
             if meta.get("embedder") == self.embedder_name and int(meta.get("dim", -1)) == self.dim:
@@ -138,42 +172,51 @@ class ChromaChunkStore:
         )
 
     # -- collection metadata -------------------------------------------------------------------------
+    @reachable
     def _metadata(self) -> dict[str, Any]:
         return dict(self._client.get_collection(self._name, embedding_function=None).metadata or {})
 
+    @reachable
     def _set_metadata(self, **changes: Any) -> None:
         meta = self._metadata()
         meta.update(changes)
         meta.pop("hnsw:space", None)
         self._collection.modify(metadata=meta)
 
+    @reachable
     def generation(self) -> int:
         """A number bumped after every change, so readers know their caches are stale."""
         return int(self._metadata().get("generation", 0))
 
+    @reachable
     def bump_generation(self) -> int:
         """Record that the chunks changed."""
         new = self.generation() + 1
         self._set_metadata(generation=new)
         return new
 
+    @reachable
     def chunker_version(self) -> str:
         """The chunker version the stored chunks were made with."""
         return str(self._metadata().get("chunker", ""))
 
+    @reachable
     def set_chunker_version(self, version: str) -> None:
         """Remember which chunker made the stored chunks."""
         self._set_metadata(chunker=version)
 
+    @reachable
     def sentence_version(self) -> str:
         """What the stored sentence vectors embed ("" when the store has none yet)."""
         return str(self._metadata().get("sentences", ""))
 
+    @reachable
     def set_sentence_version(self, version: str) -> None:
         """Record that every stored chunk has its sentence vectors, made this way."""
         self._set_metadata(sentences=version)
 
     # -- reads ---------------------------------------------------------------------------------------
+    @reachable
     def count(self) -> int:
         """Number of chunks stored."""
         return int(self._collection.count())
@@ -181,6 +224,7 @@ class ChromaChunkStore:
     def _get_all(self, include: list[str], where: dict[str, Any] | None = None) -> dict[str, Any]:
         return fetch_all(self._collection, include, where)
 
+    @reachable
     def all_chunks(self) -> list[Chunk]:
         """Every chunk with its text and metadata (for the lexical index)."""
         got = self._get_all(["documents", "metadatas"])
@@ -190,6 +234,7 @@ class ChromaChunkStore:
         ]
         return sorted(chunks, key=lambda c: (c.document_id, c.position, c.id))
 
+    @reachable
     def documents(self) -> dict[str, StoredDocument]:
         """What is stored, per document id."""
         got = self._get_all(["metadatas"])
@@ -211,6 +256,7 @@ class ChromaChunkStore:
             )
         return docs
 
+    @reachable
     def vectors_by_text_hash(self, hashes: Iterable[str]) -> dict[str, Vector]:
         """Stored vectors of chunks whose text hash is given, so unchanged text is never embedded twice."""
         wanted = sorted(set(hashes))
@@ -226,6 +272,7 @@ class ChromaChunkStore:
                 found[str(meta["text_hash"])] = np.asarray(vector, dtype=np.float32)
         return found
 
+    @reachable
     def sentence_vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, Vector]:
         """Stored sentence vectors by the hash of the text they embed, so no sentence is embedded twice."""
         wanted = sorted(set(hashes))
@@ -241,6 +288,7 @@ class ChromaChunkStore:
                 found[str(meta["text_hash"])] = np.asarray(vector, dtype=np.float32)
         return found
 
+    @reachable
     def sentences(self, chunk_ids: Sequence[str]) -> dict[str, list[tuple[ChunkSentence, Vector]]]:
         """The sentences of these chunks with their vectors, in order."""
         out: dict[str, list[tuple[ChunkSentence, Vector]]] = {cid: [] for cid in chunk_ids}
@@ -265,6 +313,7 @@ class ChromaChunkStore:
             rows.sort(key=lambda row: row[0].index)
         return out
 
+    @reachable
     def query(self, vector: Vector, k: int) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity, best first."""
         total = self.count()
@@ -283,6 +332,7 @@ class ChromaChunkStore:
         ]
 
     # -- writes --------------------------------------------------------------------------------------
+    @reachable
     def add(self, chunks: Sequence[Chunk], vectors: Vector, extra: dict[str, Any]) -> None:
         """Add (or overwrite) chunks with their vectors, in batches Chroma accepts."""
         batch = max(1, min(1000, int(self._client.get_max_batch_size())))
@@ -309,6 +359,7 @@ class ChromaChunkStore:
                 ],
             )
 
+    @reachable
     def add_sentences(self, sentences: Sequence[ChunkSentence], vectors: Vector, hashes: Sequence[str]) -> None:
         """Add (or overwrite) sentence vectors; written before their chunks, so a stored chunk has them."""
         batch = max(1, min(1000, int(self._client.get_max_batch_size())))
@@ -324,6 +375,7 @@ class ChromaChunkStore:
                 ],
             )
 
+    @reachable
     def delete(self, ids: Iterable[str]) -> None:
         """Remove chunks' sentence vectors, then the chunks: a crash in between leaves a chunk that is being
         deleted without sentences (the next run deletes it again), never a sentence without its chunk."""
@@ -394,6 +446,7 @@ def collection_size(client: Any, collection: str) -> int:
         raise StoreUnavailable(f"nothing to rebuild: collection {collection!r} does not exist") from exc
 
 
+@reachable
 def recover_interrupted_rebuild(client: Any, collection: str) -> None:
     """If a rebuild died after dropping the old collection, promote the finished staging copy."""
     names = {getattr(c, "name", c) for c in client.list_collections()}

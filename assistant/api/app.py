@@ -56,12 +56,47 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+RETRY_AFTER_UNAVAILABLE = 2  # seconds a client should wait when the store or the records are unreachable
+
+
+class LogThrottle:
+    """Lets one log line through per `interval` seconds and counts the ones it held back."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self._interval = interval
+        self._last = 0.0
+        self._held = 0
+        self.suppressed = 0
+
+    def allow(self) -> bool:
+        """Whether to log now; `suppressed` is how many were held back since the last line."""
+        now = time.monotonic()
+        if now - self._last >= self._interval:
+            self._last, self.suppressed, self._held = now, self._held, 0
+            return True
+        self._held += 1
+        return False
+
+
 def _install_error_handlers(app: FastAPI) -> None:
+    failures = LogThrottle()
+
     @app.exception_handler(BilimError)
     async def bilim_error(request: Request, exc: BilimError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-        if exc.status_code >= 500:
-            log.error("%s %s: %s", request.method, request.url.path, exc.message)
+        headers = None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif exc.status_code == 503:
+            headers = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
+        if exc.status_code >= 500 and failures.allow():
+            # One line, no traceback, at most once a second: an outage must not flood the log.
+            log.error(
+                "%s %s: %s (%d more since the last line)",
+                request.method,
+                request.url.path,
+                exc.message,
+                failures.suppressed,
+            )
         return problem(exc.status_code, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -79,10 +114,18 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _install_metrics_middleware(app: FastAPI, instance: str) -> None:
+    unexpected_failures = LogThrottle()
+
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            # Answered here, not re-raised: past this point the server would close a keep-alive connection.
+            if unexpected_failures.allow():
+                log.exception("unhandled error on %s %s", request.method, request.url.path)
+            response = problem(500, "internal_error", "internal error; the details are in the server log")
         route = request.scope.get("route")
         name = getattr(route, "path", "unmatched")
         state: AppState | None = getattr(request.app.state, "bilim", None)

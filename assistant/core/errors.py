@@ -62,6 +62,13 @@ class StoreUnavailable(BilimError):
     code = "store_unavailable"
 
 
+class RecordsUnavailable(BilimError):
+    """The service's records (SQLite) are busy past their timeout, full or failing: retry later."""
+
+    status_code = 503
+    code = "records_unavailable"
+
+
 class ConfigurationError(BilimError):
     """A setting names something that cannot be used (unknown embedder, missing model dir)."""
 

