@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     )
     retention_days: int = Field(default=90, ge=1, description="days questions, answers and end-user ids are kept")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="per uploaded file")
+    max_unpacked_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024, description="what an uploaded DOCX may unzip to (zip bombs stop here)"
+    )
+    max_docx_elements: int = Field(default=200_000, ge=10, description="paragraphs and table cells of an upload")
+    max_pdf_pages: int = Field(default=2_000, ge=1, description="pages of an uploaded PDF")
+    max_extracted_chars: int = Field(
+        default=500_000,
+        ge=1000,
+        description="text of one uploaded document (~1,200 chunks, about two minutes of embedding on 2 cores)",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="allowed web origins")
 
     @field_validator("api_keys", "admin_keys", mode="before")

@@ -7,6 +7,8 @@ import io
 import json
 import os
 import re
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -18,7 +20,7 @@ from docx import Document as open_docx
 from docx.table import Table
 from pypdf import PdfReader
 
-from assistant.core.errors import UnsupportedDocument
+from assistant.core.errors import PayloadTooLarge, UnsupportedDocument
 from assistant.core.models import SourceDocument
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
@@ -36,6 +38,17 @@ _OPTIONAL_JSONL_FIELDS = ("title", "url", "date", "lang")
 
 
 @dataclass(frozen=True)
+class LoadLimits:
+    """Bounds checked before or while a file is parsed, so a small hostile file cannot take the memory or the
+    time of a large one (a zip bomb named .docx, two million empty paragraphs, a 100,000-page PDF)."""
+
+    max_unpacked_bytes: int = 50 * 1024 * 1024  # everything a DOCX unzips to
+    max_docx_elements: int = 200_000  # paragraphs and table cells
+    max_pdf_pages: int = 2_000
+    max_extracted_chars: int = 20_000_000  # per document, after extraction
+
+
+@dataclass(frozen=True)
 class LoadFailure:
     """A file (or JSONL line) that could not be read, with a human-readable reason."""
 
@@ -45,8 +58,11 @@ class LoadFailure:
     doc_id: str | None = field(default=None, compare=False)
 
 
-def load_file(path: Path, *, doc_id: str, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceDocument:
-    """Read one file into a `SourceDocument` with raw text, or raise `UnsupportedDocument`."""
+def load_file(
+    path: Path, *, doc_id: str, source: str, max_bytes: int = DEFAULT_MAX_BYTES, limits: LoadLimits = LoadLimits()
+) -> SourceDocument:
+    """Read one file into a `SourceDocument` with raw text, or raise `UnsupportedDocument` (unreadable) or
+    `PayloadTooLarge` (over one of the limits)."""
     suffix = path.suffix.lower()
     reader = _READERS.get(suffix)
     if reader is None:
@@ -61,9 +77,14 @@ def load_file(path: Path, *, doc_id: str, source: str, max_bytes: int = DEFAULT_
         raise UnsupportedDocument(f"cannot read file: {exc.strerror or exc}") from exc
     if not data or data.isspace():
         raise UnsupportedDocument("empty document")
-    text, title = reader(data)
+    text, title = reader(data, limits)
     if not text.strip():
         raise UnsupportedDocument("empty document")
+    if len(text) > limits.max_extracted_chars:
+        raise PayloadTooLarge(
+            f"the document holds {len(text)} characters of text; the limit is {limits.max_extracted_chars} "
+            "(split it, or ingest it with `python -m ingest`)"
+        )
     return SourceDocument(
         id=doc_id,
         text=text,
@@ -89,7 +110,7 @@ def _load_or_failure(path: Path, *, doc_id: str, source: str, max_bytes: int) ->
     """Load a file, turning an `UnsupportedDocument` into a `LoadFailure`."""
     try:
         return load_file(path, doc_id=doc_id, source=source, max_bytes=max_bytes)
-    except UnsupportedDocument as exc:
+    except (UnsupportedDocument, PayloadTooLarge) as exc:
         return LoadFailure(str(path), exc.message, doc_id=doc_id)
 
 
@@ -256,7 +277,7 @@ def _looks_binary(data: bytes) -> bool:
     return controls > _MAX_CONTROL_RATIO * len(sample)
 
 
-def _read_text(data: bytes) -> tuple[str, str | None]:
+def _read_text(data: bytes, limits: LoadLimits) -> tuple[str, str | None]:
     """Plain text and Markdown: the decoded bytes; the title comes from the fallback rule."""
     return _decode(data), None
 
@@ -326,7 +347,7 @@ class _HTMLTextExtractor(HTMLParser):
         return "\n".join(line for line in lines if line)
 
 
-def _read_html(data: bytes) -> tuple[str, str | None]:
+def _read_html(data: bytes, limits: LoadLimits) -> tuple[str, str | None]:
     """HTML: visible text without scripts/styles/navigation; title from <title> or first <h1>."""
     parser = _HTMLTextExtractor()
     parser.feed(_decode(data))
@@ -344,17 +365,20 @@ def _collapse(parts: list[str]) -> str:
 # PDF and DOCX
 
 
-def _read_pdf(data: bytes) -> tuple[str, str | None]:
+def _read_pdf(data: bytes, limits: LoadLimits) -> tuple[str, str | None]:
     """PDF: page texts joined by a blank line; title from the document metadata."""
     try:
         reader = PdfReader(io.BytesIO(data))
         # Many official PDFs are "encrypted" with an empty user password just to block editing.
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnsupportedDocument("PDF is password-protected; remove the password first")
+        count = len(reader.pages)  # read from the page tree, before any page is parsed
+        if count > limits.max_pdf_pages:
+            raise PayloadTooLarge(f"the PDF has {count} pages; the limit is {limits.max_pdf_pages}")
         pages = [page.extract_text() or "" for page in reader.pages]
         metadata = reader.metadata
         title = metadata.title if metadata is not None else None
-    except UnsupportedDocument:
+    except (UnsupportedDocument, PayloadTooLarge):
         raise
     except Exception as exc:
         # pypdf surfaces damaged files as anything from PdfReadError to KeyError or ValueError.
@@ -367,8 +391,9 @@ def _read_pdf(data: bytes) -> tuple[str, str | None]:
     return text, title.strip() if isinstance(title, str) else None
 
 
-def _read_docx(data: bytes) -> tuple[str, str | None]:
+def _read_docx(data: bytes, limits: LoadLimits) -> tuple[str, str | None]:
     """DOCX: paragraphs and table rows in document order, one per line; title from core properties."""
+    _check_docx(data, limits)
     try:
         document = open_docx(io.BytesIO(data))
     except Exception as exc:
@@ -381,6 +406,41 @@ def _read_docx(data: bytes) -> tuple[str, str | None]:
         else:
             lines.append(block.text)
     return "\n".join(lines), (document.core_properties.title or "").strip() or None
+
+
+_DOCX_ELEMENTS = (b"<w:p>", b"<w:p ", b"<w:p/>", b"<w:tc>", b"<w:tc ")
+
+
+def _check_docx(data: bytes, limits: LoadLimits) -> None:
+    """Unzip a DOCX as a stream, before python-docx builds anything: stop at the unpacked-size limit (a zip
+    bomb never gets inflated) and count paragraphs and cells in the body (no XML tree is built to count)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise UnsupportedDocument(f"cannot read DOCX (corrupt or not a Word file): {exc}") from exc
+    unpacked = 0
+    with archive:
+        for member in archive.infolist():
+            elements, tail = 0, b""
+            try:
+                with archive.open(member) as stream:
+                    while block := stream.read(1 << 20):
+                        unpacked += len(block)
+                        if unpacked > limits.max_unpacked_bytes:
+                            raise PayloadTooLarge(
+                                f"the DOCX unpacks to more than {limits.max_unpacked_bytes} bytes (a zip bomb?)"
+                            )
+                        if member.filename == "word/document.xml":
+                            window = tail + block
+                            elements += sum(window.count(tag) for tag in _DOCX_ELEMENTS)
+                            tail = window[-5:]  # a tag cut by the block boundary is counted in the next window
+                            elements -= sum(tail.count(tag) for tag in _DOCX_ELEMENTS)
+                            if elements > limits.max_docx_elements:
+                                raise PayloadTooLarge(
+                                    f"the DOCX has more than {limits.max_docx_elements} paragraphs and table cells"
+                                )
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                raise UnsupportedDocument(f"cannot read DOCX (corrupt or not a Word file): {exc}") from exc
 
 
 def _table_rows(table: Table) -> Iterator[str]:
@@ -397,7 +457,7 @@ def _table_rows(table: Table) -> Iterator[str]:
             yield " | ".join(cells)
 
 
-_READERS: dict[str, Callable[[bytes], tuple[str, str | None]]] = {
+_READERS: dict[str, Callable[[bytes, LoadLimits], tuple[str, str | None]]] = {
     ".txt": _read_text,
     ".md": _read_text,
     ".html": _read_html,

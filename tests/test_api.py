@@ -309,6 +309,23 @@ def test_an_upload_says_whether_it_added_replaced_or_kept_a_document(api: str) -
     assert httpx.delete(f"{api}/v1/documents/replace-me.txt", headers=ADMIN, timeout=60).status_code == 200
 
 
+def test_hostile_documents_are_413s_and_leave_nothing_behind(api: str, api_dir: Path, tmp_path: Path) -> None:
+    import time
+
+    from tests.test_loaders import docx_with_body, zip_bomb_docx
+
+    for name, path in (
+        ("bomb.docx", zip_bomb_docx(tmp_path / "bomb.docx")),
+        ("flood.docx", docx_with_body(tmp_path / "flood.docx", b"<w:p/>" * 2_000_000)),
+    ):
+        started = time.perf_counter()
+        with path.open("rb") as fh:
+            response = httpx.post(f"{api}/v1/documents", headers=ADMIN, files=[("files", (name, fh))], timeout=60)
+        assert_problem(response, 413, "payload_too_large")
+        assert time.perf_counter() - started < 5  # refused while unzipping, not after parsing
+        assert not (api_dir / "uploads" / name).exists()
+
+
 def test_document_management_needs_an_admin_key(api: str) -> None:
     files = [("files", ("x.txt", b"text"))]
     assert_problem(httpx.post(f"{api}/v1/documents", headers=ASK, files=files), 403, "forbidden")

@@ -13,9 +13,9 @@ from docx import Document
 from fpdf import FPDF
 from pypdf import PdfWriter
 
-from assistant.core.errors import UnsupportedDocument
+from assistant.core.errors import PayloadTooLarge, UnsupportedDocument
 from assistant.core.models import SourceDocument
-from ingest.loaders import LoadFailure, iter_documents, load_file
+from ingest.loaders import LoadFailure, LoadLimits, iter_documents, load_file
 
 KY = "Кыргыз Республикасынын жарандары үчүн жыл сайын 375тин тегерегинде бюджеттик орундар бөлүнөт."
 KY_PAGE_2 = "Экинчи барак: өңүттөр, үй-бүлө жана окуу мөөнөтү."
@@ -431,3 +431,74 @@ def test_sample_corpus_folder() -> None:
         by_id["russia-kazakhstan-cooperation.txt"].title
         == "COOPERATION BETWEEN RUSSIA AND KAZAKHSTAN IN THE EDUCATIONAL FIELD"
     )
+
+
+# -- limits a hostile file cannot sidestep -----------------------------------------------------------
+
+
+def docx_with_body(path: Path, body: bytes, *, compress: bool = True) -> Path:
+    """A real Word file (made by python-docx) whose document.xml body is replaced by `body`."""
+    import zipfile
+
+    source = write_docx(path.with_suffix(".source.docx"))
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "word/document.xml":
+                head, _, rest = data.partition(b"<w:body>")
+                tail = rest[rest.index(b"<w:sectPr") :] if b"<w:sectPr" in rest else b"</w:body></w:document>"
+                data = head + b"<w:body>" + body + tail
+            out.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
+    return path
+
+
+def zip_bomb_docx(path: Path, unpacked_mb: int = 250) -> Path:
+    """A .docx of ~unpacked_mb/1000 MB that unzips to unpacked_mb MB (one padding part of zeros)."""
+    import zipfile
+
+    source = write_docx(path.with_suffix(".source.docx"))
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+        for item in original.infolist():
+            out.writestr(item, original.read(item.filename))
+        with out.open("word/media/padding.bin", "w") as padding:
+            block = bytes(1 << 20)
+            for _ in range(unpacked_mb):
+                padding.write(block)
+    return path
+
+
+def test_a_zip_bomb_named_docx_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    import tracemalloc
+
+    bomb = zip_bomb_docx(tmp_path / "bomb.docx")
+    assert bomb.stat().st_size < 1_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(PayloadTooLarge, match="unpacks to more than"):
+            load_file(bomb, doc_id="bomb.docx", source="t")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 1024 * 1024  # streamed: never the 250 MB it would unzip to
+
+
+def test_two_million_empty_paragraphs_are_refused_in_under_two_seconds(tmp_path: Path) -> None:
+    import time
+
+    flood = docx_with_body(tmp_path / "flood.docx", b"<w:p/>" * 2_000_000)
+    assert flood.stat().st_size < 200_000
+    started = time.perf_counter()
+    with pytest.raises(PayloadTooLarge, match="paragraphs and table cells"):
+        load_file(flood, doc_id="flood.docx", source="t")
+    assert time.perf_counter() - started < 2
+
+
+def test_page_and_text_limits_are_413s_with_the_limit_in_the_message(tmp_path: Path) -> None:
+    pdf = write_pdf(tmp_path / "pages.pdf", [KY, KY_PAGE_2, KY])
+    with pytest.raises(PayloadTooLarge, match="the limit is 2"):
+        load_file(pdf, doc_id="pages.pdf", source="t", limits=LoadLimits(max_pdf_pages=2))
+    text = tmp_path / "long.txt"
+    text.write_text(KY * 40, encoding="utf-8")
+    with pytest.raises(PayloadTooLarge, match="the limit is 1000"):
+        load_file(text, doc_id="long.txt", source="t", limits=LoadLimits(max_extracted_chars=1000))
+    assert load_file(write_docx(tmp_path / "fine.docx"), doc_id="fine.docx", source="t").text  # a real one passes

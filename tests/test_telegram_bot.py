@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from assistant.records import RECORDS_FILE
 from ingest.pipeline import IngestReport
-from tests.servers import ASK, ASK_KEY, QUOTA_KY, api_server, free_port
+from tests.servers import ASK_KEY, QUOTA_KY, api_server, free_port
 from tests.support import ROOT, cli_env
 from tests.telegram_stub import TelegramStub
 
@@ -112,7 +114,7 @@ def test_kyrgyz_and_russian_questions_get_cited_answers(telegram: TelegramStub, 
     assert russian["source_text"].startswith("Ответ: <b>375</b> [1]\n«")  # rendered from the lead and the quotes
 
 
-def test_follow_up_sources_and_feedback(telegram: TelegramStub, bot: Path, api: str) -> None:
+def test_follow_up_sources_and_feedback(telegram: TelegramStub, bot: Path, api: str, api_dir: Path) -> None:
     chat = 7103
     telegram.send_text(chat, "Министр квотаны канчага чейин көбөйтүүнү сунуштады?", user_id=chat)
     first = last_text(telegram, chat, 1)
@@ -140,9 +142,12 @@ def test_follow_up_sources_and_feedback(telegram: TelegramStub, bot: Path, api: 
     after_reset = last_text(telegram, chat, 4)
 
     def conversation(message: dict[str, Any]) -> str:
+        # A stored answer is served only to the end user it was given to (the bot's hashed id), so the test
+        # reads the API's records directly.
         answer_id = buttons(message)[0].removeprefix("src:")
-        stored = httpx.get(f"{api}/v1/answers/{answer_id}", headers=ASK, timeout=30)
-        return str(stored.json()["conversation_id"])
+        with sqlite3.connect(api_dir / RECORDS_FILE) as db:
+            (conversation_id,) = db.execute("SELECT conversation_id FROM answers WHERE id = ?", (answer_id,)).fetchone()
+        return str(conversation_id)
 
     assert conversation(first) == conversation(follow) != conversation(after_reset)
 

@@ -16,7 +16,8 @@ from assistant.api.schemas import DeletedOut, DocumentList, Problem, UploadOut
 from assistant.api.security import Caller, admin, asker
 from assistant.api.state import AppState, app_state
 from assistant.core.errors import BilimError, InvalidInput, PayloadTooLarge, UnsupportedDocument
-from ingest.loaders import SUPPORTED_SUFFIXES, load_file
+from assistant.settings import Settings
+from ingest.loaders import SUPPORTED_SUFFIXES, LoadLimits, load_file
 from ingest.pipeline import ingest_paths, remove_document
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -66,7 +67,17 @@ def list_documents(caller: Caller = Depends(asker), state: AppState = Depends(ap
     }
 
 
-def _receive(upload: UploadFile, staging: Path, limit: int) -> tuple[str, Path]:
+def upload_limits(settings: Settings) -> LoadLimits:
+    """What one uploaded file may hold (BILIM_MAX_UNPACKED_BYTES, _DOCX_ELEMENTS, _PDF_PAGES, _EXTRACTED_CHARS)."""
+    return LoadLimits(
+        max_unpacked_bytes=settings.max_unpacked_bytes,
+        max_docx_elements=settings.max_docx_elements,
+        max_pdf_pages=settings.max_pdf_pages,
+        max_extracted_chars=settings.max_extracted_chars,
+    )
+
+
+def _receive(upload: UploadFile, staging: Path, limit: int, limits: LoadLimits) -> tuple[str, Path]:
     """Copy one upload to the staging folder, enforcing the size limit and a readable type."""
     name = safe_name(upload.filename)
     if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -79,7 +90,8 @@ def _receive(upload: UploadFile, staging: Path, limit: int) -> tuple[str, Path]:
             if size > limit:
                 raise PayloadTooLarge(f"{name}: file larger than the limit of {limit} bytes")
             out.write(block)
-    load_file(target, doc_id=name, source=str(target), max_bytes=limit)  # broken PDF, binary, no text → 415
+    # Broken PDF, binary, no text → 415; a zip bomb, too many pages or elements, too much text → 413.
+    load_file(target, doc_id=name, source=str(target), max_bytes=limit, limits=limits)
     return name, target
 
 
@@ -116,7 +128,9 @@ def upload_documents(
         received: list[tuple[str, Path]] = []
         for upload in files:
             try:
-                received.append(_receive(upload, staging, state.settings.max_upload_bytes))
+                received.append(
+                    _receive(upload, staging, state.settings.max_upload_bytes, upload_limits(state.settings))
+                )
             except BilimError as exc:
                 errors.append(exc)
                 failed.append(
