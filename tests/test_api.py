@@ -169,11 +169,18 @@ def test_a_question_without_words_gets_422_asking_for_words(api: str, question: 
         assert body["code"] == "not_a_question" and "ask a question" in body["detail"]
 
 
-def test_malformed_json_gets_422(api: str) -> None:
-    response = httpx.post(
-        f"{api}/v1/ask", content=b"{not json", headers={**ASK, "Content-Type": "application/json"}, timeout=30
-    )
-    assert_problem(response, 422, "invalid_input")
+def test_an_unparseable_body_gets_400(api: str) -> None:
+    for body in (b"{not json", b"\xff\xfe{"):
+        response = httpx.post(
+            f"{api}/v1/ask", content=body, headers={**ASK, "Content-Type": "application/json"}, timeout=30
+        )
+        assert_problem(response, 400, "invalid_body")
+
+
+def test_a_wrong_method_gets_405_naming_every_allowed_one(api: str) -> None:
+    response = httpx.request("PATCH", f"{api}/v1/documents", headers=ADMIN, timeout=30)
+    assert_problem(response, 405, "method_not_allowed")
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == {"GET", "POST"}
 
 
 def test_keys_are_required_and_checked(api: str) -> None:
@@ -326,6 +333,15 @@ def test_hostile_documents_are_413s_and_leave_nothing_behind(api: str, api_dir: 
         assert not (api_dir / "uploads" / name).exists()
 
 
+def test_a_document_with_more_text_than_an_upload_may_hold_is_a_413_naming_the_limit(api: str, api_dir: Path) -> None:
+    text = ("Osh shaarynda zhany mektep achyldy. " * 6300).encode()  # 226,800 characters, under 300 kB
+    files = [("files", ("long-report.txt", text))]
+    response = httpx.post(f"{api}/v1/documents", headers=ADMIN, files=files, timeout=60)
+    body = assert_problem(response, 413, "payload_too_large")
+    assert "200000" in body["detail"] and "python -m ingest" in body["detail"]
+    assert not (api_dir / "uploads" / "long-report.txt").exists()
+
+
 def test_document_management_needs_an_admin_key(api: str) -> None:
     files = [("files", ("x.txt", b"text"))]
     assert_problem(httpx.post(f"{api}/v1/documents", headers=ASK, files=files), 403, "forbidden")
@@ -370,7 +386,12 @@ def test_health_ready_metrics_and_openapi(api: str) -> None:
     ready = httpx.get(f"{api}/readyz").json()
     assert ready["status"] == "ready" and ready["chunks"] > 100
     ask(api, QUOTA_KY)
-    metrics = httpx.get(f"{api}/metrics").text
+    metrics_response = httpx.get(f"{api}/metrics")
+    assert metrics_response.headers["content-type"].startswith("text/plain")
+    metrics = metrics_response.text
+    schema = httpx.get(f"{api}/openapi.json").json()
+    assert "text/plain" in schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert {"400", "401", "404", "422", "429", "503"} <= set(schema["paths"]["/v1/ask"]["post"]["responses"])
     assert 'bilim_requests_total{method="POST",route="/v1/ask",status="200"}' in metrics
     assert "bilim_request_seconds_bucket" in metrics and 'bilim_answers_total{language="ky"}' in metrics
     assert "bilim_ingested_chunks" in metrics

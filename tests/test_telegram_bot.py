@@ -289,7 +289,7 @@ def test_the_apis_rate_limit_applies_per_student(corpus_store_dir: tuple[Path, I
     data_dir = tmp_path / "store"
     shutil.copytree(corpus_store_dir[0], data_dir)
     with (
-        api_server(data_dir, tmp_path / "api.log", BILIM_API_KEYS=ASK_KEY, BILIM_RATE_LIMIT="2/minute") as api,
+        api_server(data_dir, tmp_path / "api.log", BILIM_API_KEYS=ASK_KEY, BILIM_RATE_LIMIT="2/hour") as api,
         TelegramStub(token=TOKEN) as telegram,
         running_bot(telegram, api, tmp_path / "state.pickle", tmp_path / "bot.log"),
     ):

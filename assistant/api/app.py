@@ -15,16 +15,19 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from assistant.api import ask, documents
 from assistant.api.metrics import Metrics
-from assistant.api.schemas import ClientConfig
+from assistant.api.schemas import ClientConfig, Readiness
 from assistant.api.state import AppState, app_state
 from assistant.api.writes import WriteGuard
-from assistant.core.errors import BilimError, RateLimited
+from assistant.core.errors import BilimError, NotAQuestion, RateLimited
+from assistant.core.pipeline import NO_WORDS
 from assistant.records import RECORDS_FILE, RecordStore
 from assistant.settings import Settings, get_settings
 from assistant.wiring import Service, build_service
@@ -40,7 +43,13 @@ PAGE_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+_HTTP_CODES = {
+    400: "invalid_body",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
 
 
 def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -78,6 +87,23 @@ class LogThrottle:
         return False
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path accepts (Starlette's 405 names only the first route's)."""
+    scope = {**request.scope, "method": "GET"}
+    methods: set[str] = set()
+    pending = list(request.app.router.routes)
+    while pending:
+        route = pending.pop()
+        if isinstance(route, APIRoute | Route):
+            if route.matches(scope)[0] != Match.NONE:
+                methods |= set(route.methods or ())
+        else:  # an included router (FastAPI keeps it as one route) or a mount: look at its own routes
+            inner = getattr(getattr(route, "original_router", route), "routes", None)
+            if isinstance(inner, list):
+                pending.extend(inner)
+    return sorted(methods)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     failures = LogThrottle()
 
@@ -101,11 +127,23 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            return problem(400, "invalid_body", f"the body is not valid JSON: {_validation_detail(exc)}")
+        if any(
+            error.get("type") == "string_pattern_mismatch" and tuple(error.get("loc", ())) == ("body", "question")
+            for error in exc.errors()
+        ):
+            # The schema's "a letter or digit" rule: the same answer as the service's own check gives.
+            return problem(422, NotAQuestion.code, NO_WORDS)
         return problem(422, "invalid_input", _validation_detail(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail))
+        # Its headers stay: a 405 must say which methods are allowed (Allow), a 401 how to authenticate.
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return problem(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail), headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -184,26 +222,48 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["system"], summary="Store open, embedder loaded, index non-empty")
-    def readyz(state: AppState = Depends(app_state)) -> JSONResponse:  # noqa: B008
-        checks: dict[str, Any] = {}
+    @app.get(
+        "/readyz",
+        tags=["system"],
+        summary="Store open, embedder loaded, index non-empty",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "not ready: the store is unreachable or empty"}},
+    )
+    def readyz(state: AppState = Depends(app_state)) -> JSONResponse:
+        embedder = state.service.embedder.dim > 0
         try:
             chunks = state.service.store.count()
-            checks = {"store": True, "embedder": state.service.embedder.dim > 0, "chunks": chunks}
         except BilimError as exc:
-            return problem(503, exc.code, exc.message)
-        ready = checks["embedder"] and chunks > 0
-        body = {"status": "ready" if ready else "not ready", **checks}
-        if not ready:
-            body["detail"] = "the store is empty: ingest documents first"
-        return JSONResponse(body, status_code=200 if ready else 503)
+            body = Readiness(
+                status="not ready", store=False, embedder=embedder, chunks=0, code=exc.code, detail=exc.message
+            )
+            return JSONResponse(
+                body.model_dump(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
+            )
+        if embedder and chunks > 0:
+            return JSONResponse(Readiness(status="ready", store=True, embedder=True, chunks=chunks).model_dump())
+        body = Readiness(
+            status="not ready",
+            store=True,
+            embedder=embedder,
+            chunks=chunks,
+            code="empty_store",
+            detail="the store is empty: ingest documents first",
+        )
+        return JSONResponse(body.model_dump(), status_code=503)
 
-    @app.get("/metrics", tags=["system"], summary="Prometheus metrics")
-    def metrics(state: AppState = Depends(app_state)) -> Response:  # noqa: B008
+    @app.get(
+        "/metrics",
+        tags=["system"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "metrics"}},
+    )
+    def metrics(state: AppState = Depends(app_state)) -> Response:
         return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/v1/config", response_model=ClientConfig, tags=["system"], summary="What the web chat needs")
-    def client_config(state: AppState = Depends(app_state)) -> dict[str, Any]:  # noqa: B008
+    def client_config(state: AppState = Depends(app_state)) -> dict[str, Any]:
         cfg = state.settings
         return {
             "auth_required": bool(cfg.api_keys),

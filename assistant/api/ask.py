@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, status
 from fastapi.responses import StreamingResponse
 
 from assistant.answer_json import answer_to_json
-from assistant.api.schemas import AnswerOut, AskRequest, FeedbackOut, FeedbackRequest, Problem, StoredAnswerOut
+from assistant.api.schemas import AnswerOut, AskRequest, FeedbackOut, FeedbackRequest, StoredAnswerOut, problems
 from assistant.api.security import Caller, asker
 from assistant.api.state import AppState, app_state
 from assistant.core.errors import BilimError
@@ -20,9 +20,7 @@ from assistant.core.pipeline import make_question
 
 log = logging.getLogger("bilim.api")
 router = APIRouter(prefix="/v1", tags=["answers"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem} for code in (401, 404, 422, 429, 503)
-}
+ASK_ERRORS = problems(400, 401, 404, 422, 429, 503)
 
 
 def _answer(state: AppState, caller: Caller, body: AskRequest) -> dict[str, Any]:
@@ -45,8 +43,8 @@ def _answer(state: AppState, caller: Caller, body: AskRequest) -> dict[str, Any]
     return {**payload, "conversation_id": conversation_id, "answer_id": answer_id}
 
 
-@router.post("/ask", response_model=AnswerOut, responses=ERRORS, summary="Answer a question with citations")
-def ask(body: AskRequest, caller: Caller = Depends(asker), state: AppState = Depends(app_state)) -> dict[str, Any]:  # noqa: B008
+@router.post("/ask", response_model=AnswerOut, responses=ASK_ERRORS, summary="Answer a question with citations")
+def ask(body: AskRequest, caller: Caller = Depends(asker), state: AppState = Depends(app_state)) -> dict[str, Any]:
     """The answer JSON plus `conversation_id` (send it back for follow-ups) and `answer_id`."""
     return _answer(state, caller, body)
 
@@ -63,11 +61,16 @@ def answer_parts(text: str) -> list[str]:
 
 @router.post(
     "/ask/stream",
-    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    responses={
+        **ASK_ERRORS,
+        200: {"content": {"text/event-stream": {"schema": {"type": "object"}}}, "description": "Server-Sent Events"},
+    },
     summary="The same answer as Server-Sent Events",
 )
 def ask_stream(
-    body: AskRequest, caller: Caller = Depends(asker), state: AppState = Depends(app_state)  # noqa: B008
+    body: AskRequest,
+    caller: Caller = Depends(asker),
+    state: AppState = Depends(app_state),
 ) -> StreamingResponse:
     """Events: `status` (working), `answer` ({"delta"} parts of the text), `citations`, then `done` (ids,
     refusal flag, language, lead, confidence, timings); a failure after the stream started is an `error` event."""
@@ -97,9 +100,16 @@ def ask_stream(
     )
 
 
-@router.get("/answers/{answer_id}", response_model=StoredAnswerOut, responses=ERRORS, summary="A stored answer")
+@router.get(
+    "/answers/{answer_id}",
+    response_model=StoredAnswerOut,
+    responses=problems(401, 404, 429, 503),
+    summary="A stored answer",
+)
 def stored_answer(
-    answer_id: str, caller: Caller = Depends(asker), state: AppState = Depends(app_state)  # noqa: B008
+    answer_id: str,
+    caller: Caller = Depends(asker),
+    state: AppState = Depends(app_state),
 ) -> dict[str, Any]:
     """An answer by id with its citations (kept for the retention period)."""
     return state.records.answer(answer_id, caller.owner)
@@ -109,12 +119,14 @@ def stored_answer(
     "/feedback",
     response_model=FeedbackOut,
     status_code=status.HTTP_201_CREATED,
-    responses=ERRORS,
+    responses=problems(400, 401, 404, 422, 429, 503),
     tags=["feedback"],
     summary="Rate an answer",
 )
 def feedback(
-    body: FeedbackRequest, caller: Caller = Depends(asker), state: AppState = Depends(app_state)  # noqa: B008
+    body: FeedbackRequest,
+    caller: Caller = Depends(asker),
+    state: AppState = Depends(app_state),
 ) -> dict[str, int]:
     """Store 👍/👎 (and an optional comment) for an answer; export with `python -m eval feedback`."""
     feedback_id = state.records.add_feedback(body.answer_id, body.rating, body.comment, caller.owner)

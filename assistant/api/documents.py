@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, File, UploadFile
 
-from assistant.api.schemas import DeletedOut, DocumentList, Problem, UploadOut
+from assistant.api.schemas import DeletedOut, DocumentList, UploadOut, problems
 from assistant.api.security import Caller, admin, asker
 from assistant.api.state import AppState, app_state
 from assistant.core.errors import BilimError, InvalidInput, PayloadTooLarge, UnsupportedDocument
@@ -21,7 +21,6 @@ from ingest.loaders import SUPPORTED_SUFFIXES, LoadLimits, load_file
 from ingest.pipeline import ingest_paths, remove_document
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (401, 403, 404, 413, 415, 422, 429)}
 MAX_NAME_CHARS = 120
 MAX_NAME_BYTES = 200  # under the 255 bytes of ext4 and others, leaving room for the staging folder's suffixes
 READ_BLOCK = 1 << 16
@@ -47,8 +46,8 @@ def safe_name(filename: str | None) -> str:
     return stem + suffix
 
 
-@router.get("", response_model=DocumentList, responses=ERRORS, summary="List the stored documents")
-def list_documents(caller: Caller = Depends(asker), state: AppState = Depends(app_state)) -> dict[str, Any]:  # noqa: B008
+@router.get("", response_model=DocumentList, responses=problems(401, 429, 503), summary="List the stored documents")
+def list_documents(caller: Caller = Depends(asker), state: AppState = Depends(app_state)) -> dict[str, Any]:
     """Id, title, language, chunks, url, date and ingestion time of every document."""
     docs = state.service.store.documents()
     return {
@@ -111,11 +110,16 @@ def _refuse_duplicate_names(files: list[UploadFile]) -> None:
         seen[name] = upload.filename or ""
 
 
-@router.post("", response_model=UploadOut, responses=ERRORS, summary="Upload and ingest documents (admin)")
+@router.post(
+    "",
+    response_model=UploadOut,
+    responses=problems(400, 401, 403, 413, 415, 422, 429, 503),
+    summary="Upload and ingest documents (admin)",
+)
 def upload_documents(
-    files: list[UploadFile] = File(..., description="one or more .txt/.md/.html/.pdf/.docx files"),  # noqa: B008
-    caller: Caller = Depends(admin),  # noqa: B008
-    state: AppState = Depends(app_state),  # noqa: B008
+    files: list[UploadFile] = File(..., min_length=1, description="one or more .txt/.md/.html/.pdf/.docx files"),
+    caller: Caller = Depends(admin),
+    state: AppState = Depends(app_state),
 ) -> dict[str, Any]:
     """Ingest the files as `python -m ingest` would; they are answerable as soon as this returns."""
     _refuse_duplicate_names(files)  # before anything is staged: one file would silently replace the other
@@ -157,11 +161,16 @@ def upload_documents(
     return {"ingested": ingested, "failed": failed}
 
 
-@router.delete("/{document_id:path}", response_model=DeletedOut, responses=ERRORS, summary="Delete a document (admin)")
+@router.delete(
+    "/{document_id:path}",
+    response_model=DeletedOut,
+    responses=problems(401, 403, 404, 429, 503),
+    summary="Delete a document (admin)",
+)
 def delete_document(
     document_id: str,
-    caller: Caller = Depends(admin),  # noqa: B008
-    state: AppState = Depends(app_state),  # noqa: B008
+    caller: Caller = Depends(admin),
+    state: AppState = Depends(app_state),
 ) -> dict[str, Any]:
     """Remove a document from the store (and its uploaded file); it is no longer answerable."""
     with state.guard.write():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -17,12 +17,35 @@ def _valid_unicode(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_valid_unicode)]
+MAX_QUESTION_CHARS = 1000
+PROBLEM_TEXT = {
+    400: "the body cannot be parsed (not JSON, or not UTF-8)",
+    401: "no key, or an unknown one",
+    403: "the key may not do this (document management needs an admin key)",
+    404: "unknown or expired id (or one that belongs to another caller)",
+    413: "a file over a size or content limit",
+    415: "a file of an unsupported type, or unreadable",
+    422: "the request breaks a rule of the schema or of the service",
+    429: "rate limit, or too many failed authentications (see Retry-After)",
+    503: "the store or the records are unreachable for now (see Retry-After)",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of these error statuses: each the JSON problem body."""
+    return {code: {"model": Problem, "description": PROBLEM_TEXT[code]} for code in codes}
 
 
 class AskRequest(BaseModel):
     """A question, optionally continuing a conversation."""
 
-    question: Text = Field(description="the question in Kyrgyz, Russian or English (≤ 1000 characters)")
+    question: Text = Field(
+        min_length=1,
+        max_length=MAX_QUESTION_CHARS,
+        pattern=r"[^\W_]",
+        description="the question in Kyrgyz, Russian or English: at least one letter or digit, at most 1000 "
+        "characters once runs of whitespace are collapsed (the limit is BILIM_MAX_QUESTION_CHARS)",
+    )
     conversation_id: Text | None = Field(default=None, max_length=64, description="from an earlier answer")
     language: Literal["ky", "ru", "en"] | None = Field(
         default=None, description="language of the lead-in and refusal (default: detected from the question)"
@@ -144,6 +167,17 @@ class Problem(BaseModel):
     status: int
     code: str
     detail: str
+
+
+class Readiness(BaseModel):
+    """Whether the service can answer: store reachable, embedder loaded, documents ingested."""
+
+    status: Literal["ready", "not ready"]
+    store: bool
+    embedder: bool
+    chunks: int
+    code: str | None = Field(default=None, description="why not ready: store_unavailable or empty_store")
+    detail: str | None = None
 
 
 class ClientConfig(BaseModel):

@@ -70,7 +70,7 @@ def _caller(request: Request, state: AppState) -> Caller:
     return Caller(key=fingerprint, admin=admin, owner=owner_id(fingerprint, who))
 
 
-def asker(request: Request, state: AppState = Depends(app_state)) -> Caller:  # noqa: B008
+def asker(request: Request, state: AppState = Depends(app_state)) -> Caller:
     """Any client allowed to ask; counts the request against its rate limit."""
     caller = _caller(request, state)
     limit, window = state.settings.rate()
@@ -78,7 +78,7 @@ def asker(request: Request, state: AppState = Depends(app_state)) -> Caller:  # 
     return caller
 
 
-def admin(request: Request, state: AppState = Depends(app_state)) -> Caller:  # noqa: B008
+def admin(request: Request, state: AppState = Depends(app_state)) -> Caller:
     """Document management: an admin key is required, and with no admin keys configured it is off."""
     if not state.settings.admin_keys:
         raise Forbidden("document management is disabled on this server (set BILIM_ADMIN_KEYS to enable it)")

@@ -15,6 +15,9 @@ from assistant.core.ports import AnswerGenerator, Retriever
 MAX_QUESTION_CHARS = 1000
 
 
+NO_WORDS = "please ask a question: this one has only emoji, punctuation or invisible characters"
+
+
 def has_words(text: str) -> bool:
     """Whether a text holds a letter or a digit: emoji, punctuation and zero-width characters alone ask nothing."""
     return any(ch.isalnum() for ch in text)
@@ -35,7 +38,7 @@ def make_question(
     except UnicodeEncodeError as exc:
         raise InvalidInput(f"the question is not valid Unicode (a lone surrogate at position {exc.start})") from exc
     if not has_words(text):
-        raise NotAQuestion("please ask a question: this one has only emoji, punctuation or invisible characters")
+        raise NotAQuestion(NO_WORDS)
     if len(text) > max_chars:
         raise InvalidInput(f"the question is too long ({len(text)} characters; the limit is {max_chars})")
     previous = next((h for h in reversed(history) if h and h.strip()), None)
