@@ -113,6 +113,20 @@ def _existing(client: Any, name: str) -> Any:
         raise
 
 
+def _vectors_by_hash(collection: Any, hashes: Iterable[str]) -> dict[str, Vector]:
+    """The vectors a collection holds for these text hashes (its records carry `text_hash`), 500 at a time."""
+    wanted = sorted(set(hashes))
+    found: dict[str, Vector] = {}
+    for i in range(0, len(wanted), 500):
+        got = collection.get(where={"text_hash": {"$in": wanted[i : i + 500]}}, include=["embeddings", "metadatas"])
+        embeddings = got.get("embeddings")
+        if embeddings is None:
+            continue
+        for meta, vector in zip(got["metadatas"], embeddings, strict=True):
+            found[str(meta["text_hash"])] = np.asarray(vector, dtype=np.float32)
+    return found
+
+
 class ChromaChunkStore:
     """One Chroma collection holding every chunk with its vector and metadata."""
 
@@ -259,34 +273,12 @@ class ChromaChunkStore:
     @reachable
     def vectors_by_text_hash(self, hashes: Iterable[str]) -> dict[str, Vector]:
         """Stored vectors of chunks whose text hash is given, so unchanged text is never embedded twice."""
-        wanted = sorted(set(hashes))
-        found: dict[str, Vector] = {}
-        for i in range(0, len(wanted), 500):
-            got = self._collection.get(
-                where={"text_hash": {"$in": wanted[i : i + 500]}}, include=["embeddings", "metadatas"]
-            )
-            embeddings = got.get("embeddings")
-            if embeddings is None:
-                continue
-            for meta, vector in zip(got["metadatas"], embeddings, strict=True):
-                found[str(meta["text_hash"])] = np.asarray(vector, dtype=np.float32)
-        return found
+        return _vectors_by_hash(self._collection, hashes)
 
     @reachable
     def sentence_vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, Vector]:
         """Stored sentence vectors by the hash of the text they embed, so no sentence is embedded twice."""
-        wanted = sorted(set(hashes))
-        found: dict[str, Vector] = {}
-        for i in range(0, len(wanted), 500):
-            got = self._sentences.get(
-                where={"text_hash": {"$in": wanted[i : i + 500]}}, include=["embeddings", "metadatas"]
-            )
-            embeddings = got.get("embeddings")
-            if embeddings is None:
-                continue
-            for meta, vector in zip(got["metadatas"], embeddings, strict=True):
-                found[str(meta["text_hash"])] = np.asarray(vector, dtype=np.float32)
-        return found
+        return _vectors_by_hash(self._sentences, hashes)
 
     @reachable
     def sentences(self, chunk_ids: Sequence[str]) -> dict[str, list[tuple[ChunkSentence, Vector]]]:
