@@ -129,12 +129,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         if any(error.get("type") == "json_invalid" for error in exc.errors()):
             return problem(400, "invalid_body", f"the body is not valid JSON: {_validation_detail(exc)}")
-        if any(
-            error.get("type") == "string_pattern_mismatch" and tuple(error.get("loc", ())) == ("body", "question")
-            for error in exc.errors()
-        ):
-            # The schema's "a letter or digit" rule: the same answer as the service's own check gives.
-            return problem(422, NotAQuestion.code, NO_WORDS)
+        for error in exc.errors():
+            if error.get("type") == "string_pattern_mismatch" and tuple(error.get("loc", ())) == ("body", "question"):
+                # The schema's "a letter or digit" rule: the same answers as the service's own checks give.
+                if not str(error.get("input", "")).strip():
+                    return problem(422, "invalid_input", "the question is empty")
+                return problem(422, NotAQuestion.code, NO_WORDS)
         return problem(422, "invalid_input", _validation_detail(exc))
 
     @app.exception_handler(StarletteHTTPException)
