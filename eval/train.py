@@ -95,19 +95,17 @@ def _groups(examples: Sequence[Example]) -> dict[str, int]:
     return {source: i for i, source in enumerate(sources)}
 
 
-def _fit(x: np.ndarray, y: np.ndarray, balanced: bool, c: float = 1.0) -> Any:
+def _fit(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    model = make_pipeline(
-        StandardScaler(), LogisticRegression(C=c, max_iter=2000, class_weight="balanced" if balanced else None)
-    )
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
     model.fit(x, y)
     return model
 
 
-def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, balanced: bool, c: float = 1.0) -> np.ndarray:
+def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float = 1.0) -> np.ndarray:
     from sklearn.model_selection import GroupKFold
 
     predictions = np.zeros(len(y))
@@ -115,7 +113,7 @@ def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, balanced: boo
         if len(set(y[train])) < 2:
             predictions[test] = float(y[train].mean())
             continue
-        predictions[test] = _fit(x[train], y[train], balanced, c).predict_proba(x[test])[:, 1]
+        predictions[test] = _fit(x[train], y[train], c).predict_proba(x[test])[:, 1]
     return predictions
 
 
@@ -137,6 +135,21 @@ def _fit_pairwise(matrices: Sequence[np.ndarray], labels: Sequence[np.ndarray]) 
                 targets += [1, 0]
     regression = LogisticRegression(C=PAIRWISE_C, fit_intercept=False, max_iter=3000).fit(np.array(pairs), targets)
     return scaler, regression.coef_[0]
+
+
+def _pairwise_out_of_fold(
+    matrices: Sequence[np.ndarray], labels: Sequence[np.ndarray], groups: np.ndarray
+) -> list[np.ndarray]:
+    """Each group's scores from a pairwise ranker fitted without its document (grouped cross-validation)."""
+    from sklearn.model_selection import GroupKFold
+
+    scores = [np.zeros(len(m)) for m in matrices]
+    for train_idx, test_idx in GroupKFold(n_splits=min(FOLDS, len(set(groups)))).split(matrices, groups=groups):
+        scaler, coef = _fit_pairwise([matrices[i] for i in train_idx], [labels[i] for i in train_idx])
+        for i in test_idx:
+            if len(matrices[i]):
+                scores[i] = scaler.transform(matrices[i]) @ coef
+    return scores
 
 
 def _export_pairwise(scaler: Any, coef: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
@@ -196,14 +209,7 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
     matrices = [_matrix([c.features for c in e.candidates], SENTENCE_FEATURES) for e in answerable]
     labels = [np.array(e.sentence_labels) for e in answerable]
     groups = np.array([group_of[e.item.source or e.item.id] for e in answerable])
-    oof_scores: list[np.ndarray] = [np.zeros(len(m)) for m in matrices]
-    from sklearn.model_selection import GroupKFold
-
-    for train_idx, test_idx in GroupKFold(n_splits=min(FOLDS, len(set(groups)))).split(matrices, groups=groups):
-        scaler, coef = _fit_pairwise([matrices[i] for i in train_idx], [labels[i] for i in train_idx])
-        for i in test_idx:
-            if len(matrices[i]):
-                oof_scores[i] = scaler.transform(matrices[i]) @ coef
+    oof_scores = _pairwise_out_of_fold(matrices, labels, groups)
     scaler, coef = _fit_pairwise(matrices, labels)
     for example, scores in zip(answerable, oof_scores, strict=True):
         label_of = {id(c): label for c, label in zip(example.candidates, example.sentence_labels, strict=True)}
@@ -247,21 +253,12 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
                 )
             )
             span_groups.append(group_of[example.item.source or example.item.id])
-    span_top1 = []
-    groups_array = np.array(span_groups)
-    from sklearn.model_selection import GroupKFold as _GroupKFold
-
-    for train_idx, test_idx in _GroupKFold(n_splits=min(FOLDS, len(set(span_groups)))).split(
-        span_matrices, groups=groups_array
-    ):
-        fold_scaler, fold_coef = _fit_pairwise(
-            [span_matrices[i] for i in train_idx], [span_labels[i] for i in train_idx]
-        )
-        for i in test_idx:
-            if span_labels[i].any():
-                span_top1.append(
-                    float(span_labels[i][int(np.argmax(fold_scaler.transform(span_matrices[i]) @ fold_coef))])
-                )
+    span_scores = _pairwise_out_of_fold(span_matrices, span_labels, np.array(span_groups))
+    span_top1 = [
+        float(label[int(np.argmax(scores))])
+        for label, scores in zip(span_labels, span_scores, strict=True)
+        if label.any()
+    ]
     span_scaler, span_coef = _fit_pairwise(span_matrices, span_labels)
     # 3. Answerability, from each question's best candidate by out-of-fold probability.
     answer_rows, answer_y, answer_groups = [], [], []
@@ -273,8 +270,8 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         answer_y.append(1 if example.retrieved_all_facts else 0)
         answer_groups.append(group_of[example.item.source or example.item.id])
     ax, ay, ag = _matrix(answer_rows, ANSWERABLE_FEATURES), np.array(answer_y), np.array(answer_groups)
-    answer_oof = _out_of_fold(ax, ay, ag, balanced=False, c=ANSWERABLE_C)
-    answer_model = _fit(ax, ay, balanced=False, c=ANSWERABLE_C)
+    answer_oof = _out_of_fold(ax, ay, ag, c=ANSWERABLE_C)
+    answer_model = _fit(ax, ay, c=ANSWERABLE_C)
     gold_answerable = np.array([1 if e.item.answerable else 0 for e in examples])
     threshold = _threshold(answer_oof, gold_answerable)
     brier, ece, table = reliability(answer_oof, ay)

@@ -203,13 +203,10 @@ def _add_features(
 ) -> None:
     if not candidates:
         return
-    cosines = np.stack([c.vector for c in candidates]) @ asked.vector
+    vectors = np.stack([c.vector for c in candidates])
+    cosines = vectors @ asked.vector
     best = float(cosines.max())
-    counted = (
-        np.stack([c.vector for c in candidates]) @ asked.counted_vector
-        if asked.counted_vector is not None
-        else np.zeros(len(candidates))
-    )
+    counted = vectors @ asked.counted_vector if asked.counted_vector is not None else np.zeros(len(candidates))
     previous_vectors = {
         (rows[i][0].chunk_id, rows[i][0].index): rows[i - 1][1]
         for rows in sentences.values()
@@ -221,8 +218,8 @@ def _add_features(
         same_language = chunk.lang == asked.question.language
         context_stems = frozenset(analyze(f"{cand.previous} {chunk.title}", chunk.lang)) | cand.stems
         previous_vector = previous_vectors.get((cand.sentence.chunk_id, cand.sentence.index))
-        anchors_here = set(_anchors(cand.sentence.text))
-        anchors_context = anchors_here | set(_anchors(f"{cand.previous} {chunk.title}"))
+        anchors_here = set(anchors_of(cand.sentence.text))
+        anchors_context = anchors_here | set(anchors_of(f"{cand.previous} {chunk.title}"))
         cand.features = {
             "cos": float(cos),
             "cos_gap": best - float(cos),
@@ -266,10 +263,6 @@ def _named_by_question(asked: Asked, span: Span) -> bool:
         return True
     words = _WORD.findall(normalized)
     return bool(words) and all(to_latin(w)[:5] in asked.latin_stems for w in words if not w.isdigit())
-
-
-def _anchors(text: str) -> list[str]:
-    return anchors_of(text)
 
 
 def _latin_share(wanted: tuple[str, ...], words: tuple[str, ...]) -> float:
