@@ -43,6 +43,7 @@ ask: setup
 
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 typecheck: setup
 	$(PY) -m mypy assistant ingest vectorstore eval bots

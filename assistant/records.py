@@ -211,8 +211,7 @@ class RecordStore:
         window = int(now // window_seconds)
         with self._connect() as db:
             db.execute(
-                "INSERT INTO rate_windows VALUES (?, ?, 1) "
-                "ON CONFLICT (bucket, window) DO UPDATE SET hits = hits + 1",
+                "INSERT INTO rate_windows VALUES (?, ?, 1) ON CONFLICT (bucket, window) DO UPDATE SET hits = hits + 1",
                 (bucket, window),
             )
             hits = db.execute(
@@ -227,9 +226,7 @@ class RecordStore:
         """Delete conversations, answers and their feedback older than the retention period; returns answers."""
         cutoff = time.time() - retention_days * 86400
         with self._connect() as db:
-            db.execute(
-                "DELETE FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE created < ?)", (cutoff,)
-            )
+            db.execute("DELETE FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE created < ?)", (cutoff,))
             removed = db.execute("DELETE FROM answers WHERE created < ?", (cutoff,)).rowcount
             db.execute("DELETE FROM conversations WHERE updated < ?", (cutoff,))
         return int(removed)

@@ -11,9 +11,25 @@ from tests.support import run_module, write_jsonl
 
 RESULT_KEYS = {"id", "question", "lang", "answer", "retrieved", "score"}
 METRICS = {
-    "hit@1", "hit@5", "mrr@10", "ndcg@10", "fact_recall@3", "ceiling", "answer_accuracy", "lead_accuracy",
-    "lead_share", "gold_cited", "citation_precision", "unsupported_numbers", "refusal_precision", "refusal_recall",
-    "false_refusals", "median_answer_chars", "latency_p50_ms", "latency_p95_ms", "interval95",
+    "hit@1",
+    "hit@5",
+    "mrr@10",
+    "ndcg@10",
+    "fact_recall@3",
+    "ceiling",
+    "answer_accuracy",
+    "lead_accuracy",
+    "lead_share",
+    "gold_cited",
+    "citation_precision",
+    "unsupported_numbers",
+    "refusal_precision",
+    "refusal_recall",
+    "false_refusals",
+    "median_answer_chars",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "interval95",
 }
 
 
@@ -23,8 +39,22 @@ def test_eval_run_writes_results_reports_and_chart(writable_store_dir: Path, tmp
     qa = write_jsonl(tmp_path / "qa.jsonl", picked)
     out = tmp_path / "out"
     result = run_module(
-        "eval", "run", "--qa", qa, "--corpus", CORPUS, "--data-dir", writable_store_dir, "--out", out,
-        "--config", "hybrid", "--config", "dense", "--config", "lexical-plain",
+        "eval",
+        "run",
+        "--qa",
+        qa,
+        "--corpus",
+        CORPUS,
+        "--data-dir",
+        writable_store_dir,
+        "--out",
+        out,
+        "--config",
+        "hybrid",
+        "--config",
+        "dense",
+        "--config",
+        "lexical-plain",
     )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -77,8 +107,16 @@ def test_the_gold_set_parts_partition_it_and_a_file_has_no_parts(tmp_path: Path)
     assert fit and test and not fit & test and fit | test == every
     assert {q.kind for q in load_qa(gold)} == {"count", "date", "who", "where", "other"}
     result = run_module(
-        "eval", "run", "--qa", ROOT / "eval/datasets/dev.jsonl", "--split", "test", "--out", tmp_path / "o",
-        "--data-dir", tmp_path / "s",
+        "eval",
+        "run",
+        "--qa",
+        ROOT / "eval/datasets/dev.jsonl",
+        "--split",
+        "test",
+        "--out",
+        tmp_path / "o",
+        "--data-dir",
+        tmp_path / "s",
     )
     assert result.returncode == 2 and "gold set folder" in result.stderr and "Traceback" not in result.stderr
 

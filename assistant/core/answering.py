@@ -180,8 +180,11 @@ class ExtractiveAnswerer:
             )
         ]
         hosts = university_hosts(question.text, question.language)
-        kept = [c for c in self._candidates(covering, ranks={id(sc): r for r, sc in enumerate(top)})
-                if self._same_host(hosts, c)]
+        kept = [
+            c
+            for c in self._candidates(covering, ranks={id(sc): r for r, sc in enumerate(top)})
+            if self._same_host(hosts, c)
+        ]
         counted = self._counted(question)
         order = lambda c: (-c.score, c.chunk_rank, c.start)  # noqa: E731
         first = sorted((self._score(c, kind, q_terms, q_concepts, counted, question.text) for c in kept), key=order)
@@ -255,6 +258,7 @@ class ExtractiveAnswerer:
         hits = len(q_terms & s_terms) + len(q_concepts & s_concepts)
         context_hits = len((q_terms & c_terms) - s_terms) + len((q_concepts & c_concepts) - s_concepts)
         overlap = (hits + cfg.context_discount * context_hits) / total if total else 0.0
+
         def relevant(words: list[str]) -> float:
             text = " ".join(words)
             terms, concepts = set(self._analyze(text, lang)), concepts_in(text)
@@ -291,8 +295,11 @@ class ExtractiveAnswerer:
         ratio = cfg.multi_part_ratio if multi_part else cfg.second_sentence_ratio
         if best.text.rstrip().endswith(":"):
             # "The protocol covers the following:" says nothing without the item after it.
-            following = [c for c in scored if c.scored.chunk.document_id == best.scored.chunk.document_id
-                         and 0 < c.start - best.end <= 3]
+            following = [
+                c
+                for c in scored
+                if c.scored.chunk.document_id == best.scored.chunk.document_id and 0 < c.start - best.end <= 3
+            ]
             if following:
                 return following[0]
         for cand in scored[1:4]:

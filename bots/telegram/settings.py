@@ -31,7 +31,6 @@ class BotSettings(BaseSettings):
     telegram_questions_per_minute: int = Field(default=6, ge=1, description="per Telegram user")
     telegram_user_salt: SecretStr | None = Field(default=None, description="salt of hashed user ids")
 
-
     @property
     def state_file(self) -> Path:
         """Where the bot keeps its state: never inside the checkout unless asked (the data dir is ignored by git)."""
