@@ -44,6 +44,7 @@ ask: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: setup
 	$(PY) -m mypy assistant ingest vectorstore eval bots

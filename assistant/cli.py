@@ -15,9 +15,7 @@ from assistant.core.errors import BilimError
 from assistant.core.models import Language
 from assistant.progress import progress_bar
 from assistant.settings import Settings, get_settings
-from assistant.wiring import build_service, open_store
-from ingest.pipeline import ingest_paths, writer_lock
-from vectorstore.embedders import create_embedder
+from assistant.wiring import build_service, ingest_into
 
 SEED_MARKER = ".seeded"
 
@@ -48,15 +46,12 @@ def _seed(settings: Settings, corpus: Path) -> None:
     marker = settings.data_dir / SEED_MARKER
     if marker.exists():
         return
-    with writer_lock(settings.data_dir):
-        embedder = create_embedder(settings.embedder)
-        store = open_store(settings, embedder)
-        if store.count() == 0:
-            report = ingest_paths([corpus], store=store, embedder=embedder, progress=progress_bar)
-            print(f"seeded the store from {corpus}: {report.documents} documents, {report.chunks_total} chunks")
-            if report.failed:
-                print(f"warning: {len(report.failed)} file(s) failed to load", file=sys.stderr)
-        marker.write_text(f"{corpus}\n", encoding="utf-8")
+    report = ingest_into(settings, [corpus], progress=progress_bar, only_into_empty=True)
+    if report is not None:
+        print(f"seeded the store from {corpus}: {report.documents} documents, {report.chunks_total} chunks")
+        if report.failed:
+            print(f"warning: {len(report.failed)} file(s) failed to load", file=sys.stderr)
+    marker.write_text(f"{corpus}\n", encoding="utf-8")
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.answer_json import answer_to_json
 from assistant.core.errors import NotFound, RateLimited, RecordsUnavailable
+from assistant.core.models import Answer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -141,6 +143,12 @@ class RecordStore:
                 ),
             )
         return conversation_id, answer_id
+
+    def record(self, conversation_id: str | None, owner: str, question: str, answer: Answer) -> tuple[str, str]:
+        """Keep an answer as the JSON the clients get (the core's `Conversations` port)."""
+        return self.save_answer(
+            conversation_id=conversation_id, owner=owner, question=question, payload=answer_to_json(answer)
+        )
 
     def answer(self, answer_id: str, owner: str) -> dict[str, Any]:
         """A stored answer's JSON with its question, conversation and answer ids — for whoever asked it only

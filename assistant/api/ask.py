@@ -16,7 +16,6 @@ from assistant.api.schemas import AnswerOut, AskRequest, FeedbackOut, FeedbackRe
 from assistant.api.security import Caller, asker
 from assistant.api.state import AppState, app_state
 from assistant.core.errors import BilimError
-from assistant.core.pipeline import make_question
 
 log = logging.getLogger("bilim.api")
 router = APIRouter(prefix="/v1", tags=["answers"])
@@ -24,23 +23,13 @@ ASK_ERRORS = problems(400, 401, 404, 422, 429, 503)
 
 
 def _answer(state: AppState, caller: Caller, body: AskRequest) -> dict[str, Any]:
-    """Answer with the conversation's earlier questions, store it, and count it."""
-    settings = state.settings
-    make_question(body.question, body.language, settings.max_question_chars)  # 422 before any work
-    history = state.records.history(body.conversation_id, caller.owner) if body.conversation_id else []
-    answer = state.service.ask(body.question, body.language, history)
-    payload = answer_to_json(answer)
-    conversation_id, answer_id = state.records.save_answer(
-        conversation_id=body.conversation_id,
-        owner=caller.owner,
-        question=" ".join(body.question.split()),
-        payload=payload,
-    )
-    state.metrics.answers.labels(answer.language).inc()
-    if answer.refused:
-        state.metrics.refusals.labels(answer.language).inc()
+    """Ask in the conversation, then count it; the answer JSON plus where it was recorded."""
+    asked = state.asking(body.question, body.language, body.conversation_id, caller.owner)
+    state.metrics.answers.labels(asked.answer.language).inc()
+    if asked.answer.refused:
+        state.metrics.refusals.labels(asked.answer.language).inc()
     state.purge_if_due()
-    return {**payload, "conversation_id": conversation_id, "answer_id": answer_id}
+    return {**answer_to_json(asked.answer), "conversation_id": asked.conversation_id, "answer_id": asked.answer_id}
 
 
 @router.post("/ask", response_model=AnswerOut, responses=ASK_ERRORS, summary="Answer a question with citations")
@@ -74,9 +63,7 @@ def ask_stream(
 ) -> StreamingResponse:
     """Events: `status` (working), `answer` ({"delta"} parts of the text), `citations`, then `done` (ids,
     refusal flag, language, lead, confidence, timings); a failure after the stream started is an `error` event."""
-    make_question(body.question, body.language, state.settings.max_question_chars)
-    if body.conversation_id:
-        state.records.history(body.conversation_id, caller.owner)  # unknown conversation → 404 before streaming
+    state.asking.check(body.question, body.language, body.conversation_id, caller.owner)  # 422, 404 before streaming
 
     def events() -> Iterator[str]:
         yield _event("status", {"stage": "answering"})

@@ -16,9 +16,7 @@ from assistant.api.schemas import DeletedOut, DocumentList, UploadOut, problems
 from assistant.api.security import Caller, admin, asker
 from assistant.api.state import AppState, app_state
 from assistant.core.errors import BilimError, InvalidInput, PayloadTooLarge, UnsupportedDocument
-from assistant.settings import Settings
-from ingest.loaders import SUPPORTED_SUFFIXES, LoadLimits, load_file
-from ingest.pipeline import ingest_paths, remove_document
+from assistant.core.usecases import Staged, delete_document, list_documents, upload_documents
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 MAX_NAME_CHARS = 120
@@ -47,9 +45,8 @@ def safe_name(filename: str | None) -> str:
 
 
 @router.get("", response_model=DocumentList, responses=problems(401, 429, 503), summary="List the stored documents")
-def list_documents(caller: Caller = Depends(asker), state: AppState = Depends(app_state)) -> dict[str, Any]:
+def list_stored(caller: Caller = Depends(asker), state: AppState = Depends(app_state)) -> dict[str, Any]:
     """Id, title, language, chunks, url, date and ingestion time of every document."""
-    docs = state.service.store.documents()
     return {
         "documents": [
             {
@@ -61,37 +58,31 @@ def list_documents(caller: Caller = Depends(asker), state: AppState = Depends(ap
                 "date": doc.date,
                 "ingested_at": doc.ingested_at,
             }
-            for doc in sorted(docs.values(), key=lambda d: d.id)
+            for doc in list_documents(state.library)
         ]
     }
 
 
-def upload_limits(settings: Settings) -> LoadLimits:
-    """What one uploaded file may hold (BILIM_MAX_UNPACKED_BYTES, _DOCX_ELEMENTS, _PDF_PAGES, _EXTRACTED_CHARS)."""
-    return LoadLimits(
-        max_unpacked_bytes=settings.max_unpacked_bytes,
-        max_docx_elements=settings.max_docx_elements,
-        max_pdf_pages=settings.max_pdf_pages,
-        max_extracted_chars=settings.max_extracted_chars,
-    )
-
-
-def _receive(upload: UploadFile, staging: Path, limit: int, limits: LoadLimits) -> tuple[str, Path]:
-    """Copy one upload to the staging folder, enforcing the size limit and a readable type."""
-    name = safe_name(upload.filename)
-    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise UnsupportedDocument(f"{name}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+def _receive(upload: UploadFile, staging: Path, limit: int, suffixes: tuple[str, ...]) -> Staged:
+    """Copy one upload to the staging folder within the size limit, or say why it cannot be taken."""
+    client_name = (upload.filename or "").encode("utf-8", "replace").decode()
+    try:
+        name = safe_name(upload.filename)
+    except BilimError as exc:
+        return Staged(client_name, error=exc)
+    if Path(name).suffix.lower() not in suffixes:
+        unsupported = UnsupportedDocument(f"{name}: unsupported file type; supported: {', '.join(suffixes)}")
+        return Staged(client_name, error=unsupported)
     target = staging / name
     size = 0
     with target.open("wb") as out:
         while block := upload.file.read(READ_BLOCK):
             size += len(block)
             if size > limit:
-                raise PayloadTooLarge(f"{name}: file larger than the limit of {limit} bytes")
+                too_large = PayloadTooLarge(f"{name}: file larger than the limit of {limit} bytes")
+                return Staged(client_name, error=too_large)
             out.write(block)
-    # Broken PDF, binary, no text → 415; a zip bomb, too many pages or elements, too much text → 413.
-    load_file(target, doc_id=name, source=str(target), max_bytes=limit, limits=limits)
-    return name, target
+    return Staged(client_name, target)
 
 
 def _refuse_duplicate_names(files: list[UploadFile]) -> None:
@@ -116,7 +107,7 @@ def _refuse_duplicate_names(files: list[UploadFile]) -> None:
     responses=problems(400, 401, 403, 413, 415, 422, 429, 503),
     summary="Upload and ingest documents (admin)",
 )
-def upload_documents(
+def upload(
     files: list[UploadFile] = File(..., min_length=1, description="one or more .txt/.md/.html/.pdf/.docx files"),
     caller: Caller = Depends(admin),
     state: AppState = Depends(app_state),
@@ -125,40 +116,19 @@ def upload_documents(
     _refuse_duplicate_names(files)  # before anything is staged: one file would silently replace the other
     staging = state.uploads / ".incoming" / secrets.token_hex(8)
     staging.mkdir(parents=True)
-    ingested: list[dict[str, Any]] = []
-    failed: list[dict[str, str]] = []
-    errors: list[BilimError] = []
     try:
-        received: list[tuple[str, Path]] = []
-        for upload in files:
-            try:
-                received.append(
-                    _receive(upload, staging, state.settings.max_upload_bytes, upload_limits(state.settings))
-                )
-            except BilimError as exc:
-                errors.append(exc)
-                failed.append(
-                    {"file": (upload.filename or "").encode("utf-8", "replace").decode(), "error": exc.message}
-                )
-        if not received and errors:
-            raise errors[0]  # nothing usable: answer with that error's status (413, 415, 422)
-        with state.guard.write():
-            for name, staged in received:
-                final = state.uploads / name
-                os.replace(staged, final)
-                report = ingest_paths([final], store=state.service.store, embedder=state.service.embedder)
-                if report.failed:
-                    failed.extend({"file": name, "error": f["error"]} for f in report.failed)
-                    continue
-                status = "replaced" if report.updated else "unchanged" if report.unchanged else "added"
-                chunks = len(state.service.store.documents()[name].chunk_ids)
-                ingested.append({"id": name, "chunks": chunks, "status": status})
+        limit, suffixes = state.settings.max_upload_bytes, state.library.supported_suffixes
+        staged = [_receive(upload, staging, limit, suffixes) for upload in files]
+        result = upload_documents(state.library, staged, state.guard.write)
         state.service.refresh_lexical()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    state.metrics.ingested.inc(len(ingested))
+    state.metrics.ingested.inc(len(result.ingested))
     state.metrics.chunks.set(state.service.store.count())
-    return {"ingested": ingested, "failed": failed}
+    return {
+        "ingested": [{"id": d.id, "chunks": d.chunks, "status": d.status} for d in result.ingested],
+        "failed": [{"file": d.id, "error": d.error or ""} for d in result.failed],
+    }
 
 
 @router.delete(
@@ -167,17 +137,14 @@ def upload_documents(
     responses=problems(401, 403, 404, 429, 503),
     summary="Delete a document (admin)",
 )
-def delete_document(
+def delete(
     document_id: str,
     caller: Caller = Depends(admin),
     state: AppState = Depends(app_state),
 ) -> dict[str, Any]:
     """Remove a document from the store (and its uploaded file); it is no longer answerable."""
     with state.guard.write():
-        removed = remove_document(state.service.store, document_id)
-        uploaded = state.uploads / PurePosixPath(document_id).name
-        if PurePosixPath(document_id).name == document_id and uploaded.is_file():
-            uploaded.unlink()
+        removed = delete_document(state.library, document_id)
     state.service.refresh_lexical()
     state.metrics.chunks.set(state.service.store.count())
     return {"deleted": document_id, "chunks": removed}

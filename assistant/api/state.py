@@ -13,9 +13,10 @@ from fastapi import Request
 
 from assistant.api.metrics import Metrics
 from assistant.api.writes import WriteGuard
+from assistant.core.usecases import AskInConversation
 from assistant.records import RecordStore
 from assistant.settings import Settings
-from assistant.wiring import Service
+from assistant.wiring import Service, StoreLibrary
 
 log = logging.getLogger("bilim.api")
 PURGE_EVERY_SECONDS = 3600
@@ -23,7 +24,7 @@ PURGE_EVERY_SECONDS = 3600
 
 @dataclass
 class AppState:
-    """The wired service plus the records, write guard and metrics of this app."""
+    """The wired service, its use cases, the records, write guard and metrics of this app."""
 
     settings: Settings
     service: Service
@@ -31,6 +32,8 @@ class AppState:
     guard: WriteGuard
     metrics: Metrics
     uploads: Path
+    library: StoreLibrary
+    asking: AskInConversation
     _last_purge: float = 0.0
     _purge_lock: threading.Lock = field(default_factory=threading.Lock)
 

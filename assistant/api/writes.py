@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
-from ingest.pipeline import writer_lock
+from assistant.settings import Settings
+from assistant.wiring import store_lock
 
 
 class WriteGuard:
@@ -15,8 +15,8 @@ class WriteGuard:
     stops with a clear message instead of corrupting the store. Chroma server mode: each write takes the
     lock briefly (waiting for other workers), so several workers can write in turn."""
 
-    def __init__(self, data_dir: Path, embedded: bool, wait_seconds: float = 60.0) -> None:
-        self._data_dir = data_dir
+    def __init__(self, settings: Settings, embedded: bool, wait_seconds: float = 60.0) -> None:
+        self._settings = settings
         self._embedded = embedded
         self._wait = wait_seconds
         self._threads = threading.Lock()
@@ -25,7 +25,7 @@ class WriteGuard:
     def start(self) -> None:
         """Take the lifetime lock in embedded mode (raises StoreBusy when another writer has it)."""
         if self._embedded:
-            self._held.enter_context(writer_lock(self._data_dir))
+            self._held.enter_context(store_lock(self._settings))
 
     def stop(self) -> None:
         """Release the lifetime lock."""
@@ -38,5 +38,5 @@ class WriteGuard:
             if self._embedded:
                 yield
                 return
-            with writer_lock(self._data_dir, wait=self._wait):
+            with store_lock(self._settings, wait=self._wait):
                 yield

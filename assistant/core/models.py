@@ -126,3 +126,13 @@ class StoredDocument:
     url: str | None
     date: str | None
     ingested_at: str
+
+
+@dataclass(frozen=True)
+class DocumentAdded:
+    """One uploaded file after ingestion: `status` is added, replaced, unchanged or failed (with `error`)."""
+
+    id: str
+    status: Literal["added", "replaced", "unchanged", "failed"]
+    chunks: int = 0
+    error: str | None = None

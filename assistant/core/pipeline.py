@@ -1,4 +1,4 @@
-"""The one visible question-answering pipeline: validate → detect language → retrieve → answer."""
+"""The one visible question-answering pipeline: validate → detect language → retrieve → rerank → answer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from assistant.core.errors import InvalidInput, NotAQuestion
 from assistant.core.followup import is_followup
 from assistant.core.language import detect_language
 from assistant.core.models import Answer, Language, Question
-from assistant.core.ports import AnswerGenerator, Retriever
+from assistant.core.ports import AnswerGenerator, Reranker, Retriever
 
 MAX_QUESTION_CHARS = 1000
 
@@ -49,10 +49,19 @@ def make_question(
     )
 
 
-def answer_question(question: Question, *, retriever: Retriever, generator: AnswerGenerator, k: int) -> Answer:
-    """Retrieve the k best chunks and write a cited answer (or a refusal), with timings."""
+def answer_question(
+    question: Question,
+    *,
+    retriever: Retriever,
+    generator: AnswerGenerator,
+    k: int,
+    reranker: Reranker | None = None,
+) -> Answer:
+    """Retrieve the k best chunks, let the reranker reorder them, and write a cited answer (or a refusal)."""
     started = time.perf_counter()
     chunks = retriever.retrieve(question, k)
+    if reranker is not None:
+        chunks = reranker.rerank(question, chunks)
     retrieved = time.perf_counter()
     answer = generator.generate(question, chunks)
     done = time.perf_counter()

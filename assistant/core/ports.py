@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from assistant.core.models import Answer, Chunk, ChunkSentence, Question, ScoredChunk, StoredDocument
+from assistant.core.models import (
+    Answer,
+    Chunk,
+    ChunkSentence,
+    DocumentAdded,
+    Question,
+    ScoredChunk,
+    StoredDocument,
+)
 
 Vector = npt.NDArray[np.float32]
 
@@ -45,6 +54,14 @@ class LexicalIndex(Protocol):
     def search(self, text: str, language: str, k: int) -> list[tuple[Chunk, float]]: ...
 
 
+class RebuildableIndex(LexicalIndex, Protocol):
+    """A lexical index kept in step with the store: `generation` is the store generation it was built from."""
+
+    generation: int
+
+    def rebuild(self, chunks: Sequence[Chunk], generation: int) -> None: ...
+
+
 class Retriever(Protocol):
     """Finds the chunks most likely to answer a question."""
 
@@ -55,6 +72,12 @@ class SentenceSimilarity(Protocol):
     """Cosine similarity of a question to candidate sentences (vectors cached by the adapter)."""
 
     def similarities(self, question: str, sentences: Sequence[str]) -> list[float]: ...
+
+
+class Reranker(Protocol):
+    """Reorders the retrieved chunks before the answerer reads them (the default keeps the retriever's order)."""
+
+    def rerank(self, question: Question, chunks: Sequence[ScoredChunk]) -> list[ScoredChunk]: ...
 
 
 class AnswerGenerator(Protocol):
@@ -87,3 +110,25 @@ class WritableChunkStore(ChunkStore, Protocol):
     def sentence_vectors_by_hash(self, hashes: Iterable[str]) -> dict[str, Vector]: ...
 
     def add_sentences(self, sentences: Sequence[ChunkSentence], vectors: Vector, hashes: Sequence[str]) -> None: ...
+
+
+class Conversations(Protocol):
+    """Where asked questions and their answers are kept, per conversation and owner."""
+
+    def history(self, conversation_id: str, owner: str) -> list[str]: ...
+
+    def record(self, conversation_id: str | None, owner: str, question: str, answer: Answer) -> tuple[str, str]: ...
+
+
+class Library(Protocol):
+    """The document set as staff manage it: list, check an upload, add it, remove one."""
+
+    supported_suffixes: tuple[str, ...]
+
+    def documents(self) -> dict[str, StoredDocument]: ...
+
+    def check(self, path: Path, name: str) -> None: ...
+
+    def add(self, path: Path) -> DocumentAdded: ...
+
+    def remove(self, document_id: str) -> int: ...

@@ -11,10 +11,7 @@ from pathlib import Path
 from assistant.core.errors import BilimError
 from assistant.progress import progress_bar
 from assistant.settings import get_settings
-from assistant.wiring import open_store
-from ingest.pipeline import IngestReport, ensure_sentence_vectors, ingest_paths, writer_lock
-from vectorstore.chroma_store import collection_size, connect, rebuild_collection
-from vectorstore.embedders import create_embedder
+from assistant.wiring import IngestReport, ingest_into, make_embedder, rebuild_store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,34 +53,18 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error("give at least one PATH (or --rebuild)")
     settings = get_settings(data_dir=args.data_dir)
     try:
-        embedder = create_embedder(settings.embedder)
-        lock_dir = settings.data_dir
-        with writer_lock(lock_dir):
-            rebuilt = sentences = 0
-            if args.rebuild:
-                client = connect(settings.data_dir, settings.chroma_url)
-                with progress_bar(collection_size(client, settings.collection), "re-embedding") as advance:
-                    count = rebuild_collection(
-                        client,
-                        settings.collection,
-                        embed=embedder.embed_passages,
-                        embedder_name=embedder.name,
-                        dim=embedder.dim,
-                        data_dir=settings.data_dir,
-                        advance=advance,
-                    )
-                print(f"rebuilt {count} chunks with {embedder.name}", file=sys.stderr)
-                rebuilt = count
-                sentences = ensure_sentence_vectors(open_store(settings, embedder), embedder, progress_bar)
+        embedder = make_embedder(settings)
+        report = IngestReport()
+        if args.rebuild:
             # A rebuild re-embeds every stored chunk: the summary says so instead of reporting an empty store.
+            rebuilt, sentences = rebuild_store(settings, embedder, progress_bar)
+            print(f"rebuilt {rebuilt} chunks with {embedder.name}", file=sys.stderr)
             report = IngestReport(chunks_embedded=rebuilt, sentences_embedded=sentences, chunks_total=rebuilt)
-            if args.paths:
-                store = open_store(settings, embedder)
-                report = ingest_paths(
-                    args.paths, store=store, embedder=embedder, prune=args.prune, progress=progress_bar
-                )
-                report.chunks_embedded += rebuilt
-                report.sentences_embedded += sentences
+        if args.paths:
+            added = ingest_into(settings, args.paths, embedder=embedder, prune=args.prune, progress=progress_bar)
+            added.chunks_embedded += report.chunks_embedded
+            added.sentences_embedded += report.sentences_embedded
+            report = added
     except BilimError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
