@@ -48,6 +48,7 @@ lint: setup
 
 typecheck: setup
 	$(PY) -m mypy assistant ingest vectorstore eval bots
+	$(PY) -m mypy tests
 
 test: lint typecheck
 	$(PY) -m pytest -q

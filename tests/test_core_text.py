@@ -6,9 +6,10 @@ import pytest
 
 from assistant.core.answering import MULTI_PART, find_span, question_type, specific_names
 from assistant.core.errors import InvalidInput
+from assistant.core.followup import is_followup
 from assistant.core.language import detect_language
 from assistant.core.lexicon import concepts_in, skeleton
-from assistant.core.pipeline import is_followup, make_question
+from assistant.core.pipeline import make_question
 from assistant.core.sentences import split_sentences
 
 

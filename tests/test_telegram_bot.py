@@ -224,7 +224,7 @@ def test_api_down_or_slow_gets_a_friendly_reply(tmp_path: Path) -> None:
 def received_requests(server: socket.socket) -> list[str]:
     """The requests waiting on a listening socket that never answers."""
     server.settimeout(0.5)
-    found = []
+    found: list[str] = []
     while True:
         try:
             connection, _ = server.accept()

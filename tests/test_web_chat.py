@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
 
 from tests.servers import ADMIN_KEY, ASK, ASK_KEY, QUOTA_KY
 from tests.support import ROOT, TINY_DOCS
@@ -129,7 +129,7 @@ def test_admin_uploads_and_deletes_a_document(browser: Browser, api: str) -> Non
     expect(page.locator("#documents-table tbody tr").first).to_be_visible()
     page.set_input_files(
         "#upload-files",
-        [{"name": "osh-olympiad.txt", "mimeType": "text/plain", "buffer": TINY_DOCS["osh-olympiad.txt"].encode()}],
+        [FilePayload(name="osh-olympiad.txt", mimeType="text/plain", buffer=TINY_DOCS["osh-olympiad.txt"].encode())],
     )
     page.click("#upload")
     expect(page.locator("#upload-result")).to_contain_text("1", timeout=60_000)
