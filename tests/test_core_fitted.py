@@ -222,16 +222,13 @@ def test_the_second_sentence_rule() -> None:
 
 
 def test_rank_candidates_turns_scores_into_shares_and_breaks_ties_by_rank_then_position() -> None:
-    late, early, worse = (
-        _candidate("a", 50, "Б.", 0, rank=1),
-        _candidate("a", 0, "А.", 0, rank=1),
-        _candidate("b", 0, "В.", 0),
-    )
-    found = [late, worse, early]
-    rank_candidates(found, [2.0, 0.0, 2.0])
-    assert found == [early, late, worse]
-    total = 2 * math.exp(0) + math.exp(-2)
-    assert [c.probability for c in found] == pytest.approx([1 / total, 1 / total, math.exp(-2) / total])
+    late, early = _candidate("a", 50, "Б.", 0, rank=1), _candidate("a", 0, "А.", 0, rank=1)
+    first_chunk, worse = _candidate("c", 90, "Г.", 0, rank=0), _candidate("b", 0, "В.", 0)
+    found = [late, worse, early, first_chunk]
+    rank_candidates(found, [2.0, 0.0, 2.0, 2.0])
+    assert found == [first_chunk, early, late, worse]
+    total = 3 * math.exp(0) + math.exp(-2)
+    assert [c.probability for c in found] == pytest.approx([1 / total, 1 / total, 1 / total, math.exp(-2) / total])
     empty: list[Candidate] = []
     rank_candidates(empty, [])
     assert empty == []
