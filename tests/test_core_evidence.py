@@ -70,7 +70,13 @@ def test_reading_a_question() -> None:
     assert set(asked.specifics) == {Specific("number", "2023"), Specific("number", "375"), Specific("code", "RU")}
     assert "orusiy" in asked.latin_content and "orusi" in asked.latin_stems
     who = ask("Жолугушууну ким өткөрдү?")
-    assert (who.kind, who.counted_stems, who.percent, who.anchors, who.specifics) == ("who", set(), False, set(), ())
+    assert (who.kind, who.counted_stems, who.percent, who.anchors, who.specifics) == (
+        "who",
+        frozenset(),
+        False,
+        frozenset(),
+        (),
+    )
     assert counted_phrase("Жолугушууну ким өткөрдү?") is None
 
 

@@ -64,7 +64,13 @@ def test_the_store_answers_queries_by_cosine_and_keeps_sentences_in_order() -> N
     docs = store.documents()
     assert docs["naryn"].chunk_ids == {second.id} and docs["naryn"].url == "https://x.kg"
     talas = docs["talas"]
-    assert (talas.title, talas.lang, talas.url, talas.date, talas.chunk_ids) == ("Талас", "ky", None, None, {first.id})
+    assert (talas.title, talas.lang, talas.url, talas.date, talas.chunk_ids) == (
+        "Талас",
+        "ky",
+        None,
+        None,
+        frozenset({first.id}),
+    )
     store.delete([first.id])
     assert store.count() == 1 and store.sentences([first.id]) == {first.id: []}
 
