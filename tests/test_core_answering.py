@@ -285,3 +285,12 @@ def test_a_how_many_question_is_refused_by_a_top_passage_sharing_no_word_with_it
 def test_a_sum_in_millions_leads_with_its_multiplier() -> None:
     answer = ask("Талас мектебине канча акча бөлүнгөн?", [TALAS])
     assert answer.lead is not None and answer.lead.text.startswith("120 миллион")
+
+
+@pytest.mark.xfail(strict=True, reason="a merged citation keeps the earlier sentence's highlight and score")
+def test_the_lead_is_the_best_sentences_span_when_a_runner_up_before_it_is_merged_in() -> None:
+    chunk = make_chunk("Мектеп 2020-жылы ачылды. Мектеп 2021-жылы оңдолду.", doc="t")
+    similarity = FixedSimilarity({"2021": 0.9, "2020": 0.2})  # the later sentence is the best
+    answer = ask("Мектеп качан?", [chunk], ExtractiveAnswerer(analyze, similarity=similarity))
+    assert quotes(answer) == [chunk.text]  # both quoted, merged
+    assert answer.lead is not None and answer.lead.text == "2021-жылы"
