@@ -9,7 +9,7 @@ PORT ?= 8000
 # The web chat's browser test drives Debian's Chromium (no browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup run ingest ask test eval lint typecheck clean
+.PHONY: setup run ingest ask test test-fast eval lint typecheck clean
 
 setup: $(STAMP) $(CHROMIUM)
 
@@ -53,9 +53,16 @@ typecheck: setup
 test: lint typecheck
 	$(PY) -m pytest -q
 
+# The fast layer (< 1 min): every test not marked slow (no model, no Chroma, no process), failing under 85 %
+# line coverage of assistant/core. Modules that are slow as a whole are not even imported; three pytest
+# plugins of the dev tools (hypothesis, schemathesis, langsmith) only cost start-up time here.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" -p no:hypothesispytest -p no:schemathesis -p no:langsmith_plugin \
+		--cov=assistant.core --cov-report=term-missing --cov-fail-under=85
+
 # Every README evaluation table: the dev set and both gold parts, with the floors beside each figure (~10 min).
 eval: setup
 	$(PY) -m eval report --out eval-report
 
 clean:
-	rm -rf $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache .coverage

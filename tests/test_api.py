@@ -12,6 +12,9 @@ import pytest
 from tests.servers import ADMIN, ADMIN_KEY, ASK, ASK_KEY, QUOTA_KY
 from tests.support import TINY_DOCS, run_module, write_docs
 
+# Slow: every test talks to the API server (`python -m assistant serve`) over the real model and store.
+pytestmark = pytest.mark.slow
+
 TALAS_Q = "Талас облусундагы жаңы мектепте канча окуучу окуйт?"
 
 

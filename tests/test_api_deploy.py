@@ -18,6 +18,9 @@ from ingest.pipeline import IngestReport
 from tests.servers import QUOTA_KY, api_server, chroma_process, chroma_server, free_port
 from tests.support import TINY_DOCS, json_summary, run_module, write_docs
 
+# Slow: every test starts API or Chroma servers.
+pytestmark = pytest.mark.slow
+
 TALAS_Q = "Талас облусундагы жаңы мектепте канча окуучу окуйт?"
 QUOTA_750 = "Министр квотаны канчага чейин көбөйтүүнү сунуштады?"
 
@@ -57,7 +60,6 @@ def test_open_server_limits_by_address_whatever_end_user_is_claimed(
         assert codes == [200, 200, 429]
 
 
-@pytest.mark.slow
 def test_two_workers_on_a_chroma_server_answer_and_ingest_concurrently(tmp_path: Path) -> None:
     with chroma_server(tmp_path) as chroma:
         lock_dir = tmp_path / "shared"

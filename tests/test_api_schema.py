@@ -12,6 +12,9 @@ import pytest
 from ingest.pipeline import IngestReport
 from tests.servers import api_server
 
+# Slow: schemathesis runs against a served API.
+pytestmark = pytest.mark.slow
+
 ST = str(Path(sys.executable).parent / "st")
 OPEN = {"BILIM_RATE_LIMIT": "100000/minute", "BILIM_AUTH_FAILURE_LIMIT": "100000/minute"}
 
@@ -57,7 +60,6 @@ RUNS = {
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("run_name", sorted(RUNS))
 def test_no_500_and_no_schema_violation(
     run_name: str, corpus_store_dir: tuple[Path, IngestReport], tmp_path: Path

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from eval.runner import load_qa, store_dir_for
 from tests.conftest import CORPUS, DISTRACTORS, ROOT
 from tests.support import run_module, write_jsonl
@@ -84,6 +86,7 @@ def test_eval_run_writes_results_reports_and_chart(writable_store_dir: Path, tmp
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 
 
+@pytest.mark.slow  # runs the eval CLI in a process
 def test_eval_run_rejects_a_missing_gold_file(tmp_path: Path) -> None:
     result = run_module("eval", "run", "--qa", tmp_path / "none.jsonl", "--out", tmp_path / "o", "--data-dir", tmp_path)
     assert result.returncode == 2
@@ -100,6 +103,7 @@ def test_each_corpus_set_gets_its_own_store() -> None:
     assert base in sample.parents and Path("data/store") not in sample.parents
 
 
+@pytest.mark.slow  # runs the eval CLI in a process
 def test_the_gold_set_parts_partition_it_and_a_file_has_no_parts(tmp_path: Path) -> None:
     gold = ROOT / "eval/datasets/gold"
     every = {q.id for q in load_qa(gold)}
@@ -121,6 +125,7 @@ def test_the_gold_set_parts_partition_it_and_a_file_has_no_parts(tmp_path: Path)
     assert result.returncode == 2 and "gold set folder" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # runs the eval CLI in a process
 def test_a_malformed_gold_line_names_its_line(tmp_path: Path) -> None:
     qa = tmp_path / "qa.jsonl"
     qa.write_text('{"id": "x1", "lang": "ky", "question": "?"}\n{"id": "x2"}\n', encoding="utf-8")

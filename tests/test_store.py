@@ -192,6 +192,7 @@ def test_sentence_vectors_embed_each_sentence_under_its_title(tmp_path: Path, em
         assert float(np.dot(vector, expected)) > 0.999
 
 
+@pytest.mark.slow  # runs the CLI in a process
 def test_cli_with_a_missing_model_dir_exits_2(tmp_path: Path) -> None:
     corpus = write_docs(tmp_path / "docs", {"a.txt": TINY_DOCS["talas-school.txt"]})
     env = cli_env(BILIM_EMBEDDER=f"st:{tmp_path / 'missing-model'}")

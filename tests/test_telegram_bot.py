@@ -22,6 +22,9 @@ from tests.servers import ASK_KEY, QUOTA_KY, api_server, free_port
 from tests.support import ROOT, cli_env
 from tests.telegram_stub import TelegramStub
 
+# Slow: every test runs the bot process against the Telegram stub and the API server.
+pytestmark = pytest.mark.slow
+
 TOKEN = "123456:TEST-token-do-not-log"
 
 

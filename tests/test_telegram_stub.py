@@ -26,6 +26,9 @@ from telegram.ext import (
 
 from tests.telegram_stub import EntityParseError, TelegramStub, parse_html, parse_markdown_v2, utf16_len
 
+# Slow: every test drives the Telegram stub server.
+pytestmark = pytest.mark.slow
+
 TOKEN = "123456:TEST-token"
 CHAT = 501
 GROUP = -1001234567890

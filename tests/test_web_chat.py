@@ -13,6 +13,9 @@ from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwri
 from tests.servers import ADMIN_KEY, ASK, ASK_KEY, QUOTA_KY
 from tests.support import ROOT, TINY_DOCS
 
+# Slow: every test drives Chromium against the API server.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = os.environ.get("BILIM_CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / "tests" / "output"
 ARGS = [

@@ -1,0 +1,113 @@
+"""The fakes the fast tests stand on behave like the adapters they replace: the ports' contracts, checked by ingest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.core.models import Question
+from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences
+from ingest.chunking import CHUNKER_VERSION
+from ingest.pipeline import ingest_paths, remove_document
+from tests.fakes import (
+    FakeEmbedder,
+    FixedSimilarity,
+    InMemoryChunkStore,
+    KeywordIndex,
+    NoOpReranker,
+    make_chunk,
+    put_chunks,
+    scored,
+    vectors_at,
+)
+from tests.support import TINY_DOCS, expected_chunks, write_docs
+
+
+def test_the_fake_embedder_is_deterministic_normalised_and_sees_shared_words() -> None:
+    embedder = FakeEmbedder(dim=64)
+    vectors = embedder.embed_passages(["Мектепте 640 окуучу окуйт.", "Мектепте 640 окуучу окуйт.", "Бишкек"])
+    assert vectors.shape == (3, 64) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+    assert np.array_equal(vectors[0], vectors[1])
+    assert np.array_equal(FakeEmbedder(dim=64).embed_query("Бишкек"), vectors[2])  # same in a new instance
+    query = embedder.embed_query("Мектепте канча окуучу окуйт?")
+    assert float(query @ vectors[0]) > float(query @ vectors[2]) + 0.3
+    assert embedder.embed_passages([]).shape == (0, 64)
+    assert float(np.linalg.norm(embedder.embed_query("?!"))) == pytest.approx(1.0)  # no words: still a unit vector
+    assert embedder.queries == ["Мектепте канча окуучу окуйт?", "?!"] and len(embedder.passages) == 3
+    assert (embedder.name, embedder.dim) == ("fake", 64)
+
+
+def test_vectors_at_gives_exactly_the_asked_cosines() -> None:
+    query = FakeEmbedder().embed_query("суроо")
+    rows = vectors_at(query, [0.9, 0.5, 0.0, -0.2])
+    assert rows.dtype == np.float32 and np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-6)
+    assert np.allclose(rows @ query, [0.9, 0.5, 0.0, -0.2], atol=1e-6)
+
+
+def test_the_store_answers_queries_by_cosine_and_keeps_sentences_in_order() -> None:
+    embedder, store = FakeEmbedder(), InMemoryChunkStore()
+    first = make_chunk("Талас облусунда мектеп ачылды. Анда 640 окуучу окуйт.", doc="talas", title="Талас")
+    second = make_chunk("Нарында 85 мугалим жетишпейт.", doc="naryn", position=3, start=40, url="https://x.kg")
+    put_chunks(store, embedder, [first, second])
+    assert store.count() == 2 and store.generation() == 1
+    assert store.all_chunks() == [second, first]  # by document, position, id
+    hits = store.query(embedder.embed_query("Нарында мугалим жетишпейт"), 5)
+    assert [c.id for c, _ in hits] == [second.id, first.id] and hits[0][1] > hits[1][1]
+    assert len(store.query(embedder.embed_query("x"), 1)) == 1
+    rows = store.sentences([first.id, "missing"])
+    assert rows["missing"] == [] and [s for s, _ in rows[first.id]] == chunk_sentences(first)
+    # Each sentence's vector embeds it under the document's title.
+    assert np.array_equal(rows[first.id][1][1], embedder.vector("Талас. Анда 640 окуучу окуйт."))
+    docs = store.documents()
+    assert docs["naryn"].chunk_ids == {second.id} and docs["naryn"].url == "https://x.kg"
+    talas = docs["talas"]
+    assert (talas.title, talas.lang, talas.url, talas.date, talas.chunk_ids) == (
+        "Талас",
+        "ky",
+        None,
+        None,
+        frozenset({first.id}),
+    )
+    store.delete([first.id])
+    assert store.count() == 1 and store.sentences([first.id]) == {first.id: []}
+
+
+def test_ingest_into_the_fake_store_then_rerun_relabel_and_remove(tmp_path: Path) -> None:
+    """The real ingest pipeline drives every method of the writable store port against the fakes."""
+    embedder, store = FakeEmbedder(), InMemoryChunkStore()
+    corpus = write_docs(tmp_path / "docs", TINY_DOCS)
+    report = ingest_paths([corpus], store=store, embedder=embedder)
+    expected = expected_chunks(corpus)
+    assert (report.added, report.chunks_total) == (3, len(expected)) and report.chunks_embedded == len(expected)
+    assert {c.id: c for c in store.all_chunks()} == expected
+    assert store.sentence_version() == SENTENCE_VECTORS_VERSION and store.chunker == CHUNKER_VERSION
+    assert set(store.documents()) == {"talas-school.txt", "naryn-teachers.txt", "osh-olympiad.txt"}
+    assert all(doc.ingested_at and doc.source == str(corpus.resolve()) for doc in store.documents().values())
+    generation = store.generation()
+
+    embedded = len(embedder.passages)
+    again = ingest_paths([corpus], store=store, embedder=embedder)
+    assert (again.unchanged, again.chunks_embedded, len(embedder.passages)) == (3, 0, embedded)
+    assert store.generation() == generation  # nothing changed
+
+    (corpus / "talas-school.txt").write_text(TINY_DOCS["talas-school.txt"] + " Мектепте бассейн бар.")
+    edited = ingest_paths([corpus], store=store, embedder=embedder)
+    assert edited.updated == 1 and store.generation() == generation + 1
+    assert {c.id: c for c in store.all_chunks()} == expected_chunks(corpus)
+
+    removed = remove_document(store, "osh-olympiad.txt")
+    assert removed >= 1 and "osh-olympiad.txt" not in store.documents() and store.generation() == generation + 2
+
+
+def test_keyword_index_fixed_similarity_and_the_no_op_reranker() -> None:
+    a, b, c = make_chunk("мектеп окуучу", doc="a"), make_chunk("мектеп", doc="b"), make_chunk("бак", doc="c")
+    index = KeywordIndex([b, a, c])
+    assert [(ch.id, s) for ch, s in index.search("Мектеп окуучу?", "ky", 5)] == [(a.id, 2.0), (b.id, 1.0)]
+    assert index.search("мектеп", "ky", 1) == [(b, 1.0)] and index.calls[-1] == ("мектеп", "ky", 1)
+    similarity = FixedSimilarity({"640": 0.8}, default=0.1)
+    assert similarity.similarities("q", ["анда 640 окуучу", "башка"]) == [0.8, 0.1]
+    retrieved = scored([a, b])
+    assert NoOpReranker().rerank(Question("q", "ky"), retrieved) == retrieved
