@@ -12,6 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("assistant", "ingest", "vectorstore", "eval", "bots")
+# Each test runs lint-imports in a process.
+pytestmark = pytest.mark.slow
+
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
