@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import cast
 
@@ -70,19 +72,29 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if args.seed is not None:
         _seed(settings, args.seed)
+    metrics_dir = None
+    if args.workers > 1:
+        # One scrape must see every worker: prometheus_client's multiprocess mode, in a fresh folder per run
+        # (the workers, started after this, inherit the variable).
+        metrics_dir = tempfile.mkdtemp(prefix="bilim-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     print(f"Bilim Assistant: web chat and API at http://{args.host}:{args.port}/ (OpenAPI at /docs)", flush=True)
-    uvicorn.run(
-        "assistant.api.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        # X-Forwarded-For is believed only from the proxies named in BILIM_TRUSTED_PROXIES (uvicorn would
-        # otherwise believe any caller on 127.0.0.1, so a local proxy would make every client anonymous).
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
-    )
+    try:
+        uvicorn.run(
+            "assistant.api.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            # X-Forwarded-For is believed only from the proxies named in BILIM_TRUSTED_PROXIES (uvicorn would
+            # otherwise believe any caller on 127.0.0.1, so a local proxy would make every client anonymous).
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -120,6 +120,16 @@ def test_two_workers_on_a_chroma_server_answer_and_ingest_concurrently(tmp_path:
             for _ in range(6):
                 r = httpx.post(f"{api}/v1/ask", json={"question": TALAS_Q}, timeout=60)
                 assert "640" not in r.json()["answer"]
+            # One scrape sees both workers: every scrape, whichever worker serves it, counts all 35 answers.
+            scrapes = [httpx.get(f"{api}/metrics") for _ in range(20)]
+            assert len({s.headers.get("x-served-by") for s in scrapes}) == 2
+            for scrape in scrapes:
+                answered = sum(
+                    float(line.rsplit(" ", 1)[1])
+                    for line in scrape.text.splitlines()
+                    if line.startswith("bilim_answers_total{")
+                )
+                assert answered == 12 + 12 + 1 + 4 + 6, scrape.text
 
 
 def _env(**extra: str) -> dict[str, str]:

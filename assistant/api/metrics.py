@@ -1,10 +1,18 @@
-"""Prometheus metrics of one app instance (its own registry, so tests can build several apps)."""
+"""Prometheus metrics of one app instance (its own registry, so tests can build several apps).
+
+With several uvicorn workers, `python -m assistant serve` sets PROMETHEUS_MULTIPROC_DIR before the workers start:
+each worker then writes its values to files there and a scrape, whichever worker answers it, sums them all.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @dataclass
@@ -27,11 +35,18 @@ class Metrics:
         self.answers = Counter("bilim_answers_total", "answers given", ["language"], registry=self.registry)
         self.refusals = Counter("bilim_refusals_total", "questions refused", ["language"], registry=self.registry)
         self.feedback = Counter("bilim_feedback_total", "feedback received", ["rating"], registry=self.registry)
-        self.chunks = Gauge("bilim_ingested_chunks", "chunks in the store", registry=self.registry)
+        # Every worker sees the same store: a scrape reports the largest of their (equal) counts, not their sum.
+        self.chunks = Gauge(
+            "bilim_ingested_chunks", "chunks in the store", registry=self.registry, multiprocess_mode="max"
+        )
         self.ingested = Counter(
             "bilim_ingested_documents_total", "documents ingested through the API", registry=self.registry
         )
 
     def render(self) -> bytes:
-        """The text exposition format."""
+        """The text exposition format: of this process, or of every worker in multiprocess mode."""
+        if os.environ.get(MULTIPROCESS_DIR):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
         return generate_latest(self.registry)
