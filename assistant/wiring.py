@@ -328,6 +328,10 @@ class StoreLibrary:
         """Every stored document by id."""
         return self.service.store.documents()
 
+    def chunk_count(self) -> int:
+        """How many chunks the store holds (StoreUnavailable when it cannot be reached)."""
+        return self.service.store.count()
+
     def check(self, path: Path, name: str) -> None:
         """Raise UnsupportedDocument (415) or PayloadTooLarge (413) unless the file can be read within the limits."""
         settings = self.service.settings

@@ -200,10 +200,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 library=StoreLibrary(wired, uploads),
                 asking=AskInConversation(wired, records),
             )
-            state.metrics.chunks.set(wired.store.count())
+            state.metrics.chunks.set(state.library.chunk_count())
             state.purge_if_due()
             app.state.bilim = state
-            log.info("ready: %d chunks in %s", wired.store.count(), cfg.chroma_url or cfg.data_dir)
+            log.info("ready: %d chunks in %s", state.library.chunk_count(), cfg.chroma_url or cfg.data_dir)
             yield
         finally:
             guard.stop()
@@ -237,7 +237,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     def readyz(state: AppState = Depends(app_state)) -> JSONResponse:
         embedder = state.service.embedder.dim > 0
         try:
-            chunks = state.service.store.count()
+            chunks = state.library.chunk_count()
         except BilimError as exc:
             body = Readiness(
                 status="not ready", store=False, embedder=embedder, chunks=0, code=exc.code, detail=exc.message

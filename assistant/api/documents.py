@@ -124,7 +124,7 @@ def upload(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     state.metrics.ingested.inc(len(result.ingested))
-    state.metrics.chunks.set(state.service.store.count())
+    state.metrics.chunks.set(state.library.chunk_count())
     return {
         "ingested": [{"id": d.id, "chunks": d.chunks, "status": d.status} for d in result.ingested],
         "failed": [{"file": d.id, "error": d.error or ""} for d in result.failed],
@@ -146,5 +146,5 @@ def delete(
     with state.guard.write():
         removed = delete_document(state.library, document_id)
     state.service.refresh_lexical()
-    state.metrics.chunks.set(state.service.store.count())
+    state.metrics.chunks.set(state.library.chunk_count())
     return {"deleted": document_id, "chunks": removed}
