@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from assistant.core.numbers import GROUP_SPACE
+
 Kind = Literal["count", "date", "who", "where", "other"]
 KINDS: tuple[Kind, ...] = ("count", "date", "who", "where", "other")
 
@@ -67,7 +69,7 @@ _MONTHS = (
 )
 _MULTIPLIER = r"(?:миң|млн|млрд|миллион|миллиард|тыс\.?|тысяч\w*|thousand|million|billion|%|пайыз|процент\w*|percent)"
 _NUMBER = re.compile(
-    rf"(?<![\w.,])\d{{1,3}}(?:[ \u00a0\u202f]\d{{3}})+(?:[.,]\d+)?(?:\s?{_MULTIPLIER})?"
+    rf"(?<![\w.,])\d{{1,3}}(?:{GROUP_SPACE}\d{{3}})+(?:[.,]\d+)?(?:\s?{_MULTIPLIER})?"
     rf"|(?<![\w.,])\d+(?:[.,]\d+)?(?:\s?{_MULTIPLIER}(?:\s\d{{1,3}}(?:\s?{_MULTIPLIER})?)?)?",
     re.I,
 )

@@ -12,8 +12,9 @@ from typing import Literal
 
 from assistant.core.lexicon import PLACES, concepts_in, skeleton, university_hosts
 from assistant.core.models import Answer, Chunk, Citation, Lead, Question, ScoredChunk
+from assistant.core.numbers import GROUP_SPACE, join_digit_groups
 from assistant.core.ports import SentenceSimilarity
-from assistant.core.sentences import join_digit_groups, split_sentences
+from assistant.core.sentences import split_sentences
 
 QuestionType = Literal["count", "date", "who", "where", "other"]
 Analyzer = Callable[[str, str], list[str]]
@@ -52,7 +53,7 @@ _TYPE_PATTERNS: list[tuple[QuestionType, re.Pattern[str]]] = [
         ),
     ),
 ]
-_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[ \u00a0]\d{3})+(?:[.,]\d+)?|(?<![\w.])\d+(?:[.,]\d+)?")
+_NUMBER = re.compile(rf"(?<![\w.])\d{{1,3}}(?:{GROUP_SPACE}\d{{3}})+(?:[.,]\d+)?|(?<![\w.])\d+(?:[.,]\d+)?")
 _NUMBER_WORDS = re.compile(
     r"\b(?:эки|үч|төрт|беш|алты|жети|сегиз|тогуз|он|жыйырма|отуз|кырк|элүү|жүз|миң"
     r"|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*"

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from assistant.core.models import Chunk, Question, ScoredChunk
+from assistant.core.numbers import join_digit_groups
 from assistant.core.ports import ChunkStore, Embedder, LexicalIndex
-from assistant.core.sentences import join_digit_groups
 
 RRF_K = 60
 # A Kyrgyz suffix may be glued on: "750гө", "ITECтин".
