@@ -8,7 +8,7 @@ from assistant.core.answer_types import spans_of_kind
 from assistant.core.answering import ExtractiveAnswerer, find_span
 from assistant.core.coverage import Evidence, coverage, specifics
 from assistant.core.models import Chunk, ScoredChunk
-from assistant.core.numbers import join_digit_groups
+from assistant.core.numbers import is_year, join_digit_groups
 from assistant.core.pipeline import make_question
 from assistant.core.retrieval import anchors_of
 from assistant.gazetteer import build_gazetteer
@@ -39,6 +39,11 @@ def test_only_groups_of_three_digits_join() -> None:
     assert join_digit_groups("2023 2024") == "2023 2024"
     assert join_digit_groups("1834 бала, 12 34") == "1834 бала, 12 34"
     assert join_digit_groups("1 447\n717") == "1447\n717"  # a line break ends a number (table cells)
+
+
+def test_years_are_1900_to_2099() -> None:
+    assert is_year("1900") and is_year(" 2023 ") and is_year("2041")
+    assert not is_year("1899") and not is_year("2100") and not is_year("375") and not is_year("20231")
 
 
 @pytest.mark.parametrize("space", SPACES)
