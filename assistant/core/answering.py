@@ -11,13 +11,12 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from assistant.core.lexicon import PLACES, concepts_in, skeleton, university_hosts
-from assistant.core.models import Answer, Chunk, Citation, Lead, Question, ScoredChunk
+from assistant.core.models import Analyzer, Answer, Chunk, Citation, Lead, Question, ScoredChunk
 from assistant.core.numbers import GROUP_SPACE, is_year, join_digit_groups
 from assistant.core.ports import SentenceSimilarity
 from assistant.core.sentences import split_sentences
 
 QuestionType = Literal["count", "date", "who", "where", "other"]
-Analyzer = Callable[[str, str], list[str]]
 
 _TYPE_PATTERNS: list[tuple[QuestionType, re.Pattern[str]]] = [
     (
