@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Sequence
 
@@ -11,9 +10,6 @@ import numpy as np
 
 from assistant.core.models import Analyzer, Chunk
 from vectorstore.stemming import STEMMER_VERSION, analyze
-
-# bm25s logs every index build at DEBUG through its own handler; the CLI output should stay clean.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def plain_analyzer(text: str, language: str) -> list[str]:
