@@ -42,7 +42,6 @@ from bots.telegram.settings import BotSettings, get_bot_settings
 from bots.texts import LANGUAGE_NAMES, LANGUAGES, language_of, text
 
 log = logging.getLogger("bilim.telegram")
-DEFAULT_MAX_QUESTION = 1000
 MAX_ABOUT_TITLES = 15
 TYPING_EVERY_SECONDS = 4.0
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -105,7 +104,7 @@ class Bot:
     def __init__(self, settings: BotSettings) -> None:
         self.settings = settings
         self.client: BilimClient | None = None
-        self.max_question = DEFAULT_MAX_QUESTION
+        self.max_question: int | None = None  # the API's question limit (GET /v1/config), once learnt
         salt = settings.telegram_user_salt or settings.telegram_token
         self._salt = hashlib.sha256(salt.get_secret_value().encode()).hexdigest()
         self._recent: dict[int, deque[float]] = defaultdict(deque)
@@ -115,10 +114,7 @@ class Bot:
         """Open the API client, learn the question limit, and register the command menu per language."""
         key = self.settings.api_key.get_secret_value() if self.settings.api_key else None
         self.client = BilimClient(self.settings.api_url, key, timeout=self.settings.api_timeout)
-        try:
-            self.max_question = int((await self.client.config()).get("max_question_chars", DEFAULT_MAX_QUESTION))
-        except (ApiUnavailable, ApiRejected) as exc:
-            log.warning("the API is not reachable at start-up (%s); asking anyway when questions come", exc)
+        await self.learn_question_limit()
         descriptions = {
             "ky": ["Баштоо", "Жардам", "Тилди тандоо", "Кайсы документтерди билем", "Жаңы суроо"],
             "ru": ["Начать", "Помощь", "Выбрать язык", "Какие документы я знаю", "Новый вопрос"],
@@ -148,6 +144,17 @@ class Bot:
         if chosen in LANGUAGES:
             return str(chosen)
         return language_of(update.effective_user.language_code if update.effective_user else None)
+
+    async def learn_question_limit(self) -> int | None:
+        """The API's question limit from GET /v1/config; None while the API cannot say (it checks questions itself)."""
+        try:
+            limit = (await self._api().config()).get("max_question_chars")
+        except (ApiUnavailable, ApiRejected) as exc:
+            log.warning("the API's question limit is unknown (%s); the API checks the length itself", exc)
+            return self.max_question
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            self.max_question = limit
+        return self.max_question
 
     def _api(self) -> BilimClient:
         if self.client is None:
@@ -262,7 +269,7 @@ class Bot:
         if not question:
             await message.reply_text(text(lang, "empty"))
             return
-        if len(question) > self.max_question:
+        if self.max_question is not None and len(question) > self.max_question:
             await message.reply_text(text(lang, "too_long", length=len(question), limit=self.max_question))
             return
         wait = self._allowed(update.effective_user.id if update.effective_user else 0)
@@ -277,7 +284,7 @@ class Bot:
             await message.reply_text(text(lang, "busy"))
             return
         except ApiRejected as exc:
-            await message.reply_text(self._rejection(exc, lang, len(question)))
+            await message.reply_text(await self._rejection(exc, lang, len(question)))
             return
         finally:
             typing.cancel()
@@ -300,14 +307,15 @@ class Bot:
                 return await api.ask(question, end_user=end_user), True
             raise
 
-    def _rejection(self, exc: ApiRejected, lang: str, length: int) -> str:
+    async def _rejection(self, exc: ApiRejected, lang: str, length: int) -> str:
         """What the user reads when the API refuses a question (4xx)."""
         if exc.status == 429:
             return text(lang, "slow_down", seconds=exc.retry_after or 60)
         if exc.status == 422 and exc.code == "not_a_question":
             return text(lang, "not_a_question")
-        if exc.status == 422:  # empty and over-long questions never reach the API: its limit is lower now
-            return text(lang, "too_long", length=length, limit=min(self.max_question, length - 1))
+        if exc.status == 422:  # over the API's limit: not learnt yet (the API was down), or lowered since
+            limit = await self.learn_question_limit()
+            return text(lang, "too_long", length=length, limit=min(limit or length - 1, length - 1))
         log.warning("API rejected a question: %s", exc)
         return text(lang, "busy")
 
