@@ -141,6 +141,16 @@ def test_follow_up_sources_and_feedback(telegram: TelegramStub, bot: Path, api: 
     telegram.wait_for(
         lambda calls: any(m == "answerCallbackQuery" and "Жаңы маек" in str(p.get("text", "")) for m, p in calls)
     )
+    # An old or forged button (an unknown kind, a language the bot lacks) only stops its spinner.
+    for data in ("old:button", "lang:xx"):
+        pressed = telegram.press_button(chat, follow["message_id"], data, user_id=chat, check=False)
+        telegram.wait_for(
+            lambda calls, query=pressed.payload["id"]: any(
+                m == "answerCallbackQuery" and p.get("callback_query_id") == query and not p.get("text")
+                for m, p in calls
+            )
+        )
+    assert len(telegram.sent(chat)) == 3
     # The reset starts a new conversation in the API: the next answer is not part of the first one's.
     telegram.send_text(chat, "Алардын ичинен жетимдерге канчасы?", user_id=chat)
     after_reset = last_text(telegram, chat, 4)

@@ -10,12 +10,13 @@ import logging
 import sys
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from pydantic import ValidationError
 from telegram import (
     BotCommand,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -45,6 +46,11 @@ log = logging.getLogger("bilim.telegram")
 MAX_ABOUT_TITLES = 15
 TYPING_EVERY_SECONDS = 4.0
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Which handler a button's callback data goes to: its kind is what stands before the first ":".
+LANGUAGE_BUTTON = rf"^lang:(?:{'|'.join(LANGUAGES)})$"
+NEW_BUTTON = r"^new(?::|$)"
+SOURCES_BUTTON = r"^src(?::|$)"
+FEEDBACK_BUTTON = r"^fb(?::|$)"
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -346,43 +352,67 @@ class Bot:
             return
         await message.reply_text(text(self.language(update, context), "text_only"))
 
-    # -- buttons --------------------------------------------------------------------------------------
-    async def button(self, update: Update, context: Context) -> None:
-        """Sources, feedback, language and reset buttons."""
+    # -- buttons: one handler per kind, chosen by CallbackQueryHandler's pattern on the callback data ------
+    async def language_button(self, update: Update, context: Context) -> None:
+        """lang:<ky|ru|en>: switch the interface language, then show the help in it."""
+        query = update.callback_query
+        if query is None or query.data is None:
+            return
+        lang = query.data.partition(":")[2]
+        if context.user_data is not None:
+            context.user_data["lang"] = lang
+        await query.answer(text(lang, "language_set"))
+        if query.message is not None:
+            with contextlib.suppress(BadRequest):  # "message is not modified" when pressed twice
+                await query.edit_message_text(text(lang, "language_set"))
+            await context.bot.send_message(query.message.chat.id, text(lang, "help"), parse_mode=ParseMode.HTML)
+
+    async def new_button(self, update: Update, context: Context) -> None:
+        """new: forget the conversation of this chat."""
+        query = update.callback_query
+        if query is None:
+            return
+        if context.chat_data is not None:
+            context.chat_data.pop("conversation_id", None)
+        await query.answer(text(self.language(update, context), "new_done"))
+
+    async def sources_button(self, update: Update, context: Context) -> None:
+        """src:<answer id>: the cited documents of a stored answer, as messages."""
         query = update.callback_query
         if query is None or query.data is None:
             return
         lang = self.language(update, context)
-        kind, _, rest = query.data.partition(":")
-        if kind == "lang" and rest in LANGUAGES:
-            if context.user_data is not None:
-                context.user_data["lang"] = rest
-            await query.answer(text(rest, "language_set"))
+        answer_id = query.data.partition(":")[2]
+        async with self._button_call(query, lang):
+            payload = await self._api().answer(answer_id, end_user=self.end_user(update))
+            await query.answer()
             if query.message is not None:
-                with contextlib.suppress(BadRequest):  # "message is not modified" when pressed twice
-                    await query.edit_message_text(text(rest, "language_set"))
-                await context.bot.send_message(query.message.chat.id, text(rest, "help"), parse_mode=ParseMode.HTML)
+                for part in render_sources(payload, lang):
+                    await context.bot.send_message(
+                        query.message.chat.id, part, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+                    )
+
+    async def feedback_button(self, update: Update, context: Context) -> None:
+        """fb:<up|down>:<answer id>: the user's rating of an answer."""
+        query = update.callback_query
+        if query is None or query.data is None:
             return
-        if kind == "new":
-            if context.chat_data is not None:
-                context.chat_data.pop("conversation_id", None)
-            await query.answer(text(lang, "new_done"))
-            return
+        lang = self.language(update, context)
+        rating, _, answer_id = query.data.partition(":")[2].partition(":")
+        async with self._button_call(query, lang):
+            await self._api().feedback(answer_id, rating, end_user=self.end_user(update))
+            await query.answer(text(lang, "thanks"))
+
+    async def other_button(self, update: Update, context: Context) -> None:
+        """Any other callback data (an old or forged button): just stop the button's spinner."""
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+
+    @contextlib.asynccontextmanager
+    async def _button_call(self, query: CallbackQuery, lang: str) -> AsyncIterator[None]:
+        """An API call behind a button: a gone answer or a busy API is said in the button's toast."""
         try:
-            if kind == "src":
-                payload = await self._api().answer(rest, end_user=self.end_user(update))
-                await query.answer()
-                if query.message is not None:
-                    for part in render_sources(payload, lang):
-                        await context.bot.send_message(
-                            query.message.chat.id, part, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
-                        )
-            elif kind == "fb":
-                rating, _, answer_id = rest.partition(":")
-                await self._api().feedback(answer_id, rating, end_user=self.end_user(update))
-                await query.answer(text(lang, "thanks"))
-            else:
-                await query.answer()
+            yield
         except ApiRejected as exc:
             await query.answer(text(lang, "answer_gone") if exc.status == 404 else text(lang, "busy"))
         except ApiUnavailable as exc:
@@ -429,7 +459,11 @@ def build_application(settings: BotSettings) -> Application[Any, Any, Any, Any, 
     app.add_handler(CommandHandler("lang", bot.choose_language))
     app.add_handler(CommandHandler("about", bot.about))
     app.add_handler(CommandHandler("new", bot.new_conversation))
-    app.add_handler(CallbackQueryHandler(bot.button))
+    app.add_handler(CallbackQueryHandler(bot.language_button, pattern=LANGUAGE_BUTTON))
+    app.add_handler(CallbackQueryHandler(bot.new_button, pattern=NEW_BUTTON))
+    app.add_handler(CallbackQueryHandler(bot.sources_button, pattern=SOURCES_BUTTON))
+    app.add_handler(CallbackQueryHandler(bot.feedback_button, pattern=FEEDBACK_BUTTON))
+    app.add_handler(CallbackQueryHandler(bot.other_button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, bot.question))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL, bot.not_text))
     app.add_error_handler(bot.on_error)
