@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from assistant.core.pipeline import MAX_QUESTION_CHARS
+
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
 _WINDOW_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
@@ -48,7 +50,9 @@ class Settings(BaseSettings):
     home_country: str = Field(
         default="KG", description="ISO code of the country every document is about: not a specific a question names"
     )
-    max_question_chars: int = Field(default=1000, ge=10)
+    max_question_chars: int = Field(
+        default=MAX_QUESTION_CHARS, ge=10, description="longest question, once runs of whitespace are collapsed"
+    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="comma-separated bearer keys for asking; empty = open"
     )

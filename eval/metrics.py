@@ -9,16 +9,14 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-_DIGIT_GROUP = re.compile(r"(?<=\d)[\s\u00a0\u202f](?=\d{3}(?!\d))")
+from assistant.core.numbers import join_digit_groups
+
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
 def normalize(text: str) -> str:
     """Lowercase, join digit groups and fold whitespace, so "1 447 717" matches "1447717" and "6\u00a0миң" "6 миң"."""
-    previous = None
-    while previous != text:
-        previous, text = text, _DIGIT_GROUP.sub("", text)
-    return " ".join(text.lower().split())
+    return " ".join(join_digit_groups(text).lower().split())
 
 
 def fact_present(fact: Sequence[str], text: str) -> bool:

@@ -25,13 +25,13 @@ from assistant.core.evidence import (
     ANSWERABLE_FEATURES,
     SENTENCE_FEATURES,
     SPAN_FEATURES,
-    Analyzer,
     Asked,
     Candidate,
     answerable_features,
     span_features,
 )
 from assistant.core.fitted import MULTI_PART, CandidateReader, rank_candidates, second_sentence
+from assistant.core.models import Analyzer
 from assistant.core.pipeline import make_question
 from eval import metrics
 from eval.runner import QAItem

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +20,11 @@ import httpx
 import pytest
 
 from assistant.records import RECORDS_FILE
+from bots.texts import text
 from ingest.pipeline import IngestReport
 from tests.servers import ASK_KEY, QUOTA_KY, api_server, free_port
 from tests.support import ROOT, cli_env
-from tests.telegram_stub import TelegramStub
+from tests.telegram_stub import Call, TelegramStub
 
 # Slow: every test runs the bot process against the Telegram stub and the API server.
 pytestmark = pytest.mark.slow
@@ -140,6 +144,19 @@ def test_follow_up_sources_and_feedback(telegram: TelegramStub, bot: Path, api: 
     telegram.wait_for(
         lambda calls: any(m == "answerCallbackQuery" and "Жаңы маек" in str(p.get("text", "")) for m, p in calls)
     )
+    # An old or forged button (an unknown kind, a language the bot lacks) only stops its spinner.
+    for data in ("old:button", "lang:xx"):
+        pressed = telegram.press_button(chat, follow["message_id"], data, user_id=chat, check=False)
+        query = pressed.payload["id"]
+
+        def stopped(calls: list[Call], query: object = query) -> bool:
+            return any(
+                m == "answerCallbackQuery" and p.get("callback_query_id") == query and not p.get("text")
+                for m, p in calls
+            )
+
+        telegram.wait_for(stopped)
+    assert len(telegram.sent(chat)) == 3
     # The reset starts a new conversation in the API: the next answer is not part of the first one's.
     telegram.send_text(chat, "Алардын ичинен жетимдерге канчасы?", user_id=chat)
     after_reset = last_text(telegram, chat, 4)
@@ -304,3 +321,81 @@ def test_the_apis_rate_limit_applies_per_student(corpus_store_dir: tuple[Path, I
         # The API counts each student apart (X-End-User), not the bot's one key.
         telegram.send_text(7502, QUOTA_KY, user_id=7502)
         assert "375" in last_text(telegram, 7502, 1)["text"]
+
+
+def test_the_bot_holds_questions_to_the_apis_limit(corpus_store_dir: tuple[Path, IngestReport], tmp_path: Path) -> None:
+    data_dir = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], data_dir)
+    question = "Орусиянын ЖОЖдорунда канча бюджеттик орун бар жана канча окуйт?"[:60]
+    api_log = tmp_path / "api.log"
+    with (
+        api_server(data_dir, api_log, BILIM_API_KEYS=ASK_KEY, BILIM_MAX_QUESTION_CHARS="50") as api,
+        TelegramStub(token=TOKEN) as telegram,
+        running_bot(telegram, api, tmp_path / "state.pickle", tmp_path / "bot.log"),
+    ):
+        telegram.send_text(7601, question, user_id=7601)
+        assert last_text(telegram, 7601, 1)["text"] == text("ky", "too_long", length=60, limit=50)
+        telegram.send_text(7601, "Стипендия канча?", user_id=7601)  # within the limit: asked
+        last_text(telegram, 7601, 2)
+    requests = api_log.read_text()
+    assert '"GET /v1/config HTTP/1.1" 200' in requests  # learnt from the API, not written into the bot
+    assert requests.count('"POST /v1/ask HTTP/1.1"') == 1  # the long question never reached the API
+
+
+class FakeApi(ThreadingHTTPServer):
+    """An API down at the bot's start-up that then refuses long questions (a 422) under a limit of 50."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), FakeApiHandler)
+        self.up = False
+        self.requests: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class FakeApiHandler(BaseHTTPRequestHandler):
+    server: FakeApi
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.server.requests.append(f"GET {self.path}")
+        if not self.server.up:
+            self._reply(503, {"code": "store_unavailable", "detail": "down"})
+        else:
+            self._reply(200, {"auth_required": True, "admin_enabled": False, "max_question_chars": 50})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.requests.append(f"POST {self.path}")
+        self._reply(422, {"code": "invalid_input", "detail": "the question is too long"})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_an_api_down_at_start_up_checks_the_length_itself_and_tells_its_limit(tmp_path: Path) -> None:
+    fake = FakeApi()
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    try:
+        with (
+            TelegramStub(token=TOKEN) as telegram,
+            running_bot(telegram, fake.url, tmp_path / "state.pickle", tmp_path / "bot.log"),
+        ):
+            fake.up = True
+            telegram.send_text(7602, "ж" * 60, user_id=7602)  # the limit is unknown: the API is asked
+            assert last_text(telegram, 7602, 1)["text"] == text("ky", "too_long", length=60, limit=50)
+            telegram.send_text(7602, "ж" * 70, user_id=7602)  # now the bot knows it
+            assert last_text(telegram, 7602, 2)["text"] == text("ky", "too_long", length=70, limit=50)
+    finally:
+        fake.shutdown()
+        fake.server_close()
+    assert fake.requests == ["GET /v1/config", "POST /v1/ask", "GET /v1/config"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FilePayload, Page, Route, expect, sync_playwright
 
 from tests.servers import ADMIN_KEY, ASK, ASK_KEY, QUOTA_KY
 from tests.support import ROOT, TINY_DOCS
@@ -153,6 +153,25 @@ def test_a_wrong_key_brings_the_prompt_back(browser: Browser, api: str) -> None:
     page.fill("#question", QUOTA_KY)
     page.press("#question", "Enter")
     expect(page.locator("#key-form")).to_be_visible(timeout=30_000)
+
+
+def test_the_question_limit_is_the_one_the_api_tells(browser: Browser, api: str) -> None:
+    page = browser.new_context(locale="en-US").new_page()
+
+    def lowered(route: Route) -> None:  # the API's limit, as if BILIM_MAX_QUESTION_CHARS were 50
+        response = route.fetch()
+        route.fulfill(response=response, json={**response.json(), "max_question_chars": 50})
+
+    page.route("**/v1/config", lowered)
+    page.goto(f"{api}/")
+    page.fill("#api-key", ASK_KEY)
+    page.press("#api-key", "Enter")
+    expect(page.locator("#question-counter")).to_have_text("0 / 50 characters")
+    page.fill("#question", "x" * 60)
+    expect(page.locator("#question-counter")).to_have_text("60 / 50 characters")
+    page.press("#question", "Enter")
+    expect(page.locator("#composer-msg")).to_have_text("The question is too long: 60 characters, the limit is 50.")
+    expect(page.locator("#messages .answer")).to_have_count(0)
 
 
 def test_openapi_docs_render_offline(browser: Browser, api: str) -> None:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import bm25s
 import numpy as np
 
-from assistant.core.models import Chunk
+from assistant.core.models import Analyzer, Chunk
 from vectorstore.stemming import STEMMER_VERSION, analyze
-
-Analyzer = Callable[[str, str], list[str]]
-
-# bm25s logs every index build at DEBUG through its own handler; the CLI output should stay clean.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def plain_analyzer(text: str, language: str) -> list[str]:

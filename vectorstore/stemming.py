@@ -12,17 +12,16 @@ from typing import Protocol
 
 import snowballstemmer
 
+from assistant.core.numbers import join_digit_groups
+
 # Part of the BM25 index identity: bump whenever tokenization, stopwords or stemming rules change.
-STEMMER_VERSION = "1.0"
+STEMMER_VERSION = "1.1"
 
 # --------------------------------------------------------------------------- tokenizer
 
 # Variant glyphs for Kyrgyz letters seen in documents typed with Khakas/Altai keyboard layouts.
 _CHAR_MAP = str.maketrans({"ё": "е", "ӊ": "ң", "ӈ": "ң", "ҥ": "ң", "ӧ": "ө", "ӱ": "ү"})
 _TOKEN = re.compile(r"[^\W_]+")
-# "1 447 717" and "16 000дей": thousands separated by (narrow) spaces belong to one number.
-_DIGIT_GROUPS = re.compile(r"(?<!\d)\d{1,3}(?:[ \u00a0\u2009\u202f]\d{3})+(?!\d)")
-_GROUP_SPACE = re.compile(r"[ \u00a0\u2009\u202f]")
 
 
 def _normalize(text: str) -> str:
@@ -34,8 +33,8 @@ def _normalize(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Split text into normalised word tokens (letter/digit runs; space-grouped thousands are joined)."""
-    text = _DIGIT_GROUPS.sub(lambda m: _GROUP_SPACE.sub("", m.group()), _normalize(text))
-    return _TOKEN.findall(text)
+    # "1 447 717" and "16 000дей": spaced thousands belong to one number, as the answerers read them.
+    return _TOKEN.findall(join_digit_groups(_normalize(text)))
 
 
 # --------------------------------------------------------------------------- Kyrgyz stemmer

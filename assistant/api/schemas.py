@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from assistant.core.pipeline import MAX_QUESTION_CHARS
+
 
 def _valid_unicode(value: str) -> str:
     """Text that cannot be written as UTF-8 (a lone surrogate such as "\\ud800") is refused with a 422."""
@@ -17,7 +19,6 @@ def _valid_unicode(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_valid_unicode)]
-MAX_QUESTION_CHARS = 1000
 PROBLEM_TEXT = {
     400: "the body cannot be parsed (not JSON, or not UTF-8)",
     401: "no key, or an unknown one",
@@ -43,8 +44,9 @@ class AskRequest(BaseModel):
         min_length=1,
         max_length=MAX_QUESTION_CHARS,
         pattern=r"[^\W_]",
-        description="the question in Kyrgyz, Russian or English: at least one letter or digit, at most 1000 "
-        "characters once runs of whitespace are collapsed (the limit is BILIM_MAX_QUESTION_CHARS)",
+        description="the question in Kyrgyz, Russian or English: at least one letter or digit, at most "
+        f"{MAX_QUESTION_CHARS} characters once runs of whitespace are collapsed (the default of "
+        "BILIM_MAX_QUESTION_CHARS; GET /v1/config tells the limit in force)",
     )
     conversation_id: Text | None = Field(default=None, max_length=64, description="from an earlier answer")
     language: Literal["ky", "ru", "en"] | None = Field(

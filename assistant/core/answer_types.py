@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from assistant.core.numbers import GROUP_SPACE, is_year
+
 Kind = Literal["count", "date", "who", "where", "other"]
 KINDS: tuple[Kind, ...] = ("count", "date", "who", "where", "other")
 
@@ -67,7 +69,7 @@ _MONTHS = (
 )
 _MULTIPLIER = r"(?:миң|млн|млрд|миллион|миллиард|тыс\.?|тысяч\w*|thousand|million|billion|%|пайыз|процент\w*|percent)"
 _NUMBER = re.compile(
-    rf"(?<![\w.,])\d{{1,3}}(?:[ \u00a0\u202f]\d{{3}})+(?:[.,]\d+)?(?:\s?{_MULTIPLIER})?"
+    rf"(?<![\w.,])\d{{1,3}}(?:{GROUP_SPACE}\d{{3}})+(?:[.,]\d+)?(?:\s?{_MULTIPLIER})?"
     rf"|(?<![\w.,])\d+(?:[.,]\d+)?(?:\s?{_MULTIPLIER}(?:\s\d{{1,3}}(?:\s?{_MULTIPLIER})?)?)?",
     re.I,
 )
@@ -77,7 +79,6 @@ _NUMBER_WORD = re.compile(
     r"|two|three|four|five|six|seven|eight|nine|ten|twenty|hundred)\b",
     re.I,
 )
-_YEAR = re.compile(r"^(?:19|20)\d\d$")
 _DATE = re.compile(
     rf"\b\d{{1,2}}[-\s]?(?:{_MONTHS})\w*(?:\s+(?:19|20)\d\d(?:[-\s]?\w+)?)?"  # 15-мартта, 3 марта 2023
     rf"|\b(?:19|20)\d\d(?:\s?[-–]\s?(?:19|20)?\d\d)?\s?[-–]?\s?(?:окуу\s)?(?:жыл\w*|ж\.|год\w*|гг?\.)"
@@ -115,11 +116,6 @@ class Span:
 
 def _spans(pattern: re.Pattern[str], sentence: str) -> list[Span]:
     return [Span(m.start(), m.end(), m.group(0).strip()) for m in pattern.finditer(sentence) if m.group(0).strip()]
-
-
-def is_year(text: str) -> bool:
-    """A bare year such as 2023 (never a count)."""
-    return bool(_YEAR.match(text.strip()))
 
 
 def _is_marker(sentence: str, span: Span) -> bool:

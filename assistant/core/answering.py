@@ -11,12 +11,12 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from assistant.core.lexicon import PLACES, concepts_in, skeleton, university_hosts
-from assistant.core.models import Answer, Chunk, Citation, Lead, Question, ScoredChunk
+from assistant.core.models import Analyzer, Answer, Chunk, Citation, Lead, Question, ScoredChunk
+from assistant.core.numbers import GROUP_SPACE, is_year, join_digit_groups
 from assistant.core.ports import SentenceSimilarity
-from assistant.core.sentences import join_digit_groups, split_sentences
+from assistant.core.sentences import split_sentences
 
 QuestionType = Literal["count", "date", "who", "where", "other"]
-Analyzer = Callable[[str, str], list[str]]
 
 _TYPE_PATTERNS: list[tuple[QuestionType, re.Pattern[str]]] = [
     (
@@ -52,7 +52,7 @@ _TYPE_PATTERNS: list[tuple[QuestionType, re.Pattern[str]]] = [
         ),
     ),
 ]
-_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[ \u00a0]\d{3})+(?:[.,]\d+)?|(?<![\w.])\d+(?:[.,]\d+)?")
+_NUMBER = re.compile(rf"(?<![\w.])\d{{1,3}}(?:{GROUP_SPACE}\d{{3}})+(?:[.,]\d+)?|(?<![\w.])\d+(?:[.,]\d+)?")
 _NUMBER_WORDS = re.compile(
     r"\b(?:эки|үч|төрт|беш|алты|жети|сегиз|тогуз|он|жыйырма|отуз|кырк|элүү|жүз|миң"
     r"|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|сто|тысяч\w*"
@@ -62,7 +62,6 @@ _NUMBER_WORDS = re.compile(
 # The words right after "канча / сколько / how many" name what is counted ("канча окуучу" → pupils).
 _COUNT_WORD = re.compile(r"\b(?:канча\w*|сколько|how\s+(?:many|much)|skolko|kancha)\s+((?:[^\W\d_]+[\s-]*){1,3})", re.I)
 _NUMBER_UNIT = re.compile(r"\s*(?:%|пайыз|миң|млн|млрд|тыс\.?|thousand|million|billion|сом|som)", re.I)
-_YEAR = re.compile(r"\b(19\d\d|20[0-3]\d)\b")
 _PERCENT_QUESTION = re.compile(r"процент|percent|пайыз|%|\bдол[яию]\b|\bshare\b", re.I)
 _PERCENT_UNIT = re.compile(r"\s*(?:%|пайыз|процент|percent)", re.I)
 # "…канча жана канча…", "how many … and how many …", "сколько … и сколько": one question, several facts.
@@ -414,7 +413,7 @@ def find_span(
         best_raw = 0.0  # `relevant` may add a little per question word beside a number, to break ties
         found = [(m, False) for m in _NUMBER.finditer(sentence)] + [(m, True) for m in _NUMBER_WORDS.finditer(sentence)]
         for match, is_word in sorted(found, key=lambda f: f[0].start()):
-            if _is_year(match.group(0)) or _is_marker(sentence, match):
+            if is_year(match.group(0)) or _is_marker(sentence, match):
                 continue
             end = match.end()
             unit = _NUMBER_UNIT.match(sentence, end)
@@ -457,10 +456,6 @@ def find_span(
 def _tier(strength: float) -> float:
     """The strength without the tie-breaking bonus: 1.0, 0.7, 0.3 or 0."""
     return max((t for t in (1.0, 0.7, 0.3, 0.0) if strength >= t), default=0.0)
-
-
-def _is_year(digits: str) -> bool:
-    return bool(_YEAR.fullmatch(digits))
 
 
 def _is_marker(sentence: str, match: re.Match[str]) -> bool:

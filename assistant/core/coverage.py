@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from assistant.core.sentences import join_digit_groups
+from assistant.core.numbers import join_digit_groups
 
 # Cyrillic → Latin, letter by letter (BGN/PCGN romanisation of Russian, with the Kyrgyz letters ң ө ү), so
 # "Бейшеналиев" meets "Beishenaliev" and "Ош" meets "Osh".

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz
 
-from assistant.core.answer_types import Kind, Span, is_year, question_kind, spans_of_kind
+from assistant.core.answer_types import Kind, Span, question_kind, spans_of_kind
 from assistant.core.coverage import Evidence, Gazetteer, Specific, coverage, specifics, to_latin
-from assistant.core.models import ChunkSentence, Question, ScoredChunk
+from assistant.core.models import Analyzer, ChunkSentence, Question, ScoredChunk
+from assistant.core.numbers import is_year, join_digit_groups
 from assistant.core.ports import Vector
 from assistant.core.retrieval import anchors_of
-from assistant.core.sentences import join_digit_groups
-
-Analyzer = Callable[[str, str], list[str]]
 
 # The words right after "канча / сколько / how many" name what is counted ("канча окуучу" → pupils).
 _COUNTED = re.compile(

@@ -18,7 +18,6 @@ from assistant.core.evidence import (
     ANSWERABLE_FEATURES,
     SENTENCE_FEATURES,
     SPAN_FEATURES,
-    Analyzer,
     Asked,
     Candidate,
     answerable_features,
@@ -27,7 +26,7 @@ from assistant.core.evidence import (
     read_question,
     span_features,
 )
-from assistant.core.models import Answer, ChunkSentence, Citation, Lead, Question, ScoredChunk
+from assistant.core.models import Analyzer, Answer, ChunkSentence, Citation, Lead, Question, ScoredChunk
 from assistant.core.ports import Vector
 
 # "… канча жана канча …", "how many … and how many …", "кто и когда": one question, several facts.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 Language = Literal["ky", "ru", "en"]
 LANGUAGES: tuple[Language, ...] = ("ky", "ru", "en")
+
+# How a text in a language becomes its index terms (the BM25 analyser; the answerers match words with it too).
+Analyzer = Callable[[str, str], list[str]]
 
 
 @dataclass(frozen=True)

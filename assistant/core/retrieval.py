@@ -7,13 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from assistant.core.models import Chunk, Question, ScoredChunk
+from assistant.core.numbers import is_year, join_digit_groups
 from assistant.core.ports import ChunkStore, Embedder, LexicalIndex
-from assistant.core.sentences import join_digit_groups
 
 RRF_K = 60
 # A Kyrgyz suffix may be glued on: "750гө", "ITECтин".
 _ANCHOR = re.compile(r"(?<![\w.,])(?:\d{2,}(?!\d)|[A-Z]{3,}(?![A-Za-z]))")
-_YEAR = re.compile(r"(?:19|20)\d\d")
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class HybridRetriever:
 
 def anchors_of(text: str) -> list[str]:
     """Tokens that read the same in every language: numbers of two digits or more (not years), acronyms."""
-    return sorted({a for a in _ANCHOR.findall(join_digit_groups(text)) if not _YEAR.fullmatch(a)})
+    return sorted({a for a in _ANCHOR.findall(join_digit_groups(text)) if not is_year(a)})
 
 
 def rank_by_anchors(ranked: list[ScoredChunk], anchors: list[str]) -> list[ScoredChunk]:

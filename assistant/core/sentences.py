@@ -1,4 +1,4 @@
-"""Sentence segmentation with exact character offsets (shared by chunking and answering), and number spelling."""
+"""Sentence segmentation with exact character offsets (shared by chunking and answering)."""
 
 from __future__ import annotations
 
@@ -55,14 +55,6 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
         if e > s:
             sentences.append(Sentence(start=s + offset, end=e + offset, text=text[s:e]))
     return sentences
-
-
-_DIGIT_GROUP = re.compile(r"(?<=\d)[ \u00a0](?=\d{3}(?!\d))")
-
-
-def join_digit_groups(text: str) -> str:
-    """Numbers written with spaced thousands as one token: "1 447 717" -> "1447717"."""
-    return _DIGIT_GROUP.sub("", text)
 
 
 def chunk_sentences(chunk: Chunk) -> list[ChunkSentence]:

@@ -10,12 +10,13 @@ import logging
 import sys
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from pydantic import ValidationError
 from telegram import (
     BotCommand,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -42,10 +43,14 @@ from bots.telegram.settings import BotSettings, get_bot_settings
 from bots.texts import LANGUAGE_NAMES, LANGUAGES, language_of, text
 
 log = logging.getLogger("bilim.telegram")
-DEFAULT_MAX_QUESTION = 1000
 MAX_ABOUT_TITLES = 15
 TYPING_EVERY_SECONDS = 4.0
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Which handler a button's callback data goes to: its kind is what stands before the first ":".
+LANGUAGE_BUTTON = rf"^lang:(?:{'|'.join(LANGUAGES)})$"
+NEW_BUTTON = r"^new(?::|$)"
+SOURCES_BUTTON = r"^src(?::|$)"
+FEEDBACK_BUTTON = r"^fb(?::|$)"
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -105,7 +110,7 @@ class Bot:
     def __init__(self, settings: BotSettings) -> None:
         self.settings = settings
         self.client: BilimClient | None = None
-        self.max_question = DEFAULT_MAX_QUESTION
+        self.max_question: int | None = None  # the API's question limit (GET /v1/config), once learnt
         salt = settings.telegram_user_salt or settings.telegram_token
         self._salt = hashlib.sha256(salt.get_secret_value().encode()).hexdigest()
         self._recent: dict[int, deque[float]] = defaultdict(deque)
@@ -115,10 +120,7 @@ class Bot:
         """Open the API client, learn the question limit, and register the command menu per language."""
         key = self.settings.api_key.get_secret_value() if self.settings.api_key else None
         self.client = BilimClient(self.settings.api_url, key, timeout=self.settings.api_timeout)
-        try:
-            self.max_question = int((await self.client.config()).get("max_question_chars", DEFAULT_MAX_QUESTION))
-        except (ApiUnavailable, ApiRejected) as exc:
-            log.warning("the API is not reachable at start-up (%s); asking anyway when questions come", exc)
+        await self.learn_question_limit()
         descriptions = {
             "ky": ["Баштоо", "Жардам", "Тилди тандоо", "Кайсы документтерди билем", "Жаңы суроо"],
             "ru": ["Начать", "Помощь", "Выбрать язык", "Какие документы я знаю", "Новый вопрос"],
@@ -148,6 +150,17 @@ class Bot:
         if chosen in LANGUAGES:
             return str(chosen)
         return language_of(update.effective_user.language_code if update.effective_user else None)
+
+    async def learn_question_limit(self) -> int | None:
+        """The API's question limit from GET /v1/config; None while the API cannot say (it checks questions itself)."""
+        try:
+            limit = (await self._api().config()).get("max_question_chars")
+        except (ApiUnavailable, ApiRejected) as exc:
+            log.warning("the API's question limit is unknown (%s); the API checks the length itself", exc)
+            return self.max_question
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            self.max_question = limit
+        return self.max_question
 
     def _api(self) -> BilimClient:
         if self.client is None:
@@ -262,7 +275,7 @@ class Bot:
         if not question:
             await message.reply_text(text(lang, "empty"))
             return
-        if len(question) > self.max_question:
+        if self.max_question is not None and len(question) > self.max_question:
             await message.reply_text(text(lang, "too_long", length=len(question), limit=self.max_question))
             return
         wait = self._allowed(update.effective_user.id if update.effective_user else 0)
@@ -277,7 +290,7 @@ class Bot:
             await message.reply_text(text(lang, "busy"))
             return
         except ApiRejected as exc:
-            await message.reply_text(self._rejection(exc, lang, len(question)))
+            await message.reply_text(await self._rejection(exc, lang, len(question)))
             return
         finally:
             typing.cancel()
@@ -300,14 +313,15 @@ class Bot:
                 return await api.ask(question, end_user=end_user), True
             raise
 
-    def _rejection(self, exc: ApiRejected, lang: str, length: int) -> str:
+    async def _rejection(self, exc: ApiRejected, lang: str, length: int) -> str:
         """What the user reads when the API refuses a question (4xx)."""
         if exc.status == 429:
             return text(lang, "slow_down", seconds=exc.retry_after or 60)
         if exc.status == 422 and exc.code == "not_a_question":
             return text(lang, "not_a_question")
-        if exc.status == 422:  # empty and over-long questions never reach the API: its limit is lower now
-            return text(lang, "too_long", length=length, limit=min(self.max_question, length - 1))
+        if exc.status == 422:  # over the API's limit: not learnt yet (the API was down), or lowered since
+            limit = await self.learn_question_limit()
+            return text(lang, "too_long", length=length, limit=min(limit or length - 1, length - 1))
         log.warning("API rejected a question: %s", exc)
         return text(lang, "busy")
 
@@ -338,43 +352,67 @@ class Bot:
             return
         await message.reply_text(text(self.language(update, context), "text_only"))
 
-    # -- buttons --------------------------------------------------------------------------------------
-    async def button(self, update: Update, context: Context) -> None:
-        """Sources, feedback, language and reset buttons."""
+    # -- buttons: one handler per kind, chosen by CallbackQueryHandler's pattern on the callback data ------
+    async def language_button(self, update: Update, context: Context) -> None:
+        """lang:<ky|ru|en>: switch the interface language, then show the help in it."""
+        query = update.callback_query
+        if query is None or query.data is None:
+            return
+        lang = query.data.partition(":")[2]
+        if context.user_data is not None:
+            context.user_data["lang"] = lang
+        await query.answer(text(lang, "language_set"))
+        if query.message is not None:
+            with contextlib.suppress(BadRequest):  # "message is not modified" when pressed twice
+                await query.edit_message_text(text(lang, "language_set"))
+            await context.bot.send_message(query.message.chat.id, text(lang, "help"), parse_mode=ParseMode.HTML)
+
+    async def new_button(self, update: Update, context: Context) -> None:
+        """new: forget the conversation of this chat."""
+        query = update.callback_query
+        if query is None:
+            return
+        if context.chat_data is not None:
+            context.chat_data.pop("conversation_id", None)
+        await query.answer(text(self.language(update, context), "new_done"))
+
+    async def sources_button(self, update: Update, context: Context) -> None:
+        """src:<answer id>: the cited documents of a stored answer, as messages."""
         query = update.callback_query
         if query is None or query.data is None:
             return
         lang = self.language(update, context)
-        kind, _, rest = query.data.partition(":")
-        if kind == "lang" and rest in LANGUAGES:
-            if context.user_data is not None:
-                context.user_data["lang"] = rest
-            await query.answer(text(rest, "language_set"))
+        answer_id = query.data.partition(":")[2]
+        async with self._button_call(query, lang):
+            payload = await self._api().answer(answer_id, end_user=self.end_user(update))
+            await query.answer()
             if query.message is not None:
-                with contextlib.suppress(BadRequest):  # "message is not modified" when pressed twice
-                    await query.edit_message_text(text(rest, "language_set"))
-                await context.bot.send_message(query.message.chat.id, text(rest, "help"), parse_mode=ParseMode.HTML)
+                for part in render_sources(payload, lang):
+                    await context.bot.send_message(
+                        query.message.chat.id, part, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+                    )
+
+    async def feedback_button(self, update: Update, context: Context) -> None:
+        """fb:<up|down>:<answer id>: the user's rating of an answer."""
+        query = update.callback_query
+        if query is None or query.data is None:
             return
-        if kind == "new":
-            if context.chat_data is not None:
-                context.chat_data.pop("conversation_id", None)
-            await query.answer(text(lang, "new_done"))
-            return
+        lang = self.language(update, context)
+        rating, _, answer_id = query.data.partition(":")[2].partition(":")
+        async with self._button_call(query, lang):
+            await self._api().feedback(answer_id, rating, end_user=self.end_user(update))
+            await query.answer(text(lang, "thanks"))
+
+    async def other_button(self, update: Update, context: Context) -> None:
+        """Any other callback data (an old or forged button): just stop the button's spinner."""
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+
+    @contextlib.asynccontextmanager
+    async def _button_call(self, query: CallbackQuery, lang: str) -> AsyncIterator[None]:
+        """An API call behind a button: a gone answer or a busy API is said in the button's toast."""
         try:
-            if kind == "src":
-                payload = await self._api().answer(rest, end_user=self.end_user(update))
-                await query.answer()
-                if query.message is not None:
-                    for part in render_sources(payload, lang):
-                        await context.bot.send_message(
-                            query.message.chat.id, part, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
-                        )
-            elif kind == "fb":
-                rating, _, answer_id = rest.partition(":")
-                await self._api().feedback(answer_id, rating, end_user=self.end_user(update))
-                await query.answer(text(lang, "thanks"))
-            else:
-                await query.answer()
+            yield
         except ApiRejected as exc:
             await query.answer(text(lang, "answer_gone") if exc.status == 404 else text(lang, "busy"))
         except ApiUnavailable as exc:
@@ -421,7 +459,11 @@ def build_application(settings: BotSettings) -> Application[Any, Any, Any, Any, 
     app.add_handler(CommandHandler("lang", bot.choose_language))
     app.add_handler(CommandHandler("about", bot.about))
     app.add_handler(CommandHandler("new", bot.new_conversation))
-    app.add_handler(CallbackQueryHandler(bot.button))
+    app.add_handler(CallbackQueryHandler(bot.language_button, pattern=LANGUAGE_BUTTON))
+    app.add_handler(CallbackQueryHandler(bot.new_button, pattern=NEW_BUTTON))
+    app.add_handler(CallbackQueryHandler(bot.sources_button, pattern=SOURCES_BUTTON))
+    app.add_handler(CallbackQueryHandler(bot.feedback_button, pattern=FEEDBACK_BUTTON))
+    app.add_handler(CallbackQueryHandler(bot.other_button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, bot.question))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL, bot.not_text))
     app.add_error_handler(bot.on_error)

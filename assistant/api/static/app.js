@@ -304,7 +304,8 @@
   const state = {
     lang: 'en',
     key: null,
-    config: { auth_required: false, admin_enabled: false, max_question_chars: 1000, max_upload_bytes: 0 },
+    // max_question_chars: the API's limit from /v1/config; null (no check here, the API checks) until it arrives.
+    config: { auth_required: false, admin_enabled: false, max_question_chars: null, max_upload_bytes: 0 },
     configLoaded: false,
     conversationId: null,
     busy: false,
@@ -691,6 +692,8 @@
     if (!ui) return;
     const max = state.config.max_question_chars;
     const n = questionLength(ui.question.value);
+    ui.counter.hidden = max === null;
+    if (max === null) return;
     bindText(ui.counter, 'counterLabel', { n, max });
     ui.counter.classList.toggle('over', n > max);
     ui.counter.classList.toggle('near', n <= max && n > max * 0.9);
@@ -929,7 +932,7 @@
     }
     const n = questionLength(text);
     const max = state.config.max_question_chars;
-    if (n > max) {
+    if (max !== null && n > max) {
       showComposerMessage('tooLong', { n, max });
       ui.question.focus();
       return;
@@ -1318,7 +1321,7 @@
       autoGrow();
       if (!ui.composerMsg.hidden && ui.composerMsg.dataset.i18n === 'emptyQuestion' && ui.question.value.trim()) showComposerMessage(null);
       if (!ui.composerMsg.hidden && ui.composerMsg.dataset.i18n === 'tooLong'
-        && questionLength(ui.question.value) <= state.config.max_question_chars) showComposerMessage(null);
+        && questionLength(ui.question.value) <= (state.config.max_question_chars ?? Infinity)) showComposerMessage(null);
     });
     ui.newConv.addEventListener('click', newConversation);
 
