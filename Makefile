@@ -18,13 +18,13 @@ RUNTIME_LOCK := requirements/lock-runtime.txt
 
 setup: $(STAMP) $(CHROMIUM)
 
-# Re-runs only when pyproject.toml changes; torch goes first, pinned to the CPU wheel on local disk,
-# so that sentence-transformers (dev/test extra) does not pull a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# Re-runs only when the lock or pyproject.toml changes: the pinned packages first, then the project itself
+# (editable) without letting pip resolve anything more.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 # Re-resolves both lock files from pyproject.toml, keeping the pins that still fit (LOCK_FLAGS=--upgrade to take
