@@ -7,6 +7,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     BILIM_DATA_DIR=/data/store BILIM_TELEGRAM_STATE=/data/telegram-state.pickle HF_HUB_OFFLINE=1
 
 WORKDIR /app
+# The pinned runtime packages first (their own layer, rebuilt only when the lock changes), then the project
+# without resolving anything more. requirements/lock-runtime.txt is lock.txt's subset without the extras (make lock).
+COPY requirements/lock-runtime.txt ./requirements/
+RUN pip install -r requirements/lock-runtime.txt
 COPY pyproject.toml README.md ./
 COPY assistant ./assistant
 COPY ingest ./ingest
@@ -14,7 +18,7 @@ COPY vectorstore ./vectorstore
 COPY bots ./bots
 COPY eval ./eval
 COPY data/corpus ./data/corpus
-RUN pip install . && useradd --create-home --uid 10001 bilim && mkdir -p /data && chown bilim /data
+RUN pip install --no-deps . && useradd --create-home --uid 10001 bilim && mkdir -p /data && chown bilim /data
 
 USER bilim
 VOLUME ["/data"]

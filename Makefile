@@ -9,18 +9,39 @@ PORT ?= 8000
 # The web chat's browser test drives Debian's Chromium (no browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup run ingest ask test test-fast eval lint typecheck clean
+# requirements/lock.txt pins every package of the project with its dev extra (torch as the CPU wheel on local
+# disk, no nvidia-*/triton); requirements/lock-runtime.txt is its subset without the extras, for the Docker image.
+LOCK := requirements/lock.txt
+RUNTIME_LOCK := requirements/lock-runtime.txt
+
+.PHONY: setup lock run ingest ask test test-fast eval lint typecheck clean
 
 setup: $(STAMP) $(CHROMIUM)
 
-# Re-runs only when pyproject.toml changes; torch goes first, pinned to the CPU wheel on local disk,
-# so that sentence-transformers (dev/test extra) does not pull a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# Re-runs only when the lock or pyproject.toml changes: the pinned packages first, then the project itself
+# (editable) without letting pip resolve anything more.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolves both lock files from pyproject.toml, keeping the pins that still fit (LOCK_FLAGS=--upgrade to take
+# the newest), then installs and checks them. uv does not read pip's config, so it is told where the CPU torch
+# wheel lies (TORCH_WHEELS) and held to it by requirements/torch-cpu.txt: PyPI's torch 2.13.0 is the CUDA build.
+UV_VERSION := 0.13.8
+TORCH_WHEELS ?= /opt/wheels
+LOCK_FLAGS ?=
+UV_COMPILE = $(PY) -m uv pip compile --quiet --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	--find-links $(TORCH_WHEELS) --custom-compile-command 'make lock' $(LOCK_FLAGS) pyproject.toml
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(UV_COMPILE) --extra dev -c requirements/torch-cpu.txt -o $(LOCK)
+	$(UV_COMPILE) -c $(LOCK) -o $(RUNTIME_LOCK)
+	$(MAKE) --no-print-directory setup
+	$(PY) -m pytest -q tests/test_lockfile.py
 
 # Installed only when missing, so a prepared machine skips this; the machines run as root.
 $(CHROMIUM):

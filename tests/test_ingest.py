@@ -405,25 +405,26 @@ def test_killed_ingest_process_is_finished_by_the_next_run(tmp_path: Path, embed
     data_dir = tmp_path / "store"
     sqlite_path = data_dir / "chroma" / "chroma.sqlite3"
 
-    proc = subprocess.Popen(
+    # The with block closes the pipes (unclosed, they are a ResourceWarning, which fails the test).
+    with subprocess.Popen(
         [sys.executable, "-m", "ingest", str(jsonl), "--data-dir", str(data_dir), "--json"],
         cwd=ROOT,
         env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not _embedding_rows(sqlite_path) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert proc.poll() is None, f"ingest ended before it could be killed: {proc.communicate()}"
-        assert _embedding_rows(sqlite_path), "ingest wrote nothing within 120 s"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 120
+            while not _embedding_rows(sqlite_path) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert proc.poll() is None, f"ingest ended before it could be killed: {proc.communicate()}"
+            assert _embedding_rows(sqlite_path), "ingest wrote nothing within 120 s"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     assert proc.returncode == -signal.SIGKILL
     written = _embedding_rows(sqlite_path)
     assert 0 < len(written) < len(expected), "the kill did not land mid-ingest"
@@ -542,7 +543,7 @@ def test_second_writer_is_refused_while_the_lock_is_held(tmp_path: Path) -> None
 
 def test_lock_is_held_across_processes(tmp_path: Path) -> None:
     data_dir = tmp_path / "store"
-    holder = subprocess.Popen(
+    with subprocess.Popen(  # the with block closes the pipe (a ResourceWarning otherwise)
         [
             sys.executable,
             "-c",
@@ -558,15 +559,15 @@ def test_lock_is_held_across_processes(tmp_path: Path) -> None:
         env=cli_env(),
         stdout=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        from assistant.core.errors import StoreBusy
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+            from assistant.core.errors import StoreBusy
 
-        with pytest.raises(StoreBusy, match="another process is writing"), writer_lock(data_dir):
-            pass
-    finally:
-        holder.kill()
-        holder.wait()
+            with pytest.raises(StoreBusy, match="another process is writing"), writer_lock(data_dir):
+                pass
+        finally:
+            holder.kill()
+            holder.wait()
     with writer_lock(data_dir):  # released when its holder dies
         assert (data_dir / ".write.lock").read_text() == str(os.getpid())
