@@ -99,12 +99,15 @@ def test_two_workers_on_a_chroma_server_answer_and_ingest_concurrently(tmp_path:
                 t.join()
             assert upload.status_code == 200, upload.text
             assert failures == [] and len(answers) == 12 and all("85" in a for a in answers)
-            # Every request opens a new connection, so both workers serve these; each must see the upload.
-            pids = set()
-            for _ in range(12):
+            # Every request opens a new connection, so both workers serve these (the kernel picks one per
+            # connection: under load one may take a long run of them); each must see the upload.
+            pids: set[str | None] = set()
+            asked = 0
+            while asked < 12 or (len(pids) < 2 and asked < 60):
                 r = httpx.post(f"{api}/v1/ask", json={"question": TALAS_Q}, timeout=60)
                 assert r.status_code == 200 and "640" in r.json()["answer"], r.text
                 pids.add(r.headers.get("x-served-by"))
+                asked += 1
             assert len(pids) == 2, pids
             # A conversation started on one worker continues on the other (it lives in SQLite).
             first = httpx.post(f"{api}/v1/ask", json={"question": QUOTA_750}, timeout=60).json()
@@ -120,8 +123,10 @@ def test_two_workers_on_a_chroma_server_answer_and_ingest_concurrently(tmp_path:
             for _ in range(6):
                 r = httpx.post(f"{api}/v1/ask", json={"question": TALAS_Q}, timeout=60)
                 assert "640" not in r.json()["answer"]
-            # One scrape sees both workers: every scrape, whichever worker serves it, counts all 35 answers.
-            scrapes = [httpx.get(f"{api}/metrics") for _ in range(20)]
+            # One scrape sees both workers: every scrape, whichever worker serves it, counts all the answers.
+            scrapes = [httpx.get(f"{api}/metrics")]
+            while len({s.headers.get("x-served-by") for s in scrapes}) < 2 and len(scrapes) < 60:
+                scrapes.append(httpx.get(f"{api}/metrics"))
             assert len({s.headers.get("x-served-by") for s in scrapes}) == 2
             for scrape in scrapes:
                 answered = sum(
@@ -129,7 +134,7 @@ def test_two_workers_on_a_chroma_server_answer_and_ingest_concurrently(tmp_path:
                     for line in scrape.text.splitlines()
                     if line.startswith("bilim_answers_total{")
                 )
-                assert answered == 12 + 12 + 1 + 4 + 6, scrape.text
+                assert answered == 12 + asked + 1 + 4 + 6, scrape.text
 
 
 def _env(**extra: str) -> dict[str, str]:
