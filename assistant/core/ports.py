@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,11 +55,19 @@ class LexicalIndex(Protocol):
 
 
 class RebuildableIndex(LexicalIndex, Protocol):
-    """A lexical index kept in step with the store: `generation` is the store generation it was built from."""
+    """A lexical index kept in step with the store: `generation` is the store generation its content was read at
+    (-1 before the first build); `chunk_ids` are the chunks it holds."""
 
-    generation: int
+    @property
+    def generation(self) -> int: ...
+
+    def chunk_ids(self) -> Set[str]: ...
 
     def rebuild(self, chunks: Sequence[Chunk], generation: int) -> None: ...
+
+    def update(self, added: Sequence[Chunk], removed_ids: Iterable[str], generation: int) -> None:
+        """Index `added` (replacing chunks of the same id) and drop `removed_ids`, leaving the rest alone."""
+        ...
 
 
 class Retriever(Protocol):
