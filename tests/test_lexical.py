@@ -1,4 +1,5 @@
-"""The incremental BM25 index: bm25s's scores after a full build, no drift after updates, searches during updates."""
+"""The incremental BM25 index: bm25s's scores after a full build, no drift after updates, searches during updates,
+and the service applying another worker's upload or deletion as an update rather than a rebuild."""
 
 from __future__ import annotations
 
@@ -6,19 +7,24 @@ import json
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import bm25s
 import numpy as np
 import pytest
 
+from assistant import wiring
 from assistant.core.models import Chunk, SourceDocument
-from assistant.core.ports import RebuildableIndex
+from assistant.core.ports import Embedder, RebuildableIndex
+from assistant.settings import Settings
 from ingest.chunking import chunk_document
 from ingest.cleaning import clean_text
+from ingest.pipeline import ingest_paths, remove_document
 from tests.conftest import CORPUS, ROOT
-from tests.fakes import make_chunk
+from tests.fakes import FakeEmbedder, InMemoryChunkStore, make_chunk
+from tests.support import TINY_DOCS, write_docs
 from vectorstore.lexical import BM25Index
 from vectorstore.stemming import analyze
 
@@ -101,9 +107,14 @@ def test_adding_then_removing_a_document_gives_back_the_same_scores(chunks: list
     index.update(by_document, [], generation=2)
     assert_same_scores(index, built(chunks))  # as if built with it
     assert index.generation == 2 and set(index.chunk_ids()) == {c.id for c in chunks}
+    assert index.chunk_ids(["protocol-kravtsov-march-15.txt", "ru"]) == {c.id for c in by_document + MIXED[:2]}
     index.update([], [c.id for c in by_document], generation=3)
     assert_same_scores(index, original)
-    assert len(index) == len(rest) and (index.rebuilds, index.updates) == (1, 2)
+    assert (
+        not index.chunk_ids(["protocol-kravtsov-march-15.txt"])
+        and len(index) == len(rest)
+        and (index.rebuilds, index.updates) == (1, 2)
+    )
 
 
 def test_many_updates_leave_no_drift_and_reuse_rows(chunks: list[Chunk]) -> None:
@@ -203,3 +214,148 @@ def test_concurrent_searches_see_one_whole_snapshot_each(chunks: list[Chunk]) ->
     for thread in searchers:
         thread.join(10)
     assert not errors and seen == {0, 1}
+
+
+# -- the service: another worker's changes reach this one's index as updates -------------------------------
+
+
+@pytest.fixture
+def stores() -> Iterator[dict[Path, InMemoryChunkStore]]:
+    """The fake embedder and the in-memory store registered through the root (one store per data dir)."""
+    registered: dict[Path, InMemoryChunkStore] = {}
+
+    def memory_store(settings: Settings, embedder: Embedder) -> InMemoryChunkStore:
+        return registered.setdefault(settings.data_dir, InMemoryChunkStore(embedder.name))
+
+    wiring.register_embedder("fake", lambda spec: FakeEmbedder())
+    wiring.register_store("memory", memory_store)
+    yield registered
+    wiring.EMBEDDERS.pop("fake")
+    wiring.STORES.pop("memory")
+
+
+def worker(data_dir: Path) -> wiring.Service:
+    """One API worker's service over the shared store of this data dir."""
+    return wiring.build_service(Settings(data_dir=data_dir, embedder="fake", store="memory"))
+
+
+def lexical(service: wiring.Service) -> BM25Index:
+    assert isinstance(service.lexical, BM25Index)
+    return service.lexical
+
+
+def test_an_upload_by_another_worker_reaches_this_one_as_an_update(
+    tmp_path: Path, stores: dict[Path, InMemoryChunkStore]
+) -> None:
+    first, second = worker(tmp_path / "data"), worker(tmp_path / "data")
+    store = stores[tmp_path / "data"]
+    ingest_paths([CORPUS], store=store, embedder=first.embedder)  # the seed, before either answered
+    first.refresh_lexical()
+    second.refresh_lexical()
+    assert lexical(second).rebuilds == 2  # the start-up build, then the seed: the whole index changed
+    reads = store.reads.copy()
+
+    uploads = write_docs(tmp_path / "uploads", TINY_DOCS)
+    library = wiring.StoreLibrary(first, tmp_path / "uploads")
+    added = library.add(uploads / "talas-school.txt")
+    first.refresh_lexical()  # as the upload route does
+    answer = second.ask("Талас облусундагы мектепте канча окуучу окуйт?", "ky")  # the other worker refreshes
+    assert (lexical(second).rebuilds, lexical(second).updates) == (2, 1)
+    assert store.reads["all_chunks"] == reads["all_chunks"]  # no worker read the whole store again
+    assert store.reads["chunks"] - reads["chunks"] == 2 * added.chunks  # each read only the new chunks
+    assert store.reads["chunk_ids"] == reads["chunk_ids"]  # nor listed its ids: the count shows nothing went
+    hits = lexical(second).search("640 окуучу", "ky", 3)
+    assert hits[0][0].document_id == "talas-school.txt"
+    assert not answer.refused and answer.citations[0].document == "talas-school.txt"
+
+    before = lexical(second).chunk_ids(["talas-school.txt"])
+    (uploads / "talas-school.txt").write_text(TINY_DOCS["talas-school.txt"] + " Мектепте бассейн бар.")
+    assert library.add(uploads / "talas-school.txt").status == "replaced"  # an edit: its old chunk is deleted
+    second.refresh_lexical()
+    assert (lexical(second).rebuilds, lexical(second).updates) == (2, 2)
+    assert store.reads["chunk_ids"] == reads["chunk_ids"]  # the edited document's ids were enough
+    assert not before & lexical(second).chunk_ids() and set(lexical(second).chunk_ids()) == store.chunk_ids()
+    assert lexical(second).search("бассейн", "ky", 1)[0][0].document_id == "talas-school.txt"
+
+    listings = store.reads["chunk_ids"]
+    remove_document(store, "talas-school.txt")
+    second.refresh_lexical()
+    assert (lexical(second).rebuilds, lexical(second).updates) == (2, 3)
+    assert store.reads["chunk_ids"] == listings + 1  # a document deleted whole: every id is listed to find it
+    assert all(c.document_id != "talas-school.txt" for c in store.chunks(lexical(second).chunk_ids()))
+    assert set(lexical(second).chunk_ids()) == store.chunk_ids()
+
+
+def test_a_document_rewritten_in_place_is_read_again(tmp_path: Path, stores: dict[Path, InMemoryChunkStore]) -> None:
+    """Ingesting a document from another folder keeps its chunk ids but rewrites their source: ids alone would
+    not show it, the store's record of what was written after the index's generation does."""
+    service = worker(tmp_path / "data")
+    store = stores[tmp_path / "data"]
+    ingest_paths([CORPUS, write_docs(tmp_path / "a", TINY_DOCS)], store=store, embedder=service.embedder)
+    service.refresh_lexical()
+    ingest_paths([write_docs(tmp_path / "b", {"osh-olympiad.txt": TINY_DOCS["osh-olympiad.txt"]})], store=store,
+                 embedder=service.embedder)  # fmt: skip
+    service.refresh_lexical()
+    osh = [c for c, _ in lexical(service).search("олимпиадасы", "ky", 10) if c.document_id == "osh-olympiad.txt"]
+    assert osh and all(c.source == str((tmp_path / "b").resolve()) for c in osh)
+    assert lexical(service).updates == 1
+
+
+def test_a_chunk_written_without_a_stamp_is_found_by_the_count(
+    tmp_path: Path, stores: dict[Path, InMemoryChunkStore]
+) -> None:
+    """A writer that does not stamp its chunks (an older version during a rolling upgrade) changes the count."""
+    service = worker(tmp_path / "data")
+    store = stores[tmp_path / "data"]
+    ingest_paths([CORPUS], store=store, embedder=service.embedder)
+    service.refresh_lexical()
+    ingest_paths([write_docs(tmp_path / "docs", TINY_DOCS)], store=store, embedder=service.embedder)
+    for row in store._rows.values():
+        row.written = 0
+    service.refresh_lexical()
+    assert set(lexical(service).chunk_ids()) == store.chunk_ids() and lexical(service).updates == 1
+
+
+def test_a_large_change_waits_for_no_answer(tmp_path: Path, stores: dict[Path, InMemoryChunkStore]) -> None:
+    """Over `lexical_sync_chunks` chunks to analyse, the refresh drops the removed chunks at once and hands the
+    rest to a background thread; a refresh meanwhile returns at once with the current index."""
+    service = worker(tmp_path / "data")
+    store = stores[tmp_path / "data"]
+    ingest_paths([CORPUS, write_docs(tmp_path / "docs", TINY_DOCS)], store=store, embedder=service.embedder)
+    service.refresh_lexical()
+    analyzer = BlockingAnalyzer("бассейн")
+    lexical(service)._analyzer = analyzer
+    service.lexical_sync_chunks = 1
+    remove_document(store, "naryn-teachers.txt")
+    write_docs(tmp_path / "more", {"pool.txt": "Мектепте бассейн бар. " * 40})
+    ingest_paths([tmp_path / "more"], store=store, embedder=service.embedder)
+    before = lexical(service).generation
+
+    started = time.perf_counter()
+    service.refresh_lexical()
+    assert analyzer.entered.wait(10)
+    service.refresh_lexical()  # while the catch-up runs
+    assert time.perf_counter() - started < 5 and lexical(service).generation == before
+    hits = lexical(service).search("Нарын облусунда мугалим жетишпейт", "ky", 50)
+    assert hits and all(c.document_id != "naryn-teachers.txt" for c, _ in hits)  # removed at once
+    assert not service.lexical_settled(timeout=0)
+
+    analyzer.release.set()
+    assert service.lexical_settled(timeout=10)
+    assert lexical(service).generation == store.generation()
+    assert set(lexical(service).chunk_ids()) == store.chunk_ids()
+    assert lexical(service).search("бассейн", "ky", 1)[0][0].document_id == "pool.txt"
+    assert (lexical(service).rebuilds, lexical(service).updates) == (2, 2)  # no rebuild for it
+
+
+def test_a_change_to_most_of_the_index_rebuilds_it(tmp_path: Path, stores: dict[Path, InMemoryChunkStore]) -> None:
+    service = worker(tmp_path / "data")
+    store = stores[tmp_path / "data"]
+    ingest_paths([write_docs(tmp_path / "docs", TINY_DOCS)], store=store, embedder=service.embedder)
+    service.refresh_lexical()
+    ingest_paths([CORPUS], store=store, embedder=service.embedder)  # far more than a quarter of the index
+    service.refresh_lexical()
+    assert (lexical(service).rebuilds, lexical(service).updates) == (3, 0)
+    assert set(lexical(service).chunk_ids()) == store.chunk_ids()
+    service.refresh_lexical(force=True)
+    assert lexical(service).rebuilds == 4

@@ -66,12 +66,13 @@ class _Snapshot:
     terms: list[npt.NDArray[np.int32]]  # per row: the distinct term ids of its chunk
     lengths: npt.NDArray[np.float64]  # per row: the chunk's length in tokens (0 for a free row)
     rows: dict[str, int]  # chunk id → row
+    documents: dict[str, frozenset[str]]  # document id → its chunks' ids
     free: tuple[int, ...]  # rows to reuse
     total_length: float  # of the live rows
 
     @classmethod
     def empty(cls, generation: int) -> _Snapshot:
-        return cls(generation, {}, [], [], [], np.zeros(0), {}, (), 0.0)
+        return cls(generation, {}, [], [], [], np.zeros(0), {}, {}, (), 0.0)
 
 
 class BM25Index:
@@ -93,9 +94,12 @@ class BM25Index:
         """The store generation the current content was read at (-1 before the first build)."""
         return self._snapshot.generation
 
-    def chunk_ids(self) -> Set[str]:
-        """The ids of the chunks indexed now (a read-only view, valid while the caller holds it)."""
-        return self._snapshot.rows.keys()
+    def chunk_ids(self, documents: Iterable[str] | None = None) -> Set[str]:
+        """The ids of the chunks indexed now (read-only), or of those of these documents."""
+        snapshot = self._snapshot
+        if documents is None:
+            return snapshot.rows.keys()
+        return frozenset().union(*(snapshot.documents.get(doc, ()) for doc in documents))
 
     def _analyse(self, chunk: Chunk) -> _Analysed:
         tokens = self._analyzer(chunk.text, chunk.lang)
@@ -145,6 +149,13 @@ def _last_of_each_id(chunks: Iterable[Chunk]) -> list[Chunk]:
     return list({c.id: c for c in chunks}.values())
 
 
+def _by_document(chunks: Iterable[Chunk]) -> dict[str, frozenset[str]]:
+    grouped: dict[str, set[str]] = {}
+    for chunk in chunks:
+        grouped.setdefault(chunk.document_id, set()).add(chunk.id)
+    return {doc: frozenset(ids) for doc, ids in grouped.items()}
+
+
 def _scores(snapshot: _Snapshot, tokens: Sequence[str]) -> npt.NDArray[np.float64] | None:
     """BM25 score of every row for these query tokens (a repeated token counts again, as in bm25s)."""
     n_docs = len(snapshot.rows)
@@ -187,6 +198,7 @@ def _build(analysed: Sequence[_Analysed], generation: int) -> _Snapshot:
         terms=row_terms,
         lengths=lengths,
         rows={item.chunk.id: row for row, item in enumerate(analysed)},
+        documents=_by_document(item.chunk for item in analysed),
         free=(),
         total_length=float(lengths.sum()),
     )
@@ -202,6 +214,12 @@ def _apply(old: _Snapshot, added: Sequence[_Analysed], removed: set[str], genera
     rows = dict(old.rows)
     free = list(old.free)
     total_length = old.total_length
+    members: dict[str, set[str]] = {}  # the chunk ids of every document this update touches
+
+    def of(document_id: str) -> set[str]:
+        if document_id not in members:
+            members[document_id] = set(old.documents.get(document_id, ()))
+        return members[document_id]
 
     dropped = {cid: rows[cid] for cid in removed | {a.chunk.id for a in added} if cid in rows}
     if dropped:
@@ -212,6 +230,9 @@ def _apply(old: _Snapshot, added: Sequence[_Analysed], removed: set[str], genera
             entries = postings[term]
             postings[term] = entries[:, kept[entries[0]]]
         for cid, row in dropped.items():
+            chunk = chunks[row]
+            if chunk is not None:  # always: a held row has its chunk
+                of(chunk.document_id).discard(cid)
             del rows[cid]
             total_length -= float(lengths[row])
             chunks[row], terms[row], lengths[row] = None, _NO_TERMS, 0.0
@@ -231,10 +252,17 @@ def _apply(old: _Snapshot, added: Sequence[_Analysed], removed: set[str], genera
         for term_id, count in zip(ids, item.counts.values(), strict=True):
             new_entries.setdefault(term_id, []).append((row, count))
         chunks[row], terms[row], rows[item.chunk.id] = item.chunk, np.array(ids, dtype=np.int32), row
+        of(item.chunk.document_id).add(item.chunk.id)
         lengths[row] = item.length
         total_length += item.length
 
     postings.extend(_NO_POSTINGS for _ in range(len(vocabulary) - len(postings)))
+    documents = dict(old.documents)
+    for document_id, chunk_ids in members.items():
+        if chunk_ids:
+            documents[document_id] = frozenset(chunk_ids)
+        else:
+            documents.pop(document_id, None)
     for term_id, entries in new_entries.items():
         postings[term_id] = np.concatenate([postings[term_id], np.array(entries, dtype=np.int32).T], axis=1)
     return _Snapshot(
@@ -245,6 +273,7 @@ def _apply(old: _Snapshot, added: Sequence[_Analysed], removed: set[str], genera
         terms=terms,
         lengths=lengths,
         rows=rows,
+        documents=documents,
         free=tuple(free),
         total_length=total_length if rows else 0.0,
     )
