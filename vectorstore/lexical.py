@@ -108,8 +108,7 @@ class BM25Index:
     # -- writes ------------------------------------------------------------------------------------
     def rebuild(self, chunks: Sequence[Chunk], generation: int) -> None:
         """Replace the index content with these chunks (analysed in each chunk's own language)."""
-        analysed = [self._analyse(c) for c in _last_of_each_id(chunks)]
-        snapshot = _build(analysed, generation)
+        snapshot = _build((self._analyse(c) for c in _last_of_each_id(chunks)), generation)  # outside the lock
         with self._write_lock:
             self._snapshot = snapshot
             self.rebuilds += 1
@@ -174,31 +173,37 @@ def _scores(snapshot: _Snapshot, tokens: Sequence[str]) -> npt.NDArray[np.float6
     return np.bincount(rows, weights=weights, minlength=len(snapshot.chunks)).astype(np.float64, copy=False)
 
 
-def _build(analysed: Sequence[_Analysed], generation: int) -> _Snapshot:
-    """A snapshot of these chunks from scratch: postings grouped by term with one stable sort."""
+def _build(analysed: Iterable[_Analysed], generation: int) -> _Snapshot:
+    """A snapshot of these chunks from scratch: each chunk's terms become ids as it is analysed (so its term
+    counts are dropped at once), then the postings are grouped by term with one stable sort."""
     vocabulary: dict[str, int] = {}
     row_terms: list[npt.NDArray[np.int32]] = []
-    counts: list[int] = []
+    row_counts: list[npt.NDArray[np.int32]] = []
+    chunks: list[Chunk] = []
+    lengths_of: list[int] = []
     for item in analysed:
-        ids = [vocabulary.setdefault(term, len(vocabulary)) for term in item.counts]
-        row_terms.append(np.array(ids, dtype=np.int32))
-        counts.extend(item.counts.values())
-    sizes = [len(ids) for ids in row_terms]
+        row_terms.append(np.array([vocabulary.setdefault(t, len(vocabulary)) for t in item.counts], dtype=np.int32))
+        row_counts.append(np.fromiter(item.counts.values(), dtype=np.int32, count=len(item.counts)))
+        chunks.append(item.chunk)
+        lengths_of.append(item.length)
     term_of = np.concatenate(row_terms) if row_terms else _NO_TERMS
-    entries = np.stack([np.repeat(np.arange(len(analysed), dtype=np.int32), sizes), np.array(counts, np.int32)])
+    rows_of = np.repeat(np.arange(len(chunks), dtype=np.int32), [len(ids) for ids in row_terms])
+    entries = np.stack([rows_of, np.concatenate(row_counts) if row_counts else _NO_TERMS])
+    del rows_of, row_counts
     order = np.argsort(term_of, kind="stable")
     cuts = np.cumsum(np.bincount(term_of, minlength=len(vocabulary)))[:-1]
     postings = np.split(entries[:, order], cuts, axis=1) if vocabulary else []
-    lengths = np.array([item.length for item in analysed], dtype=np.float64)
+    lengths = np.array(lengths_of, dtype=np.float64)
+    rows: list[Chunk | None] = list(chunks)
     return _Snapshot(
         generation=generation,
         vocabulary=vocabulary,
         postings=postings,
-        chunks=[item.chunk for item in analysed],
+        chunks=rows,
         terms=row_terms,
         lengths=lengths,
-        rows={item.chunk.id: row for row, item in enumerate(analysed)},
-        documents=_by_document(item.chunk for item in analysed),
+        rows={chunk.id: row for row, chunk in enumerate(chunks)},
+        documents=_by_document(chunks),
         free=(),
         total_length=float(lengths.sum()),
     )
