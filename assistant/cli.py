@@ -111,7 +111,6 @@ def _print_human(question: str, payload: dict[str, object]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; exit 2 on an error, with the message on stderr."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG: a line per index build
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":

@@ -48,7 +48,6 @@ def _print_summary(report: IngestReport) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the ingester; exit 1 if any file failed, 2 on a usage or store error."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG: a line per index build
     args = build_parser().parse_args(argv)
     if not args.paths and not args.rebuild:
         build_parser().error("give at least one PATH (or --rebuild)")

@@ -225,7 +225,6 @@ def train_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluator; exit 2 on errors."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG: a line per index build
     args = build_parser().parse_args(argv)
     if args.command == "feedback":
         return export_feedback(args)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -73,11 +74,12 @@ class FakeEmbedder:
 
 @dataclass
 class _Row:
-    """One stored chunk: the chunk, its vector and its extra metadata (text_hash, ingested_at)."""
+    """One stored chunk: the chunk, its vector, its extra metadata (text_hash, ingested_at) and when it was written."""
 
     chunk: Chunk
     vector: Vector
     extra: dict[str, Any] = field(default_factory=dict)
+    written: int = 0  # the generation the write became visible at (as ChromaChunkStore's `written_gen`)
 
 
 class InMemoryChunkStore:
@@ -90,6 +92,7 @@ class InMemoryChunkStore:
         self._generation = 0
         self.chunker = ""
         self._sentence_version = ""
+        self.reads: Counter[str] = Counter()  # calls of all_chunks and of chunk_ids (all); chunks read by `chunks`
 
     # -- reads -------------------------------------------------------------------------------------------
     def query(self, vector: Vector, k: int) -> list[tuple[Chunk, float]]:
@@ -99,7 +102,26 @@ class InMemoryChunkStore:
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk, ordered by document, position and id."""
+        self.reads["all_chunks"] += 1
         return sorted((r.chunk for r in self._rows.values()), key=lambda c: (c.document_id, c.position, c.id))
+
+    def chunk_ids(self, documents: Iterable[str] | None = None) -> set[str]:
+        """The ids of every stored chunk, or of these documents' chunks."""
+        if documents is None:
+            self.reads["chunk_ids"] += 1
+            return set(self._rows)
+        wanted = set(documents)
+        return {cid for cid, row in self._rows.items() if row.chunk.document_id in wanted}
+
+    def chunk_ids_written_after(self, generation: int) -> dict[str, str]:
+        """The chunks (re)written since the store was at `generation`: chunk id → document id."""
+        return {cid: row.chunk.document_id for cid, row in self._rows.items() if row.written > generation}
+
+    def chunks(self, ids: Iterable[str]) -> list[Chunk]:
+        """These chunks (unknown ids left out), ordered like `all_chunks`."""
+        found = [self._rows[cid].chunk for cid in set(ids) if cid in self._rows]
+        self.reads["chunks"] += len(found)
+        return sorted(found, key=lambda c: (c.document_id, c.position, c.id))
 
     def count(self) -> int:
         """Number of chunks stored."""
@@ -171,7 +193,7 @@ class InMemoryChunkStore:
     def add(self, chunks: Sequence[Chunk], vectors: Vector, extra: dict[str, Any]) -> None:
         """Add (or overwrite) chunks with their vectors and per-chunk extra metadata."""
         for chunk, vector in zip(chunks, np.asarray(vectors, dtype=np.float32), strict=True):
-            self._rows[chunk.id] = _Row(chunk, vector, dict(extra.get(chunk.id, {})))
+            self._rows[chunk.id] = _Row(chunk, vector, dict(extra.get(chunk.id, {})), self._generation + 1)
 
     def add_sentences(self, sentences: Sequence[ChunkSentence], vectors: Vector, hashes: Sequence[str]) -> None:
         """Add (or overwrite) sentence vectors, keyed by chunk id and index."""

