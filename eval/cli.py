@@ -14,7 +14,7 @@ from assistant.progress import progress_bar
 from assistant.records import RECORDS_FILE, FeedbackRecord, RecordStore
 from assistant.settings import Settings, get_settings
 from assistant.wiring import ANSWER_MODEL, build_candidate_reader, build_service, make_embedder
-from eval.bench import run_bench
+from eval.bench import load_questions, open_bench_service, run_bench
 from eval.chart import write_chart
 from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
 from eval.report import markdown_report, tables
@@ -74,18 +74,38 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--corpus", type=Path, action="append", help="folder or .jsonl to ingest (repeatable)")
     bench.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set)")
     bench.add_argument("--repeat", type=int, default=3, help="timings per question and stage")
+    bench.add_argument("--questions", type=int, default=0, help="time only the first N questions (default all)")
     return parser
 
 
+def _stage_table(stages: dict[str, Any], ratio_key: str, ratio_name: str) -> None:
+    print(f"{'stage':18s} {'p50 ms':>9s} {'p95 ms':>9s} {ratio_name:>12s}")
+    for name, stage in stages.items():
+        print(f"{name:18s} {stage['p50_ms']:9.2f} {stage['p95_ms']:9.2f} {stage.get(ratio_key, 0.0):12.2f}")
+
+
 def print_bench(result: dict[str, Any]) -> None:
-    """Print the benchmark table."""
+    """Print the benchmark as one JSON line, then its tables."""
+    print(json.dumps(result, ensure_ascii=False))
     print(
-        f"{result['questions']} questions, {result['chunks']} chunks; "
+        f"\n{result['questions']} questions, {result['chunks']} chunks, {result['answerer']} answerer; "
         f"passage embedding {result['passages_per_s']} passages/s"
     )
-    print(f"{'stage':18s} {'p50 ms':>9s} {'p95 ms':>9s} {'x dense p50':>12s}")
-    for name, stage in result["stages"].items():
-        print(f"{name:18s} {stage['p50_ms']:9.2f} {stage['p95_ms']:9.2f} {stage['x_dense_p50']:12.2f}")
+    _stage_table(result["stages"], "x_dense_p50", "x dense p50")
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    """`python -m eval bench`: the stage timings, plus the modes asked for; one JSON line, then tables."""
+    corpora = args.corpus or [DEFAULT_CORPUS]
+    try:
+        service, _ = open_bench_service(corpora, args.data_dir, progress_bar)
+        questions = load_questions(args.qa, args.questions)
+        result = run_bench(service, questions, args.repeat)
+    except BilimError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print_bench(result)
+    return 0
 
 
 def draft_line(record: FeedbackRecord) -> dict[str, Any]:
@@ -233,14 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         return report_command(args)
     if args.command == "train":
         return train_command(args)
-    corpora = args.corpus or [DEFAULT_CORPUS]
     if args.command == "bench":
-        try:
-            print_bench(run_bench(args.qa, corpora, args.data_dir, args.repeat, progress_bar))
-        except BilimError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
-            return 2
-        return 0
+        return bench_command(args)
+    corpora = args.corpus or [DEFAULT_CORPUS]
     names = list(dict.fromkeys([*(args.config or ["hybrid"]), ANSWER_FLOOR, RETRIEVAL_FLOOR]))
     try:
         items = load_qa(args.qa, args.split)
