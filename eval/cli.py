@@ -15,6 +15,7 @@ from assistant.records import RECORDS_FILE, FeedbackRecord, RecordStore
 from assistant.settings import Settings, get_settings
 from assistant.wiring import ANSWER_MODEL, build_candidate_reader, build_service, make_embedder
 from eval.bench import load_questions, open_bench_service, run_bench
+from eval.bench_http import BenchError, run_http
 from eval.chart import write_chart
 from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
 from eval.report import markdown_report, tables
@@ -75,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set)")
     bench.add_argument("--repeat", type=int, default=3, help="timings per question and stage")
     bench.add_argument("--questions", type=int, default=0, help="time only the first N questions (default all)")
+    bench.add_argument("--http", action="store_true", help="latency, throughput and RSS of a real server")
+    bench.add_argument("--http-clients", type=int, default=8, help="concurrent clients (default 8)")
+    bench.add_argument("--http-seconds", type=float, default=20.0, help="seconds of concurrent asking (default 20)")
+    bench.add_argument(
+        "--http-asks",
+        type=int,
+        default=0,
+        help="keep asking until the server answered N in all, reading its RSS on the way (e.g. 3000)",
+    )
     return parser
 
 
@@ -92,17 +102,51 @@ def print_bench(result: dict[str, Any]) -> None:
         f"passage embedding {result['passages_per_s']} passages/s"
     )
     _stage_table(result["stages"], "x_dense_p50", "x dense p50")
+    if "http" in result:
+        r = result["http"]
+        print(f"\nhttp: {r['questions']} questions, {r['chunks']} chunks, server ready in {r['startup_s']:.1f} s")
+        rows = {"floor (embed + top-k)": r["floor"], "first-time": r["first"], "repeated": r["repeated"]}
+        print(f"{'':24s} {'p50 ms':>9s} {'p95 ms':>9s} {'x floor p50':>12s} {'x floor p95':>12s}")
+        for name, row in rows.items():
+            print(
+                f"{name:24s} {row['p50_ms']:9.2f} {row['p95_ms']:9.2f} "
+                f"{row.get('x_floor_p50', 1.0):12.2f} {row.get('x_floor_p95', 1.0):12.2f}"
+            )
+        c = r["concurrent"]
+        print(
+            f"{c['clients']} clients for {c['seconds']:.0f} s: {c['req_per_s']:.2f} req/s, p50 {c['p50_ms']:.1f} ms, "
+            f"p95 {c['p95_ms']:.1f} ms ({c['x_floor_p95']:.2f}x floor p95), {c['errors']} errors"
+        )
+        rss = ", ".join(f"{k} {v:.0f}" for k, v in r["rss_mb"].items())
+        print(f"server RSS MB: {rss}; after {r['asks']} asks in all")
+        if r["rss_growth_pct"] is not None:
+            low, high = r["rss_growth_between"]
+            print(f"RSS growth between ask {low} and ask {high}: {r['rss_growth_pct']:+.2f} %")
 
 
 def bench_command(args: argparse.Namespace) -> int:
     """`python -m eval bench`: the stage timings, plus the modes asked for; one JSON line, then tables."""
     corpora = args.corpus or [DEFAULT_CORPUS]
     try:
-        service, _ = open_bench_service(corpora, args.data_dir, progress_bar)
+        service, data_dir = open_bench_service(corpora, args.data_dir, progress_bar)
         questions = load_questions(args.qa, args.questions)
         result = run_bench(service, questions, args.repeat)
+        if args.http:
+            result["http"] = run_http(
+                service,
+                data_dir,
+                questions,
+                repeat=args.repeat,
+                clients=args.http_clients,
+                seconds=args.http_seconds,
+                asks=args.http_asks,
+                progress=progress_bar,
+            )
     except BilimError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     print_bench(result)
     return 0
