@@ -16,6 +16,7 @@ from assistant.settings import Settings, get_settings
 from assistant.wiring import ANSWER_MODEL, build_candidate_reader, build_service, make_embedder
 from eval.bench import load_questions, open_bench_service, run_bench
 from eval.bench_http import BenchError, run_http
+from eval.bench_ingest import run_ingest
 from eval.chart import write_chart
 from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
 from eval.report import markdown_report, tables
@@ -76,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set)")
     bench.add_argument("--repeat", type=int, default=3, help="timings per question and stage")
     bench.add_argument("--questions", type=int, default=0, help="time only the first N questions (default all)")
+    bench.add_argument(
+        "--distractors",
+        type=Path,
+        default=DISTRACTORS,
+        help=f"articles for --ingest (default {DISTRACTORS})",
+    )
+    bench.add_argument(
+        "--ingest", action="store_true", help="tokens/s of `python -m ingest` beside the bare embedder, same texts"
+    )
+    bench.add_argument("--ingest-articles", type=int, default=100, help="allowed articles to ingest (default 100)")
     bench.add_argument("--http", action="store_true", help="latency, throughput and RSS of a real server")
     bench.add_argument("--http-clients", type=int, default=8, help="concurrent clients (default 8)")
     bench.add_argument("--http-seconds", type=float, default=20.0, help="seconds of concurrent asking (default 20)")
@@ -102,6 +113,24 @@ def print_bench(result: dict[str, Any]) -> None:
         f"passage embedding {result['passages_per_s']} passages/s"
     )
     _stage_table(result["stages"], "x_dense_p50", "x dense p50")
+    if "ingest" in result:
+        r = result["ingest"]
+        bare, ing = r["bare"], r["ingest"]
+        print(
+            f"\ningest: {r['articles']} articles, {r['chunks']} chunks, {r['sentence_passages']} sentence passages, "
+            f"{r['tokens']} tokens ({r['tokens_counted_by']})"
+        )
+        print(f"{'':26s} {'seconds':>9s} {'tokens/s':>9s} {'chunks/s':>9s}")
+        print(f"{'bare embedder, all texts':26s} {bare['seconds']:9.2f} {bare['tokens_per_s']:9.1f} {'':>9s}")
+        print(
+            f"{'bare embedder, chunks only':26s} {bare['chunks_only_s']:9.2f} {bare['chunks_only_tokens_per_s']:9.1f} "
+            f"{bare['chunks_only_chunks_per_s']:9.2f}"
+        )
+        print(f"{'python -m ingest':26s} {ing['seconds']:9.2f} {ing['tokens_per_s']:9.1f} {ing['chunks_per_s']:9.2f}")
+        print(
+            f"ingest / bare tokens/s: {r['x_bare_tokens_per_s']:.3f} (without the {ing['rerun_unchanged_s']:.1f} s "
+            f"an unchanged re-run takes: {r['x_bare_tokens_per_s_net']:.3f})"
+        )
     if "http" in result:
         r = result["http"]
         print(f"\nhttp: {r['questions']} questions, {r['chunks']} chunks, server ready in {r['startup_s']:.1f} s")
@@ -131,6 +160,8 @@ def bench_command(args: argparse.Namespace) -> int:
         service, data_dir = open_bench_service(corpora, args.data_dir, progress_bar)
         questions = load_questions(args.qa, args.questions)
         result = run_bench(service, questions, args.repeat)
+        if args.ingest:
+            result["ingest"] = run_ingest(service.embedder, args.distractors, args.ingest_articles)
         if args.http:
             result["http"] = run_http(
                 service,
