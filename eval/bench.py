@@ -1,4 +1,8 @@
-"""`python -m eval bench`: latency of each pipeline stage, as ratios to dense retrieval measured in the same run."""
+"""`python -m eval bench`: latency of each pipeline stage, as ratios to dense retrieval measured in the same run.
+
+The optional modes live beside it: `--ingest` (eval/bench_ingest.py), `--http` (eval/bench_http.py) and `--scale N`
+(eval/bench_scale.py); every figure they give is a ratio to a floor measured in the same run, or a rate beside one.
+"""
 
 from __future__ import annotations
 

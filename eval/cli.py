@@ -17,6 +17,7 @@ from assistant.wiring import ANSWER_MODEL, build_candidate_reader, build_service
 from eval.bench import load_questions, open_bench_service, run_bench
 from eval.bench_http import BenchError, run_http
 from eval.bench_ingest import run_ingest
+from eval.bench_scale import run_scale
 from eval.chart import write_chart
 from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
 from eval.report import markdown_report, tables
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--distractors",
         type=Path,
         default=DISTRACTORS,
-        help=f"articles for --ingest (default {DISTRACTORS})",
+        help=f"articles for --ingest, --scale (default {DISTRACTORS})",
     )
     bench.add_argument(
         "--ingest", action="store_true", help="tokens/s of `python -m ingest` beside the bare embedder, same texts"
@@ -96,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="keep asking until the server answered N in all, reading its RSS on the way (e.g. 3000)",
     )
+    bench.add_argument("--scale", type=int, default=0, help="also build and time a store of N recombined chunks")
+    bench.add_argument(
+        "--scale-pool", type=int, default=1500, help="real sentences embedded for --scale (default 1500)"
+    )
+    bench.add_argument("--scale-dir", type=Path, help="an empty folder to build the --scale store in (kept)")
     return parser
 
 
@@ -151,6 +157,28 @@ def print_bench(result: dict[str, Any]) -> None:
         if r["rss_growth_pct"] is not None:
             low, high = r["rss_growth_between"]
             print(f"RSS growth between ask {low} and ask {high}: {r['rss_growth_pct']:+.2f} %")
+    if "scale" in result:
+        r = result["scale"]
+        print(
+            f"\nscale: {r['chunks']} chunks, {r['sentences']} sentences from {r['pool_sentences']} embedded ones; "
+            f"built in {r['build_s']:.1f} s (embedding {r['pool_embed_s']:.1f} s, writing {r['write_s']:.1f} s); "
+            f"service in {r['service_build_s']:.1f} s; server ready in {r['server_startup_s']:.1f} s"
+        )
+        _stage_table(r["stages"], "x_dense_p50", "x dense p50")
+        h = r["http_first"]
+        print(
+            f"{'answer over HTTP':18s} {h['p50_ms']:9.2f} {h['p95_ms']:9.2f} {h['x_floor_p50']:12.2f} x floor "
+            f"(embed + top-k {r['floor']['p50_ms']:.2f} ms p50)"
+        )
+        rss = ", ".join(f"{k} {v:.0f}" for k, v in r["rss_mb"].items())
+        print(f"server RSS MB: {rss}")
+        u = r["upload"]
+        answerable = f"{u['answerable_s']:.2f} s" if u["answerable_s"] is not None else "not cited"
+        print(
+            f"upload {u['article']} ({u['characters']} chars, {u['chunks']} chunks): stored in {u['upload_s']:.2f} s, "
+            f"answerable in {answerable}; its bare embedding ({u['chunk_texts']} chunks + "
+            f"{u['sentence_passages']} sentences) {u['bare_embed_s']:.2f} s"
+        )
 
 
 def bench_command(args: argparse.Namespace) -> int:
@@ -171,6 +199,18 @@ def bench_command(args: argparse.Namespace) -> int:
                 clients=args.http_clients,
                 seconds=args.http_seconds,
                 asks=args.http_asks,
+                progress=progress_bar,
+            )
+        if args.scale:
+            result["scale"] = run_scale(
+                args.scale,
+                service.embedder,
+                questions,
+                corpora=corpora,
+                distractors=args.distractors,
+                pool_size=args.scale_pool,
+                repeat=args.repeat,
+                scale_dir=args.scale_dir,
                 progress=progress_bar,
             )
     except BilimError as exc:
