@@ -422,7 +422,7 @@ class StoreLibrary:
         report = ingest_paths([final], store=self.service.store, embedder=self.service.embedder)
         if report.failed:
             return DocumentAdded(id=final.name, status="failed", error=report.failed[0]["error"])
-        chunks = len(self.service.store.documents()[final.name].chunk_ids)
+        chunks = len(self.service.store.documents([final.name])[final.name].chunk_ids)
         if report.updated:
             return DocumentAdded(id=final.name, status="replaced", chunks=chunks)
         return DocumentAdded(id=final.name, status="unchanged" if report.unchanged else "added", chunks=chunks)

@@ -69,53 +69,55 @@ def ingest_paths(
     """Bring the store in line with the given folders/files; embeds only chunks whose text is new."""
     report = IngestReport()
     report.sentences_embedded = ensure_sentence_vectors(store, embedder, progress)
-    stored = store.documents()
     plans: list[_Planned] = []
     seen: set[str] = set()
     kept_by_source: dict[str, set[str]] = {}
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    loaded = [(str(Path(root).resolve()), item) for root in paths for item in iter_documents(Path(root))]
+    # Only these documents' metadata is read (an upload into a large store stays O(its own chunks)); pruning
+    # needs every document of the sources, so it reads them all.
+    ids = None if prune else {item.id for _, item in loaded if not isinstance(item, LoadFailure)}
+    stored = store.documents(ids)
 
-    for root in paths:
-        source = str(Path(root).resolve())
+    for source, item in loaded:
         kept = kept_by_source.setdefault(source, set())
-        for item in iter_documents(Path(root)):
-            if isinstance(item, LoadFailure):
-                report.failed.append({"path": item.path, "error": item.error})
-                # A document that exists but failed to load is not "gone": never prune it.
-                if item.doc_id is not None:
-                    kept.add(item.doc_id)
-                continue
-            if item.id in seen:
-                report.failed.append({"path": item.path, "error": f"duplicate document id {item.id!r} in this run"})
-                continue
-            seen.add(item.id)
-            kept.add(item.id)
-            report.documents += 1
-            try:
-                cleaned = clean_text(item.text)
-                chunks = chunk_document(item, cleaned)
-            except BilimError as exc:
-                report.failed.append({"path": item.path, "error": exc.message})
-                continue
-            if not chunks:
-                report.failed.append({"path": item.path, "error": "empty document: no text left after cleaning"})
-                continue
-            old = stored.get(item.id)
-            new_ids = {c.id for c in chunks}
-            # Chunk ids cover text and place only: a new title/url/date/lang or source folder rewrites every chunk.
-            relabelled = old is not None and _described(old) != _described(chunks[0])
-            if old is not None and old.chunk_ids == new_ids and not relabelled:
-                report.unchanged += 1
-                continue
-            old_ids = set(old.chunk_ids) if old else set()
-            plans.append(
-                _Planned(
-                    document_id=item.id,
-                    chunks=[c for c in chunks if relabelled or c.id not in old_ids],
-                    stale_ids=old_ids - new_ids,
-                    kind="updated" if old else "added",
-                )
+        if isinstance(item, LoadFailure):
+            report.failed.append({"path": item.path, "error": item.error})
+            # A document that exists but failed to load is not "gone": never prune it.
+            if item.doc_id is not None:
+                kept.add(item.doc_id)
+            continue
+        if item.id in seen:
+            report.failed.append({"path": item.path, "error": f"duplicate document id {item.id!r} in this run"})
+            continue
+        seen.add(item.id)
+        kept.add(item.id)
+        report.documents += 1
+        try:
+            cleaned = clean_text(item.text)
+            chunks = chunk_document(item, cleaned)
+        except BilimError as exc:
+            report.failed.append({"path": item.path, "error": exc.message})
+            continue
+        if not chunks:
+            report.failed.append({"path": item.path, "error": "empty document: no text left after cleaning"})
+            continue
+        old = stored.get(item.id)
+        new_ids = {c.id for c in chunks}
+        # Chunk ids cover text and place only: a new title/url/date/lang or source folder rewrites every chunk.
+        relabelled = old is not None and _described(old) != _described(chunks[0])
+        if old is not None and old.chunk_ids == new_ids and not relabelled:
+            report.unchanged += 1
+            continue
+        old_ids = set(old.chunk_ids) if old else set()
+        plans.append(
+            _Planned(
+                document_id=item.id,
+                chunks=[c for c in chunks if relabelled or c.id not in old_ids],
+                stale_ids=old_ids - new_ids,
+                kind="updated" if old else "added",
             )
+        )
 
     _write_plans(plans, store=store, embedder=embedder, report=report, now=now, progress=progress)
 
@@ -241,7 +243,7 @@ def ensure_sentence_vectors(store: WritableChunkStore, embedder: Embedder, progr
 
 def remove_document(store: WritableChunkStore, document_id: str) -> int:
     """Delete one document's chunks and move the store's generation on; returns the chunks removed."""
-    stored = store.documents().get(document_id)
+    stored = store.documents([document_id]).get(document_id)
     if stored is None:
         raise NotFound(f"unknown document {document_id!r}")
     store.delete(stored.chunk_ids)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -127,10 +127,12 @@ class InMemoryChunkStore:
         """Number of chunks stored."""
         return len(self._rows)
 
-    def documents(self) -> dict[str, StoredDocument]:
-        """What is stored per document id, described by its first chunk (as ChromaChunkStore does)."""
+    def documents(self, ids: Collection[str] | None = None) -> dict[str, StoredDocument]:
+        """What is stored per document id (all, or these), described by its first chunk (as ChromaChunkStore does)."""
         grouped: dict[str, list[_Row]] = {}
         for row in self._rows.values():
+            if ids is not None and row.chunk.document_id not in ids:
+                continue
             grouped.setdefault(row.chunk.document_id, []).append(row)
         docs: dict[str, StoredDocument] = {}
         for doc_id, rows in grouped.items():

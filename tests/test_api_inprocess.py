@@ -305,6 +305,28 @@ def test_an_unknown_adapter_name_is_a_clear_configuration_error(tmp_path: Path, 
         wiring.build_service(_settings(tmp_path, reranker="nowhere"))
 
 
+@pytest.mark.anyio
+async def test_an_upload_and_a_delete_read_only_their_own_documents(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into a large store an upload must cost its own chunks, not a read of every document's metadata."""
+    async with serving(app) as client:
+        await _upload(client, ("grants.txt", GRANTS))
+        store = app.state.bilim.service.store
+        asked_for: list[Any] = []
+        read = store.documents
+
+        def documents(ids: Any = None) -> Any:
+            asked_for.append(None if ids is None else sorted(ids))
+            return read(ids)
+
+        monkeypatch.setattr(store, "documents", documents)
+        assert (await _upload(client, ("exchange.txt", EXCHANGE))).json()["ingested"][0]["status"] == "added"
+        assert (await client.delete("/v1/documents/grants.txt", headers=ADMIN)).status_code == 200
+        assert asked_for and None not in asked_for
+        assert {name for ids in asked_for for name in ids} == {"exchange.txt", "grants.txt"}
+
+
 def test_every_route_was_exercised_in_process(tmp_path: Path, registered: dict[Path, Any]) -> None:
     """Runs last in this file: a new route fails here until a test above reaches it."""
     routes = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -284,12 +284,19 @@ class ChromaChunkStore:
         return sorted(chunks, key=lambda c: (c.document_id, c.position, c.id))
 
     @reachable
-    def documents(self) -> dict[str, StoredDocument]:
-        """What is stored, per document id."""
-        got = self._get_all(["metadatas"])
+    def documents(self, ids: Collection[str] | None = None) -> dict[str, StoredDocument]:
+        """What is stored, per document id: of every document, or only of these (read by a filter, so an upload
+        into a large store does not read every chunk's metadata)."""
         grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
-            grouped.setdefault(str(meta["doc"]), []).append((cid, meta))
+        if ids is None:
+            batches: list[dict[str, Any] | None] = [None]
+        else:
+            wanted = sorted(set(ids))
+            batches = [{"doc": {"$in": wanted[i : i + 500]}} for i in range(0, len(wanted), 500)]
+        for where in batches:
+            got = self._get_all(["metadatas"], where)
+            for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
+                grouped.setdefault(str(meta["doc"]), []).append((cid, meta))
         docs: dict[str, StoredDocument] = {}
         for doc_id, rows in grouped.items():
             meta = min(rows, key=lambda row: int(row[1]["pos"]))[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Collection, Iterable, Sequence, Set
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -110,7 +110,7 @@ class AnswerGenerator(Protocol):
 class WritableChunkStore(ChunkStore, Protocol):
     """The store as ingestion sees it."""
 
-    def documents(self) -> dict[str, StoredDocument]: ...
+    def documents(self, ids: Collection[str] | None = None) -> dict[str, StoredDocument]: ...
 
     def vectors_by_text_hash(self, hashes: Iterable[str]) -> dict[str, Vector]: ...
 
