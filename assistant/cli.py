@@ -17,7 +17,7 @@ from assistant.core.errors import BilimError
 from assistant.core.models import Language
 from assistant.progress import progress_bar
 from assistant.settings import Settings, get_settings
-from assistant.wiring import build_service, ingest_into
+from assistant.wiring import build_service, seed_store
 
 SEED_MARKER = ".seeded"
 
@@ -48,7 +48,7 @@ def _seed(settings: Settings, corpus: Path) -> None:
     marker = settings.data_dir / SEED_MARKER
     if marker.exists():
         return
-    report = ingest_into(settings, [corpus], progress=progress_bar, only_into_empty=True)
+    report = seed_store(settings, corpus, progress=progress_bar)
     if report is not None:
         print(f"seeded the store from {corpus}: {report.documents} documents, {report.chunks_total} chunks")
         if report.failed:

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any
 
 import numpy as np
 
@@ -322,30 +322,6 @@ def build_service(
     return service
 
 
-@overload
-def ingest_into(
-    settings: Settings,
-    paths: Sequence[Path],
-    *,
-    embedder: Embedder | None = ...,
-    prune: bool = ...,
-    progress: ProgressFactory = ...,
-    only_into_empty: Literal[False] = ...,
-) -> IngestReport: ...
-
-
-@overload
-def ingest_into(
-    settings: Settings,
-    paths: Sequence[Path],
-    *,
-    embedder: Embedder | None = ...,
-    prune: bool = ...,
-    progress: ProgressFactory = ...,
-    only_into_empty: bool,
-) -> IngestReport | None: ...
-
-
 def ingest_into(
     settings: Settings,
     paths: Sequence[Path],
@@ -353,15 +329,20 @@ def ingest_into(
     embedder: Embedder | None = None,
     prune: bool = False,
     progress: ProgressFactory = no_progress,
-    only_into_empty: bool = False,
-) -> IngestReport | None:
-    """Ingest files or folders into the configured store under the writer lock (CLI, seeding, evaluation);
-    with `only_into_empty`, a store that already holds chunks is left alone (None)."""
+) -> IngestReport:
+    """Ingest files or folders into the configured store under the writer lock (CLI, evaluation)."""
     with store_lock(settings):
         embedder, store = open_for_writing(settings, embedder)
-        if only_into_empty and store.count():
-            return None
         return ingest_paths(list(paths), store=store, embedder=embedder, prune=prune, progress=progress)
+
+
+def seed_store(settings: Settings, corpus: Path, progress: ProgressFactory = no_progress) -> IngestReport | None:
+    """Ingest the corpus into the configured store if it holds no chunks yet (None when it already does)."""
+    with store_lock(settings):
+        embedder, store = open_for_writing(settings)
+        if store.count():
+            return None
+        return ingest_paths([corpus], store=store, embedder=embedder, progress=progress)
 
 
 def rebuild_store(settings: Settings, embedder: Embedder, progress: ProgressFactory) -> tuple[int, int]:
