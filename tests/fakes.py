@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -308,6 +310,26 @@ def vectors_at(query: Vector, similarities: Sequence[float], seed: int = 0) -> V
         orthogonal /= np.linalg.norm(orthogonal)
         rows.append(similarity * query + np.sqrt(max(0.0, 1.0 - similarity * similarity)) * orthogonal)
     return np.asarray(rows, dtype=np.float32).reshape(len(rows), query.shape[0])
+
+
+@contextmanager
+def registered_fakes() -> Iterator[dict[Path, InMemoryChunkStore]]:
+    """The fake embedder ("fake") and the in-memory store ("memory") registered through the composition root, as
+    any adapter would be; yields the stores built so far, one per data dir (every worker of a data dir shares it)."""
+    from assistant import wiring  # not at import: the core's fast tests need none of the adapters
+
+    stores: dict[Path, InMemoryChunkStore] = {}
+
+    def memory_store(settings: Any, embedder: Embedder) -> InMemoryChunkStore:
+        return stores.setdefault(settings.data_dir, InMemoryChunkStore(embedder.name))
+
+    wiring.register_embedder("fake", lambda spec: FakeEmbedder())
+    wiring.register_store("memory", memory_store)
+    try:
+        yield stores
+    finally:
+        wiring.EMBEDDERS.pop("fake")
+        wiring.STORES.pop("memory")
 
 
 if TYPE_CHECKING:  # the fakes implement the ports (checked by mypy, free at run time)

@@ -21,9 +21,8 @@ from fastapi.routing import APIRoute
 from assistant import wiring
 from assistant.api.app import create_app
 from assistant.core.models import Question, ScoredChunk
-from assistant.core.ports import Embedder
 from assistant.settings import Settings
-from tests.fakes import FakeEmbedder, InMemoryChunkStore, NoOpReranker
+from tests.fakes import FakeEmbedder, InMemoryChunkStore, NoOpReranker, registered_fakes
 
 ADMIN = {"Authorization": "Bearer admin-key"}
 GRANTS = (
@@ -57,19 +56,11 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def registered() -> Iterator[dict[Path, InMemoryChunkStore]]:
-    """The fakes registered through the composition root; one in-memory store per data dir."""
-    stores: dict[Path, InMemoryChunkStore] = {}
-
-    def memory_store(settings: Settings, embedder: Embedder) -> InMemoryChunkStore:
-        return stores.setdefault(settings.data_dir, InMemoryChunkStore(embedder.name))
-
-    wiring.register_embedder("fake", lambda spec: FakeEmbedder())
-    wiring.register_store("memory", memory_store)
-    wiring.register_reranker("noop", lambda settings, embedder: CountingReranker())
-    yield stores
-    wiring.EMBEDDERS.pop("fake")
-    wiring.STORES.pop("memory")
-    wiring.RERANKERS.pop("noop")
+    """The fakes and a counting no-op reranker registered through the composition root."""
+    with registered_fakes() as stores:
+        wiring.register_reranker("noop", lambda settings, embedder: CountingReranker())
+        yield stores
+        wiring.RERANKERS.pop("noop")
 
 
 def _settings(data_dir: Path, **overrides: Any) -> Settings:

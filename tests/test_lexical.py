@@ -17,13 +17,13 @@ import pytest
 
 from assistant import wiring
 from assistant.core.models import Chunk, SourceDocument
-from assistant.core.ports import Embedder, RebuildableIndex
+from assistant.core.ports import RebuildableIndex
 from assistant.settings import Settings
 from ingest.chunking import chunk_document
 from ingest.cleaning import clean_text
 from ingest.pipeline import ingest_paths, remove_document
 from tests.conftest import CORPUS, ROOT
-from tests.fakes import FakeEmbedder, InMemoryChunkStore, make_chunk
+from tests.fakes import InMemoryChunkStore, make_chunk, registered_fakes
 from tests.support import TINY_DOCS, write_docs
 from vectorstore.lexical import BM25Index
 from vectorstore.stemming import analyze
@@ -222,16 +222,8 @@ def test_concurrent_searches_see_one_whole_snapshot_each(chunks: list[Chunk]) ->
 @pytest.fixture
 def stores() -> Iterator[dict[Path, InMemoryChunkStore]]:
     """The fake embedder and the in-memory store registered through the root (one store per data dir)."""
-    registered: dict[Path, InMemoryChunkStore] = {}
-
-    def memory_store(settings: Settings, embedder: Embedder) -> InMemoryChunkStore:
-        return registered.setdefault(settings.data_dir, InMemoryChunkStore(embedder.name))
-
-    wiring.register_embedder("fake", lambda spec: FakeEmbedder())
-    wiring.register_store("memory", memory_store)
-    yield registered
-    wiring.EMBEDDERS.pop("fake")
-    wiring.STORES.pop("memory")
+    with registered_fakes() as registered:
+        yield registered
 
 
 def worker(data_dir: Path) -> wiring.Service:
