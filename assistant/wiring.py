@@ -35,10 +35,10 @@ from assistant.core.ports import (
     WritableChunkStore,
 )
 from assistant.core.retrieval import FusionConfig, HybridRetriever
-from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage
+from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage, text_hash
 from assistant.gazetteer import build_gazetteer
 from assistant.settings import Settings
-from ingest.chunking import CHUNKER_VERSION, chunk_document, chunk_id, text_hash
+from ingest.chunking import CHUNKER_VERSION, chunk_document, chunk_id
 from ingest.cleaning import clean_text
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadFailure, LoadLimits, iter_documents, load_file
 from ingest.pipeline import (
@@ -273,9 +273,9 @@ def build_candidate_reader(settings: Settings, embedder: Embedder, store: Writab
 def build_answerer(settings: Settings, embedder: Embedder, store: WritableChunkStore) -> AnswerGenerator:
     """The answerer the settings name; the API, the CLIs, evaluation and the benchmark all get it from here."""
     if settings.answerer == "cosine":
-        return CosinePicker(EmbeddingSimilarity(embedder))
+        return CosinePicker(EmbeddingSimilarity(embedder, stored=store))
     if settings.answerer == "extractive":
-        return ExtractiveAnswerer(analyze, similarity=EmbeddingSimilarity(embedder))
+        return ExtractiveAnswerer(analyze, similarity=EmbeddingSimilarity(embedder, stored=store))
     return FittedAnswerer(
         load_answer_model(settings),
         build_candidate_reader(settings, embedder, store),

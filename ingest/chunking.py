@@ -29,11 +29,6 @@ def chunk_id(document_id: str, position: int, start: int, text: str) -> str:
     return hashlib.sha256(f"{document_id}\x00{position}\x00{start}\x00{text}".encode()).hexdigest()[:32]
 
 
-def text_hash(text: str) -> str:
-    """Hash of a chunk's text alone, to reuse its vector wherever the same text appears again."""
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 def _split_long(sentence: Sentence) -> list[Sentence]:
     parts: list[Sentence] = []
     start, end = sentence.start, sentence.end

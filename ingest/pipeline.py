@@ -14,8 +14,8 @@ import numpy as np
 from assistant.core.errors import BilimError, NotFound
 from assistant.core.models import Chunk, ChunkSentence, StoredDocument
 from assistant.core.ports import Embedder, Vector, WritableChunkStore
-from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage
-from ingest.chunking import CHUNKER_VERSION, chunk_document, text_hash
+from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage, text_hash
+from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.cleaning import clean_text
 from ingest.loaders import LoadFailure, iter_documents
 

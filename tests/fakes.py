@@ -20,8 +20,7 @@ import numpy as np
 
 from assistant.core.models import Chunk, ChunkSentence, Language, Question, ScoredChunk, StoredDocument
 from assistant.core.ports import Vector
-from assistant.core.sentences import chunk_sentences, sentence_passage
-from ingest.chunking import text_hash
+from assistant.core.sentences import chunk_sentences, sentence_passage, text_hash
 
 if TYPE_CHECKING:
     from assistant.core.ports import Embedder, LexicalIndex, SentenceSimilarity, WritableChunkStore

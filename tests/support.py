@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core.models import Chunk
-from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage
+from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage, text_hash
 from assistant.settings import Settings
 from assistant.wiring import open_store
-from ingest.chunking import chunk_document, text_hash
+from ingest.chunking import chunk_document
 from ingest.cleaning import clean_text
 from ingest.loaders import LoadFailure, iter_documents
 from vectorstore.chroma_store import ChromaChunkStore, fetch_all

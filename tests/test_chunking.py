@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.core.models import Chunk, SourceDocument
-from assistant.core.sentences import Sentence, split_sentences
+from assistant.core.sentences import Sentence, split_sentences, text_hash
 from ingest.chunking import (
     HARD_MAX_CHARS,
     MAX_CHARS,
@@ -18,7 +18,6 @@ from ingest.chunking import (
     OVERLAP_MAX_CHARS,
     chunk_document,
     chunk_id,
-    text_hash,
 )
 from ingest.cleaning import clean_text
 from ingest.loaders import LoadFailure, iter_documents

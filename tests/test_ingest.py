@@ -21,8 +21,7 @@ from fpdf import FPDF
 from PIL import Image
 
 from assistant.core.models import Chunk
-from assistant.core.sentences import chunk_sentences, sentence_passage, split_sentences
-from ingest.chunking import text_hash
+from assistant.core.sentences import chunk_sentences, sentence_passage, split_sentences, text_hash
 from ingest.cleaning import clean_text
 from ingest.loaders import LoadFailure, iter_documents
 from ingest.pipeline import IngestReport, ingest_paths

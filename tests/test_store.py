@@ -13,10 +13,9 @@ from langchain_chroma import Chroma
 
 from assistant import wiring
 from assistant.core.errors import ConfigurationError, StoreUnavailable
-from assistant.core.sentences import chunk_sentences, sentence_passage
+from assistant.core.sentences import chunk_sentences, sentence_passage, text_hash
 from assistant.settings import Settings
 from assistant.wiring import open_store
-from ingest.chunking import text_hash
 from ingest.pipeline import IngestReport, ingest_paths, remove_document
 from tests import servers
 from tests.conftest import CORPUS

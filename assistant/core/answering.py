@@ -14,7 +14,7 @@ from assistant.core.lexicon import PLACES, concepts_in, skeleton, university_hos
 from assistant.core.models import Analyzer, Answer, Chunk, Citation, Lead, Question, ScoredChunk
 from assistant.core.numbers import GROUP_SPACE, is_year, join_digit_groups
 from assistant.core.ports import SentenceSimilarity
-from assistant.core.sentences import split_sentences
+from assistant.core.sentences import sentence_passage, split_sentences
 
 QuestionType = Literal["count", "date", "who", "where", "other"]
 
@@ -187,7 +187,7 @@ class ExtractiveAnswerer:
         counted = self._counted(question)
         order = lambda c: (-c.score, c.chunk_rank, c.start)  # noqa: E731
         first = sorted((self._score(c, kind, q_terms, q_concepts, counted, question.text) for c in kept), key=order)
-        # Embedding sentences costs ~20 ms each on 2 cores: only the front-runners get a similarity.
+        # A sentence the store has no vector for is embedded now (~20 ms on 2 cores): only the front-runners get one.
         pool = first[: self.config.similarity_pool]
         sims = self._sentence_similarities(question, pool)
         rescored = [self._with_similarity(c, kind, sim) for c, sim in zip(pool, sims, strict=True)]
@@ -222,11 +222,11 @@ class ExtractiveAnswerer:
                 )
         return out
 
-    def _counted(self, question: Question) -> tuple[set[str], set[str]]:
+    def _counted(self, question: Question) -> tuple[set[str], frozenset[str]]:
         """Stems and concepts of what a "how many" question counts."""
         match = _COUNT_WORD.search(question.text)
         if not match:
-            return set(), set()
+            return set(), frozenset()
         words = match.group(1)
         return set(self._analyze(words, question.language)), concepts_in(words) - _GENERIC_CONCEPTS
 
@@ -234,7 +234,9 @@ class ExtractiveAnswerer:
         """Question–sentence similarity rescaled to 0..1 across the candidates (0 without an encoder)."""
         if self._similarity is None or not candidates:
             return [0.0] * len(candidates)
-        raw = self._similarity.similarities(question.search_text, [c.text for c in candidates])
+        # Each sentence under its document's title, as the ingest-time sentence vectors embed it.
+        passages = [sentence_passage(c.scored.chunk.title, c.text) for c in candidates]
+        raw = self._similarity.similarities(question.search_text, passages)
         low, high = min(raw), max(raw)
         return [(r - low) / (high - low) if high > low else 1.0 for r in raw]
 
@@ -243,8 +245,8 @@ class ExtractiveAnswerer:
         cand: _Candidate,
         kind: QuestionType,
         q_terms: set[str],
-        q_concepts: set[str],
-        counted: tuple[set[str], set[str]] = (set(), set()),
+        q_concepts: frozenset[str],
+        counted: tuple[set[str], frozenset[str]] = (set(), frozenset()),
         q_text: str = "",
     ) -> _Candidate:
         cfg = self.config

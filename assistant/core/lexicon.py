@@ -8,6 +8,7 @@ question and a passage is often zero. These groups of word beginnings let the an
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Each group is one concept; members are lowercase word beginnings in any of the three languages.
 CONCEPTS: dict[str, tuple[str, ...]] = {
@@ -185,6 +186,7 @@ def _transliterate(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=16384)
 def skeleton(word: str) -> str:
     """A script-independent shape of a name: "Falkov" and "Фальков" both give "фалков"."""
     word = word.lower()
@@ -193,7 +195,8 @@ def skeleton(word: str) -> str:
     return word.translate(_FOLD)
 
 
-def concepts_in(text: str) -> set[str]:
+@lru_cache(maxsize=8192)  # the same sentences come back question after question; ~0.1 ms each to scan
+def concepts_in(text: str) -> frozenset[str]:
     """Concept ids whose word beginnings occur in the text (places included; Latin-script Russian too)."""
     lowered = " " + " ".join(re.sub(r"[^\w-]", " ", text.lower()).split()) + " "
     if re.search("[a-z]", lowered):
@@ -204,10 +207,10 @@ def concepts_in(text: str) -> set[str]:
         for concept, prefixes in table.items():
             if any((" " + prefix) in lowered for prefix in prefixes):
                 found.add(concept)
-    return found
+    return frozenset(found)
 
 
-def places_in(text: str) -> set[str]:
+def places_in(text: str) -> frozenset[str]:
     """Place ids (countries, cities) named in the text."""
     return concepts_in(text) & PLACES.keys()
 

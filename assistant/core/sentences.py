@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -69,3 +70,8 @@ def chunk_sentences(chunk: Chunk) -> list[ChunkSentence]:
 def sentence_passage(title: str, sentence: str) -> str:
     """What a sentence's vector embeds: the sentence under its document's title, as e5 passages usually are."""
     return f"{title}. {sentence}" if title else sentence
+
+
+def text_hash(text: str) -> str:
+    """Hash of a text alone: stored chunk and sentence vectors are found by it, so no text is embedded twice."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -1,0 +1,55 @@
+"""Question–sentence similarity reads ingest-time sentence vectors, so answering embeds only the question."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assistant.core.answering import ExtractiveAnswerer
+from assistant.core.models import Question
+from assistant.core.sentences import sentence_passage
+from tests.fakes import FakeEmbedder, InMemoryChunkStore, make_chunk, put_chunks, scored
+from vectorstore.embedders import EmbeddingSimilarity
+from vectorstore.stemming import analyze
+
+TITLE = "Квоталар"
+TEXT = "Быйыл Орусияда 375 бюджеттик орун бөлүндү. Анын 50 орду жетимдерге. Документтер майда кабыл алынат."
+
+
+def stored() -> tuple[FakeEmbedder, InMemoryChunkStore]:
+    embedder, store = FakeEmbedder(), InMemoryChunkStore()
+    put_chunks(store, embedder, [make_chunk(TEXT, title=TITLE)])
+    embedder.passages.clear()  # what ingest embedded is not what answering embeds
+    return embedder, store
+
+
+def test_stored_sentence_vectors_are_read_not_embedded_and_give_the_same_cosines() -> None:
+    embedder, store = stored()
+    similarity = EmbeddingSimilarity(embedder, stored=store)
+    passages = [
+        sentence_passage(TITLE, s) for s in ("Анын 50 орду жетимдерге.", "Быйыл Орусияда 375 бюджеттик орун бөлүндү.")
+    ]
+    got = similarity.similarities("Жетимдерге канча орун?", passages)
+    expected = embedder.embed_passages(passages) @ embedder.embed_query("Жетимдерге канча орун?")
+    assert np.allclose(got, expected, atol=1e-6)
+    assert similarity.embedded == 0
+    assert embedder.passages == passages  # only the reference computation above embedded them
+
+
+def test_a_text_the_store_does_not_hold_is_embedded_once_then_cached() -> None:
+    embedder, store = stored()
+    similarity = EmbeddingSimilarity(embedder, stored=store)
+    unknown = sentence_passage(TITLE, "Бул сүйлөм дүкөндө жок.")
+    known = sentence_passage(TITLE, "Анын 50 орду жетимдерге.")
+    similarity.similarities("канча?", [known, unknown])
+    similarity.similarities("дагы канча?", [unknown, known])
+    assert similarity.embedded == 1 and embedder.passages == [unknown]
+
+
+def test_the_extractive_answerer_embeds_no_sentence_over_a_store_with_sentence_vectors() -> None:
+    embedder, store = stored()
+    similarity = EmbeddingSimilarity(embedder, stored=store)
+    answerer = ExtractiveAnswerer(analyze, similarity=similarity)
+    chunks = scored([chunk for chunk, _ in store.query(embedder.embed_query("орун"), 1)])
+    answer = answerer.generate(Question(text="Орусияда канча бюджеттик орун бар?", language="ky"), chunks)
+    assert not answer.refused and "375" in answer.citations[0].quote
+    assert similarity.embedded == 0 and embedder.passages == []
