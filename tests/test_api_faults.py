@@ -87,6 +87,7 @@ def test_an_unexpected_exception_is_a_json_500_and_the_connection_stays_open(
             "code": "internal_error",
             "detail": "internal error; the details are in the server log",
         }
+        assert broken.headers["x-content-type-options"] == "nosniff"  # the 500 is answered inside the middleware
         fine = client.post(f"{url}/v1/ask", json={"question": "Орусиянын ЖОЖдорунда канча бюджеттик орун бар?"})
         assert fine.status_code == 200
     assert len(ports) == 2 and ports[0] == ports[1]  # both requests came over the same connection

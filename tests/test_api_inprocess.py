@@ -270,10 +270,17 @@ async def test_system_routes_answer(app: FastAPI) -> None:
         assert (await client.get("/docs")).status_code == 200
         schema = (await client.get("/openapi.json")).json()
         assert "/v1/ask" in schema["paths"]
-        await client.post("/v1/ask", json={"question": "How many scholarships?"})
+        asked = await client.post("/v1/ask", json={"question": "How many scholarships?"})
+        missing = await client.get("/nowhere")
+        assert missing.status_code == 404
+        for response in (asked, missing, page):  # every response, found or not, carries the security headers
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["x-frame-options"] == "DENY"
+            assert response.headers["referrer-policy"] == "no-referrer"
+        assert asked.headers["x-served-by"] == missing.headers["x-served-by"] != ""
         metrics = (await client.get("/metrics")).text
-        assert "bilim_requests_total" in metrics
-        assert (await client.get("/nowhere")).status_code == 404
+        assert 'bilim_requests_total{method="POST",route="/v1/ask",status="200"} 1.0' in metrics
+        assert 'bilim_requests_total{method="GET",route="unmatched",status="404"} 1.0' in metrics
 
 
 @pytest.mark.anyio
