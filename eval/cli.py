@@ -17,6 +17,7 @@ from assistant.wiring import ANSWER_MODEL, build_candidate_reader, build_service
 from eval.bench import load_questions, open_bench_service, run_bench
 from eval.bench_http import BenchError, run_http
 from eval.bench_ingest import run_ingest
+from eval.bench_profile import run_profile
 from eval.bench_scale import run_scale
 from eval.chart import write_chart
 from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
@@ -102,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--scale-pool", type=int, default=1500, help="real sentences embedded for --scale (default 1500)"
     )
     bench.add_argument("--scale-dir", type=Path, help="an empty folder to build the --scale store in (kept)")
+    bench.add_argument(
+        "--profile", action="store_true", help="where a first-time question's time goes in a server (py-spy)"
+    )
+    bench.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second (default 250)")
     return parser
 
 
@@ -157,6 +162,16 @@ def print_bench(result: dict[str, Any]) -> None:
         if r["rss_growth_pct"] is not None:
             low, high = r["rss_growth_between"]
             print(f"RSS growth between ask {low} and ask {high}: {r['rss_growth_pct']:+.2f} %")
+    if "profile" in result:
+        r = result["profile"]
+        print(
+            f"\nprofile (py-spy, {r['rate_hz']} Hz): {r['questions']} first-time questions, "
+            f"{r['busy_ms_per_question']:.1f} ms busy per question, "
+            f"p50 {r['p50_ms_while_sampled']:.1f} ms while sampled"
+        )
+        print(f"{'stage':34s} {'ms/question':>12s} {'share':>7s}")
+        for name, stage in r["stages"].items():
+            print(f"{name:34s} {stage['ms_per_question']:12.2f} {stage['share']:7.1%}")
     if "scale" in result:
         r = result["scale"]
         print(
@@ -201,6 +216,8 @@ def bench_command(args: argparse.Namespace) -> int:
                 asks=args.http_asks,
                 progress=progress_bar,
             )
+        if args.profile:
+            result["profile"] = run_profile(service, data_dir, questions, rate=args.profile_rate)
         if args.scale:
             result["scale"] = run_scale(
                 args.scale,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from eval.bench_profile import STAGES as STAGE_RULES
 from tests.conftest import CORPUS, ROOT
 from tests.support import run_module
 
@@ -71,6 +72,9 @@ def test_bench_prints_one_json_with_every_mode(writable_store_dir: Path) -> None
         "2000",
         "--scale-pool",
         "150",
+        "--profile",
+        "--profile-rate",
+        "1000",
         timeout=1800,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -126,6 +130,22 @@ def test_bench_prints_one_json_with_every_mode(writable_store_dir: Path) -> None
     )
     assert http["asks"] >= 30 and http["rss_growth_between"] == [10, 30]
     assert {"10", "30"} <= set(http["rss_mb_at_ask"]) and http["concurrent"]["errors"] == 0
+
+    profile = report["profile"]
+    check(
+        profile,
+        {
+            "questions": int,
+            "rate_hz": int,
+            "samples": int,
+            "busy_ms_per_question": float,
+            "wall_ms_per_question": float,
+            "stages": dict,
+        },
+    )
+    assert profile["questions"] == 3 and profile["samples"] > 0 and "ms/question" in result.stdout
+    assert set(profile["stages"]) <= {stage for stage, _ in STAGE_RULES} | {"other"}
+    assert abs(sum(s["share"] for s in profile["stages"].values()) - 1) < 0.01
 
     scale = report["scale"]
     check(
