@@ -183,16 +183,15 @@ def build_scale_store(
         "write_s": round(time.perf_counter() - write_started, 2),
         "build_s": round(time.perf_counter() - started, 2),
         "sentence_fallbacks": fallbacks[0],
-        "pool_document_ids": sorted({s.document for s in flat}),
     }
 
 
-def median_article(records: Sequence[dict[str, Any]], exclude: set[str]) -> dict[str, Any]:
-    """The article of median length among those not in `exclude`."""
-    left = sorted((r for r in records if str(r["id"]) not in exclude), key=lambda r: (len(r["text"]), str(r["id"])))
-    if not left:
-        raise BenchError("no distractor article left to upload")
-    return left[len(left) // 2]
+def median_article(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The article of median length (the store is built without it, so its upload adds new text)."""
+    ordered = sorted(records, key=lambda r: (len(r["text"]), str(r["id"])))
+    if not ordered:
+        raise BenchError("no distractor article to upload")
+    return ordered[len(ordered) // 2]
 
 
 def upload_until_answerable(client: Client, path: Path, probes: Sequence[str]) -> dict[str, Any]:
@@ -241,15 +240,15 @@ def run_scale(
     if scale_dir is not None and scale_dir.exists() and any(scale_dir.iterdir()):
         raise BenchError(f"--scale-dir {scale_dir} is not empty: the scale store is always built afresh")
     try:
-        sources = [*corpora, write_articles(articles, tmp / "articles.jsonl")]
+        article = median_article(articles)
+        others = [a for a in articles if a["id"] != article["id"]]
+        sources = [*corpora, write_articles(others, tmp / "articles.jsonl")]
         built = build_scale_store(n, data_dir, sources, pool_size, embedder, progress)
-        used = set(built.pop("pool_document_ids"))
         started = time.perf_counter()
         service = build_service(Settings(data_dir=data_dir), embedder=embedder)
         service_s = time.perf_counter() - started
         stages = time_stages(service, questions, repeat)
         floor_ms = summary(floor_samples(service, questions, repeat))
-        article = median_article(articles, used)
         upload = tmp / "upload" / f"{article['id']}.txt"
         upload.parent.mkdir()
         upload.write_text(article["text"], encoding="utf-8")

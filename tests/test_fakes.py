@@ -57,8 +57,9 @@ def test_the_store_answers_queries_by_cosine_and_keeps_sentences_in_order() -> N
     hits = store.query(embedder.embed_query("Нарында мугалим жетишпейт"), 5)
     assert [c.id for c, _ in hits] == [second.id, first.id] and hits[0][1] > hits[1][1]
     assert len(store.query(embedder.embed_query("x"), 1)) == 1
-    rows = store.sentences([first.id, "missing"])
-    assert rows["missing"] == [] and [s for s, _ in rows[first.id]] == chunk_sentences(first)
+    missing = make_chunk("Бул чакан дүкөндө жок.", doc="missing")
+    rows = store.sentences([first, missing])
+    assert rows[missing.id] == [] and [s for s, _ in rows[first.id]] == chunk_sentences(first)
     # Each sentence's vector embeds it under the document's title.
     assert np.array_equal(rows[first.id][1][1], embedder.vector("Талас. Анда 640 окуучу окуйт."))
     docs = store.documents()
@@ -72,7 +73,7 @@ def test_the_store_answers_queries_by_cosine_and_keeps_sentences_in_order() -> N
         frozenset({first.id}),
     )
     store.delete([first.id])
-    assert store.count() == 1 and store.sentences([first.id]) == {first.id: []}
+    assert store.count() == 1 and store.sentences([first]) == {first.id: []}
 
 
 def test_ingest_into_the_fake_store_then_rerun_relabel_and_remove(tmp_path: Path) -> None:
@@ -108,6 +109,6 @@ def test_keyword_index_fixed_similarity_and_the_no_op_reranker() -> None:
     assert [(ch.id, s) for ch, s in index.search("Мектеп окуучу?", "ky", 5)] == [(a.id, 2.0), (b.id, 1.0)]
     assert index.search("мектеп", "ky", 1) == [(b, 1.0)] and index.calls[-1] == ("мектеп", "ky", 1)
     similarity = FixedSimilarity({"640": 0.8}, default=0.1)
-    assert similarity.similarities("q", ["анда 640 окуучу", "башка"]) == [0.8, 0.1]
+    assert similarity.similarities("q", [(a, "анда 640 окуучу"), (a, "башка")]) == [0.8, 0.1]
     retrieved = scored([a, b])
     assert NoOpReranker().rerank(Question("q", "ky"), retrieved) == retrieved

@@ -15,9 +15,12 @@ TITLE = "Квоталар"
 TEXT = "Быйыл Орусияда 375 бюджеттик орун бөлүндү. Анын 50 орду жетимдерге. Документтер майда кабыл алынат."
 
 
+CHUNK = make_chunk(TEXT, title=TITLE)
+
+
 def stored() -> tuple[FakeEmbedder, InMemoryChunkStore]:
     embedder, store = FakeEmbedder(), InMemoryChunkStore()
-    put_chunks(store, embedder, [make_chunk(TEXT, title=TITLE)])
+    put_chunks(store, embedder, [CHUNK])
     embedder.passages.clear()  # what ingest embedded is not what answering embeds
     return embedder, store
 
@@ -25,24 +28,25 @@ def stored() -> tuple[FakeEmbedder, InMemoryChunkStore]:
 def test_stored_sentence_vectors_are_read_not_embedded_and_give_the_same_cosines() -> None:
     embedder, store = stored()
     similarity = EmbeddingSimilarity(embedder, stored=store)
-    passages = [
-        sentence_passage(TITLE, s) for s in ("Анын 50 орду жетимдерге.", "Быйыл Орусияда 375 бюджеттик орун бөлүндү.")
-    ]
-    got = similarity.similarities("Жетимдерге канча орун?", passages)
+    sentences = ("Анын 50 орду жетимдерге.", "Быйыл Орусияда 375 бюджеттик орун бөлүндү.")
+    passages = [sentence_passage(TITLE, s) for s in sentences]
+    got = similarity.similarities("Жетимдерге канча орун?", [(CHUNK, s) for s in sentences])
     expected = embedder.embed_passages(passages) @ embedder.embed_query("Жетимдерге канча орун?")
     assert np.allclose(got, expected, atol=1e-6)
-    assert similarity.embedded == 0
+    assert similarity.embedded == 0 and store.reads["sentences"] == 1
     assert embedder.passages == passages  # only the reference computation above embedded them
+    similarity.similarities("Дагы?", [(CHUNK, s) for s in sentences])
+    assert store.reads["sentences"] == 1  # cached: the store is not read again
 
 
 def test_a_text_the_store_does_not_hold_is_embedded_once_then_cached() -> None:
     embedder, store = stored()
     similarity = EmbeddingSimilarity(embedder, stored=store)
-    unknown = sentence_passage(TITLE, "Бул сүйлөм дүкөндө жок.")
-    known = sentence_passage(TITLE, "Анын 50 орду жетимдерге.")
+    unknown = (CHUNK, "Бул сүйлөм дүкөндө жок.")
+    known = (CHUNK, "Анын 50 орду жетимдерге.")
     similarity.similarities("канча?", [known, unknown])
     similarity.similarities("дагы канча?", [unknown, known])
-    assert similarity.embedded == 1 and embedder.passages == [unknown]
+    assert similarity.embedded == 1 and embedder.passages == [sentence_passage(TITLE, unknown[1])]
 
 
 def test_the_extractive_answerer_embeds_no_sentence_over_a_store_with_sentence_vectors() -> None:

@@ -245,7 +245,7 @@ def test_sentence_vectors_embed_each_sentence_under_its_title(tmp_path: Path, em
     store = store_at(tmp_path / "store", embedder)
     ingest_paths([corpus], store=store, embedder=embedder)
     chunk = next(c for c in store.all_chunks() if c.document_id == "talas-school.txt")
-    rows = store.sentences([chunk.id])[chunk.id]
+    rows = store.sentences([chunk])[chunk.id]
     assert [s.text for s, _ in rows] == [s.text for s in chunk_sentences(chunk)]
     for sentence, vector in rows:
         expected = embedder.embed_passages([sentence_passage(chunk.title, sentence.text)])[0]

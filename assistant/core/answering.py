@@ -14,7 +14,7 @@ from assistant.core.lexicon import PLACES, concepts_in, skeleton, university_hos
 from assistant.core.models import Analyzer, Answer, Chunk, Citation, Lead, Question, ScoredChunk
 from assistant.core.numbers import GROUP_SPACE, is_year, join_digit_groups
 from assistant.core.ports import SentenceSimilarity
-from assistant.core.sentences import sentence_passage, split_sentences
+from assistant.core.sentences import split_sentences
 
 QuestionType = Literal["count", "date", "who", "where", "other"]
 
@@ -234,9 +234,7 @@ class ExtractiveAnswerer:
         """Question–sentence similarity rescaled to 0..1 across the candidates (0 without an encoder)."""
         if self._similarity is None or not candidates:
             return [0.0] * len(candidates)
-        # Each sentence under its document's title, as the ingest-time sentence vectors embed it.
-        passages = [sentence_passage(c.scored.chunk.title, c.text) for c in candidates]
-        raw = self._similarity.similarities(question.search_text, passages)
+        raw = self._similarity.similarities(question.search_text, [(c.scored.chunk, c.text) for c in candidates])
         low, high = min(raw), max(raw)
         return [(r - low) / (high - low) if high > low else 1.0 for r in raw]
 

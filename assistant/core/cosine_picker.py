@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from assistant.core.models import Answer, Citation, Question, ScoredChunk
 from assistant.core.ports import SentenceSimilarity
-from assistant.core.sentences import sentence_passage, split_sentences
+from assistant.core.sentences import split_sentences
 
 _HAS_WORD = re.compile(r"\w{2}")
 
@@ -37,8 +37,7 @@ class CosinePicker:
         if not candidates:
             return Answer(language=question.language, refused=True, retrieved=tuple(chunks))
         # Each sentence is embedded under its document's title, as e5 passages usually are ("title. text").
-        texts = [sentence_passage(c[0].chunk.title, c[3]) for c in candidates]
-        cosines = self._similarity.similarities(question.search_text, texts)
+        cosines = self._similarity.similarities(question.search_text, [(c[0].chunk, c[3]) for c in candidates])
         best = sorted(range(len(candidates)), key=lambda i: -cosines[i])[: self._sentences]
         chosen = sorted(best, key=lambda i: (candidates[i][0].chunk.document_id, candidates[i][1]))
         citations = tuple(

@@ -26,7 +26,7 @@ from assistant.core.evidence import (
     read_question,
     span_features,
 )
-from assistant.core.models import Analyzer, Answer, ChunkSentence, Citation, Lead, Question, ScoredChunk
+from assistant.core.models import Analyzer, Answer, Chunk, ChunkSentence, Citation, Lead, Question, ScoredChunk
 from assistant.core.ports import Vector
 
 # "… канча жана канча …", "how many … and how many …", "кто и когда": one question, several facts.
@@ -49,7 +49,7 @@ class QueryEmbedder(Protocol):
 class SentenceVectors(Protocol):
     """Where each chunk's ingest-time sentence vectors are read."""
 
-    def sentences(self, chunk_ids: Sequence[str]) -> dict[str, list[tuple[ChunkSentence, Vector]]]: ...
+    def sentences(self, chunks: Sequence[Chunk]) -> dict[str, list[tuple[ChunkSentence, Vector]]]: ...
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ class CandidateReader:
             self._gazetteer,
         )
         found = build_candidates(
-            asked, top, self._sentences.sentences([sc.chunk.id for sc in top]), self.analyze, self._gazetteer
+            asked, top, self._sentences.sentences([sc.chunk for sc in top]), self.analyze, self._gazetteer
         )
         return asked, found
 

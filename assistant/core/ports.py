@@ -58,7 +58,9 @@ class ChunkStore(Protocol):
 
     def generation(self) -> int: ...
 
-    def sentences(self, chunk_ids: Sequence[str]) -> dict[str, list[tuple[ChunkSentence, Vector]]]: ...
+    def sentences(self, chunks: Sequence[Chunk]) -> dict[str, list[tuple[ChunkSentence, Vector]]]:
+        """The stored sentences of these chunks with their vectors, in order, by chunk id (read by record id)."""
+        ...
 
 
 class LexicalIndex(Protocol):
@@ -90,9 +92,10 @@ class Retriever(Protocol):
 
 
 class SentenceSimilarity(Protocol):
-    """Cosine similarity of a question to candidate sentences (vectors cached by the adapter)."""
+    """Cosine similarity of a question to sentences of retrieved chunks, each embedded under its chunk's title (the
+    adapter reads the ingest-time vectors and caches them)."""
 
-    def similarities(self, question: str, sentences: Sequence[str]) -> list[float]: ...
+    def similarities(self, question: str, sentences: Sequence[tuple[Chunk, str]]) -> list[float]: ...
 
 
 class Reranker(Protocol):
