@@ -42,6 +42,7 @@ from ingest.chunking import CHUNKER_VERSION, chunk_document, chunk_id
 from ingest.cleaning import clean_text
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadFailure, LoadLimits, iter_documents, load_file
 from ingest.pipeline import (
+    EMBED_BATCH,
     IngestReport,
     ProgressFactory,
     ensure_sentence_vectors,
@@ -61,7 +62,8 @@ from vectorstore.lexical import BM25Index, plain_analyzer
 from vectorstore.locks import writer_lock
 from vectorstore.stemming import analyze
 
-__all__ = ["IngestReport"]  # what the ingestion command reports, re-exported for the entry points
+# What the ingestion command reports, and how many texts it embeds per call, re-exported for the entry points.
+__all__ = ["EMBED_BATCH", "IngestReport"]
 
 log = logging.getLogger(__name__)
 

