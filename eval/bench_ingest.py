@@ -36,13 +36,14 @@ def labels_of(record: dict[str, Any]) -> set[str]:
 
 
 def allowed_articles(path: Path) -> list[dict[str, Any]]:
-    """The distractor articles whose labels name none of the reserved topics, in file order."""
+    """The distractor articles with text whose labels name none of the reserved topics, in file order."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InvalidInput(f"cannot read the distractor articles {path}: {exc} (use --distractors)") from exc
     records = [json.loads(line) for line in lines if line.strip()]
-    return [r for r in records if not labels_of(r) & RESERVED_LABELS]
+    # An article without text is one ingest rightly refuses: it would time a failure, not an ingestion.
+    return [r for r in records if not labels_of(r) & RESERVED_LABELS and str(r.get("text") or "").strip()]
 
 
 def write_articles(records: Sequence[dict[str, Any]], path: Path) -> Path:
