@@ -319,4 +319,9 @@ def _is_stopword(token: str, lang: str) -> bool:
 
 def analyze(text: str, lang: str) -> list[str]:
     """Tokenize, drop stopwords and stem: the terms BM25 indexes and queries with."""
-    return [stem(token, lang) for token in tokenize(text) if not _is_stopword(token, lang)]
+    return list(_analyzed(text, lang))
+
+
+@functools.lru_cache(maxsize=4096)  # the answerer reads the same retrieved sentences question after question
+def _analyzed(text: str, lang: str) -> tuple[str, ...]:
+    return tuple(stem(token, lang) for token in tokenize(text) if not _is_stopword(token, lang))

@@ -203,11 +203,29 @@ def concepts_in(text: str) -> frozenset[str]:
         # "skolko mest v vuzah" is Russian in Latin letters: look for the Cyrillic beginnings as well.
         lowered += " " + " ".join(_transliterate(w) for w in lowered.split()) + " "
     found: set[str] = set()
-    for table in (CONCEPTS, PLACES):
-        for concept, prefixes in table.items():
-            if any((" " + prefix) in lowered for prefix in prefixes):
+    # A concept is found where one of its prefixes starts right after a space: only the prefixes sharing the
+    # first letters at each word start are tried (415 substring scans of the whole text took ~0.3 ms).
+    at = lowered.find(" ")
+    while at != -1:
+        for prefix, concept in _PREFIXES_BY_START.get(lowered[at + 1 : at + 1 + _START], ()):
+            if lowered.startswith(prefix, at + 1):
                 found.add(concept)
+        at = lowered.find(" ", at + 1)
     return frozenset(found)
+
+
+def _prefixes_by_start() -> dict[str, list[tuple[str, str]]]:
+    """Every concept and place prefix with its id, by its first letters."""
+    table: dict[str, list[tuple[str, str]]] = {}
+    for concepts in (CONCEPTS, PLACES):
+        for concept, prefixes in concepts.items():
+            for prefix in prefixes:
+                table.setdefault(prefix[:_START], []).append((prefix, concept))
+    return table
+
+
+_START = min(len(p) for concepts in (CONCEPTS, PLACES) for ps in concepts.values() for p in ps)
+_PREFIXES_BY_START = _prefixes_by_start()
 
 
 def places_in(text: str) -> frozenset[str]:
