@@ -184,20 +184,24 @@ def _write_plans(
                 advance(len(chunk_texts) + len(passages))
             report.chunks_embedded += len(chunk_texts)
             report.sentences_embedded += len(passages)
+            # One write of the batch's sentences, then one of its chunks, then the stale chunks' deletions: a
+            # document's sentences still land before its chunks and its new chunks before the stale go (two
+            # writes per document took 6.5 s of a 47 s ingest of 100 articles).
+            written = [c for plan in pending for c in plan.chunks]
+            rows = [row for c in written for row in sentences[c.id]]
+            if rows:
+                store.add_sentences(
+                    [s for s, _, _ in rows],
+                    np.stack([reusable_sentences[h] for _, h, _ in rows]),
+                    [h for _, h, _ in rows],
+                )
+            if written:
+                matrix = np.stack([reusable[hashes[c.id]] for c in written])
+                store.add(written, matrix, {c.id: {"text_hash": hashes[c.id], "ingested_at": now} for c in written})
+            stale = {cid for plan in pending for cid in plan.stale_ids}
+            if stale:
+                store.delete(stale)
             for plan in pending:
-                if plan.chunks:
-                    rows = [row for c in plan.chunks for row in sentences[c.id]]
-                    if rows:
-                        store.add_sentences(
-                            [s for s, _, _ in rows],
-                            np.stack([reusable_sentences[h] for _, h, _ in rows]),
-                            [h for _, h, _ in rows],
-                        )
-                    matrix = np.stack([reusable[hashes[c.id]] for c in plan.chunks])
-                    extra = {c.id: {"text_hash": hashes[c.id], "ingested_at": now} for c in plan.chunks}
-                    store.add(plan.chunks, matrix, extra)
-                if plan.stale_ids:
-                    store.delete(plan.stale_ids)
                 setattr(report, plan.kind, getattr(report, plan.kind) + 1)
             pending.clear()
             pending_texts = 0
