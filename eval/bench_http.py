@@ -174,6 +174,13 @@ def running_server(
             proc.wait()
 
 
+def store_copy(data_dir: Path, tmp: Path) -> Path:
+    """A copy of the store for a fresh server (without its write lock and records): the original stays as it is."""
+    copy = tmp / "store"
+    shutil.copytree(data_dir, copy, ignore=shutil.ignore_patterns(".write.lock", "records.sqlite3*"))
+    return copy
+
+
 def server_settings(service: Service) -> dict[str, str]:
     """The in-process service's answering settings, for the server to answer the same way."""
     settings = service.settings
@@ -303,8 +310,7 @@ def run_http(
     texts = list(dict.fromkeys(q.text for q in questions))  # first-time means asked once: no question twice
     floor_ms = summary(floor_samples(service, questions, repeat))
     with tempfile.TemporaryDirectory(prefix="bilim-bench-http-") as tmp:
-        copy = Path(tmp) / "store"
-        shutil.copytree(data_dir, copy, ignore=shutil.ignore_patterns(".write.lock", "records.sqlite3*"))
+        copy = store_copy(data_dir, Path(tmp))
         with running_server(copy, Path(tmp) / "server.log", server_settings(service)) as server:
             counter = AskCounter(server, soak_checkpoints(asks))
             rss = {"ready": server.rss_mb()}

