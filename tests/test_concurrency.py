@@ -97,9 +97,12 @@ def test_a_model_thread_runs_every_call_on_one_thread_of_its_own() -> None:
             ran_on.add(threading.get_ident())
         return x * 2
 
+    all_started = threading.Barrier(8)  # all alive at once: a finished thread's ident may be reused
+
     def ask() -> None:
         with lock:
             callers.add(threading.get_ident())
+        all_started.wait(timeout=30)
         for x in range(50):
             assert model_thread.run(call, x) == x * 2
 
@@ -140,7 +143,10 @@ def test_the_bundled_model_embeds_on_one_thread_whichever_thread_asks(
     monkeypatch.setattr(embedder, "_model", recording)
     wrong: list[str] = []
 
+    all_started = threading.Barrier(6)
+
     def embed() -> None:
+        all_started.wait(timeout=60)
         for _ in range(3):
             if not np.allclose(embedder.embed_passages(texts), reference, atol=1e-6):
                 wrong.append("passages")
