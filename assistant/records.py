@@ -1,4 +1,5 @@
-"""Durable service records in SQLite: conversations, answers, feedback and rate-limit counters.
+"""Durable service records in SQLite: conversations, answers (with each question's vector), feedback and rate-limit
+counters, and the staff insights' reads over them.
 
 Every uvicorn worker opens the same file, so nothing a request needs lives in one worker's memory.
 """
@@ -19,9 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant.answer_json import answer_to_json
 from assistant.core.errors import NotFound, RateLimited, RecordsUnavailable
 from assistant.core.models import Answer
+from assistant.core.ports import Vector
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -40,7 +44,10 @@ CREATE TABLE IF NOT EXISTS feedback (
 CREATE TABLE IF NOT EXISTS rate_windows (
     bucket TEXT NOT NULL, window INTEGER NOT NULL, hits INTEGER NOT NULL, PRIMARY KEY (bucket, window)
 );
+CREATE INDEX IF NOT EXISTS feedback_by_answer ON feedback (answer_id, id);
 """
+# Columns added after the first release, added to an older file when it is opened: (table, column, declaration).
+ADDED_COLUMNS = (("answers", "vector", "BLOB"),)
 MAX_HISTORY = 5
 RECORDS_FILE = "records.sqlite3"  # in the data dir
 
@@ -69,6 +76,35 @@ class FeedbackRecord:
     history: list[str]
 
 
+@dataclass(frozen=True)
+class AskedQuestion:
+    """An asked question staff should look at: refused, or its answer's latest rating 👎."""
+
+    question: str
+    language: str
+    created: float
+    refused: bool
+    rated_down: bool
+    vector: Vector | None
+
+
+# The latest rating of each answer (a user may change their mind), joined to the answers of a window.
+_RATED = (
+    "FROM answers a LEFT JOIN (SELECT answer_id, MAX(id) AS last FROM feedback GROUP BY answer_id) l "
+    "ON l.answer_id = a.id LEFT JOIN feedback f ON f.id = l.last"
+)
+
+
+def _window(since: float, until: float, language: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause and its arguments for answers asked in [since, until), in one language or all."""
+    clause = "WHERE a.created >= ? AND a.created < ?"
+    args: tuple[Any, ...] = (since, until)
+    if language:
+        clause += " AND a.language = ?"
+        args += (language,)
+    return clause, args
+
+
 class RecordStore:
     """SQLite-backed records shared by all workers (WAL mode, short transactions)."""
 
@@ -85,6 +121,10 @@ class RecordStore:
             db.execute("PRAGMA busy_timeout=15000")
             db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the (short) writes of other workers
             db.executescript(SCHEMA)
+            for table, column, declaration in ADDED_COLUMNS:
+                present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             db.commit()
         finally:
             db.close()
@@ -173,10 +213,18 @@ class RecordStore:
         return [r["question"] for r in reversed(rows)]
 
     def save_answer(
-        self, *, conversation_id: str | None, owner: str, question: str, payload: dict[str, Any]
+        self,
+        *,
+        conversation_id: str | None,
+        owner: str,
+        question: str,
+        payload: dict[str, Any],
+        vector: Vector | None = None,
+        created: float | None = None,
     ) -> tuple[str, str]:
-        """Store an answer (opening a conversation when none is given); returns (conversation id, answer id)."""
-        now = time.time()
+        """Store an answer (opening a conversation when none is given) with its question's vector; returns
+        (conversation id, answer id)."""
+        now = time.time() if created is None else created
         answer_id = "a_" + secrets.token_urlsafe(12)
         with self._connect() as db:
             if conversation_id is None:
@@ -185,7 +233,8 @@ class RecordStore:
             else:
                 db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
             db.execute(
-                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO answers (id, conversation_id, owner, question, language, refused, payload, created,"
+                " vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     answer_id,
                     conversation_id,
@@ -195,14 +244,21 @@ class RecordStore:
                     int(bool(payload["refused"])),
                     json.dumps(payload, ensure_ascii=False),
                     now,
+                    None if vector is None else np.asarray(vector, dtype="<f4").tobytes(),
                 ),
             )
         return conversation_id, answer_id
 
-    def record(self, conversation_id: str | None, owner: str, question: str, answer: Answer) -> tuple[str, str]:
-        """Keep an answer as the JSON the clients get (the core's `Conversations` port)."""
+    def record(
+        self, conversation_id: str | None, owner: str, question: str, answer: Answer, question_vector: Vector
+    ) -> tuple[str, str]:
+        """Keep an answer as the JSON the clients get, with the question's vector (the core's `Conversations` port)."""
         return self.save_answer(
-            conversation_id=conversation_id, owner=owner, question=question, payload=answer_to_json(answer)
+            conversation_id=conversation_id,
+            owner=owner,
+            question=question,
+            payload=answer_to_json(answer),
+            vector=question_vector,
         )
 
     def answer(self, answer_id: str, owner: str) -> dict[str, Any]:
@@ -293,6 +349,64 @@ class RecordStore:
             removed = db.execute("DELETE FROM answers WHERE created < ?", (cutoff,)).rowcount
             db.execute("DELETE FROM conversations WHERE updated < ?", (cutoff,))
         return int(removed)
+
+    # -- staff insights -------------------------------------------------------------------------------
+    def _in_window(self, query: str, since: float, until: float, language: str | None, *more: Any) -> list[sqlite3.Row]:
+        """The rows of a query over answers `a` whose {where} is the window's clause ({rated}: their latest ratings
+        `f`), with `more` arguments after the window's."""
+        where, args = _window(since, until, language)
+        with self._connect() as db:
+            return list(db.execute(query.format(rated=_RATED, where=where), (*args, *more)).fetchall())
+
+    def daily_counts(self, since: float, until: float, language: str | None) -> list[dict[str, Any]]:
+        """Per UTC day and language: questions asked, refused, and answers whose latest rating is 👎 / 👍."""
+        rows = self._in_window(
+            "SELECT date(a.created, 'unixepoch') AS day, a.language, COUNT(*) AS asked, SUM(a.refused) AS refused,"
+            " SUM(f.rating = 'down') AS rated_down, SUM(f.rating = 'up') AS rated_up {rated} {where}"
+            " GROUP BY day, a.language ORDER BY day, a.language",
+            since,
+            until,
+            language,
+        )
+        counted = ("asked", "refused", "rated_down", "rated_up")
+        return [{"day": r["day"], "language": r["language"], **{k: int(r[k] or 0) for k in counted}} for r in rows]
+
+    def cited_documents(self, since: float, until: float, language: str | None) -> dict[str, int]:
+        """How many answers of the window cite each document (an answer citing it twice counts once)."""
+        rows = self._in_window(
+            "SELECT json_extract(c.value, '$.document') AS document, COUNT(DISTINCT a.id) AS answers"
+            " FROM answers a, json_each(a.payload, '$.citations') c {where} AND a.refused = 0 GROUP BY document",
+            since,
+            until,
+            language,
+        )
+        return {r["document"]: int(r["answers"]) for r in rows if r["document"]}
+
+    def unanswered(
+        self, since: float, until: float, language: str | None, limit: int
+    ) -> tuple[list[AskedQuestion], int]:
+        """The window's refused or 👎-rated questions, the most recent `limit` of them, and how many there are."""
+        chosen = "{rated} {where} AND (a.refused = 1 OR f.rating = 'down')"
+        total = int(self._in_window("SELECT COUNT(*) " + chosen, since, until, language)[0][0])
+        rows = self._in_window(
+            "SELECT a.question, a.language, a.created, a.refused, f.rating, a.vector " + chosen
+            + " ORDER BY a.created DESC LIMIT ?",
+            since,
+            until,
+            language,
+            limit,
+        )  # fmt: skip
+        return [
+            AskedQuestion(
+                question=r["question"],
+                language=r["language"],
+                created=r["created"],
+                refused=bool(r["refused"]),
+                rated_down=r["rating"] == "down",
+                vector=None if r["vector"] is None else np.frombuffer(r["vector"], dtype="<f4"),
+            )
+            for r in rows
+        ], total
 
     def counts(self) -> dict[str, int]:
         """Row counts (for /metrics and tests)."""

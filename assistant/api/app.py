@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.api import ask, documents
+from assistant.api import ask, documents, insights
 from assistant.api.metrics import Metrics
 from assistant.api.schemas import ClientConfig, Readiness
 from assistant.api.state import AppState, app_state
@@ -31,6 +31,7 @@ from assistant.api.writes import WriteGuard
 from assistant.core.errors import BilimError, NotAQuestion, RateLimited
 from assistant.core.pipeline import NO_WORDS
 from assistant.core.usecases import AskInConversation
+from assistant.insights import Clustering
 from assistant.records import RECORDS_FILE, RecordStore
 from assistant.settings import Settings, get_settings
 from assistant.wiring import Service, StoreLibrary, build_service
@@ -225,6 +226,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 uploads=uploads,
                 library=StoreLibrary(wired, uploads),
                 asking=AskInConversation(wired, records),
+                clustering=Clustering.load(),
             )
             state.metrics.chunks.set(state.library.chunk_count())
             state.purge_if_due()
@@ -250,6 +252,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["*"], allow_headers=["*"])
     app.include_router(ask.router)
     app.include_router(documents.router)
+    app.include_router(insights.router)
 
     @app.get("/healthz", tags=["system"], summary="The process is up")
     def healthz() -> dict[str, str]:

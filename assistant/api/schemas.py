@@ -22,7 +22,7 @@ Text = Annotated[str, AfterValidator(_valid_unicode)]
 PROBLEM_TEXT = {
     400: "the body cannot be parsed (not JSON, or not UTF-8)",
     401: "no key, or an unknown one",
-    403: "the key may not do this (document management needs an admin key)",
+    403: "the key may not do this (document management and insights need an admin key)",
     404: "unknown or expired id (or one that belongs to another caller)",
     413: "a file over a size or content limit",
     415: "a file of an unsupported type, or unreadable",
@@ -189,3 +189,90 @@ class ClientConfig(BaseModel):
     admin_enabled: bool
     max_question_chars: int
     max_upload_bytes: int
+
+
+class InsightsTotals(BaseModel):
+    """The window's questions: asked, answered, refused, rated 👎 / 👍 (latest rating), and the rates of asked."""
+
+    asked: int
+    answered: int
+    refused: int
+    rated_down: int
+    rated_up: int
+    answered_rate: float
+    refused_rate: float
+    rated_down_rate: float
+
+
+class InsightsDay(BaseModel):
+    """One UTC day of the window (days without questions included, with zeros)."""
+
+    day: str
+    asked: int
+    refused: int
+    rated_down: int
+    rated_up: int
+    languages: dict[str, int] = Field(description="questions asked that day, per language")
+
+
+class InsightsLanguage(BaseModel):
+    """One question language's counts in the window."""
+
+    asked: int
+    refused: int
+    rated_down: int
+    rated_up: int
+
+
+class InsightsCluster(BaseModel):
+    """Near-duplicate refused or 👎-rated questions: how many, in which languages, three examples, when."""
+
+    id: int
+    size: int
+    refused: int
+    rated_down: int
+    languages: dict[str, int]
+    examples: list[str]
+    first_asked: str
+    last_asked: str
+
+
+class CitedDocument(BaseModel):
+    """A document and how many answers of the window cite it."""
+
+    document: str
+    title: str
+    answers: int
+
+
+class UncitedDocument(BaseModel):
+    """A stored document no answer of the window cites."""
+
+    document: str
+    title: str
+    ingested_at: str
+
+
+class InsightsDocuments(BaseModel):
+    """The documents cited most (most first), and those never cited in the window."""
+
+    cited: list[CitedDocument]
+    never_cited: list[UncitedDocument]
+
+
+class InsightsOut(BaseModel):
+    """What applicants asked in a window, what went unanswered or rated 👎, and which documents carry the load.
+    End-user ids never appear; rows past the retention period count nowhere."""
+
+    since: str
+    until: str
+    language: Literal["ky", "ru", "en"] | None
+    timezone: str
+    retention_days: int
+    totals: InsightsTotals
+    days: list[InsightsDay]
+    languages: dict[str, InsightsLanguage]
+    clusters: list[InsightsCluster]
+    unanswered_total: int = Field(description="refused or 👎-rated questions in the window")
+    clustered: int = Field(description="how many of them were clustered (the most recent, at most 2,000)")
+    documents: InsightsDocuments

@@ -79,14 +79,18 @@ def asker(request: Request, state: AppState = Depends(app_state)) -> Caller:
 
 
 def admin(request: Request, state: AppState = Depends(app_state)) -> Caller:
-    """Document management: an admin key is required, and with no admin keys configured it is off."""
+    """Staff features (document management, insights): an admin key is required; with no admin keys configured
+    they are off."""
     if not state.settings.admin_keys:
-        raise Forbidden("document management is disabled on this server (set BILIM_ADMIN_KEYS to enable it)")
+        raise Forbidden(
+            "staff features (document management, insights) are disabled on this server "
+            "(set BILIM_ADMIN_KEYS to enable them)"
+        )
     token = _bearer(request)
     if not token:
         refuse(request, state, Unauthorized("an admin key is required: send 'Authorization: Bearer <admin key>'"))
     if not _known(token, state.settings.admin_keys):
         if _known(token, state.settings.api_keys):
-            raise Forbidden("this key may ask questions but not manage documents; use an admin key")
+            raise Forbidden("this key may ask questions but not manage documents or read insights; use an admin key")
         refuse(request, state, Unauthorized("unknown key: an admin key is required"))
     return asker(request, state)

@@ -7,13 +7,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from fastapi import Request
 
 from assistant.api.metrics import Metrics
 from assistant.api.writes import WriteGuard
 from assistant.core.usecases import AskInConversation
+from assistant.insights import Clustering, Window, build_insights
 from assistant.records import RecordStore
 from assistant.settings import Settings
 from assistant.wiring import Service, StoreLibrary
@@ -34,6 +35,7 @@ class AppState:
     uploads: Path
     library: StoreLibrary
     asking: AskInConversation
+    clustering: Clustering
     _last_purge: float = 0.0
     _purge_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -49,6 +51,16 @@ class AppState:
             removed = self.records.purge(self.settings.retention_days)
             if removed:
                 log.info("retention: removed %d answers older than %d days", removed, self.settings.retention_days)
+
+    def insights_of(self, window: Window) -> dict[str, Any]:
+        """The staff insights of a window, over this server's records and documents."""
+        return build_insights(
+            self.records,
+            self.library.documents(),
+            window,
+            retention_days=self.settings.retention_days,
+            clustering=self.clustering,
+        )
 
 
 def app_state(request: Request) -> AppState:

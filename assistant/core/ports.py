@@ -141,7 +141,9 @@ class Conversations(Protocol):
 
     def history(self, conversation_id: str, owner: str) -> list[str]: ...
 
-    def record(self, conversation_id: str | None, owner: str, question: str, answer: Answer) -> tuple[str, str]: ...
+    def record(
+        self, conversation_id: str | None, owner: str, question: str, answer: Answer, question_vector: Vector
+    ) -> tuple[str, str]: ...
 
 
 class Library(Protocol):

@@ -11,7 +11,7 @@ from typing import Protocol
 from assistant.core.errors import BilimError
 from assistant.core.models import Answer, DocumentAdded, Language, StoredDocument
 from assistant.core.pipeline import make_question
-from assistant.core.ports import Conversations, Library
+from assistant.core.ports import Conversations, Library, Vector
 
 
 class Answering(Protocol):
@@ -21,6 +21,8 @@ class Answering(Protocol):
     def max_question_chars(self) -> int: ...
 
     def ask(self, text: str, language: Language | None = None, history: Sequence[str] = ()) -> Answer: ...
+
+    def question_vector(self, text: str) -> Vector: ...
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,10 @@ class AskInConversation:
         """Answer and record; raises the core's errors (invalid input, unknown conversation, store down)."""
         history = self.check(question, language, conversation_id, owner)
         answer = self.answering.ask(question, language, history)
-        conversation, answer_id = self.conversations.record(conversation_id, owner, " ".join(question.split()), answer)
+        text = " ".join(question.split())
+        # Kept with the answer so staff insights can group near-duplicate questions without embedding them again.
+        vector = self.answering.question_vector(text)
+        conversation, answer_id = self.conversations.record(conversation_id, owner, text, answer, vector)
         return Asked(answer=answer, conversation_id=conversation, answer_id=answer_id)
 
 

@@ -103,6 +103,36 @@
       adminDisabled: 'Бул серверде документтерди башкаруу өчүрүлгөн. Тизмени гана көрүүгө болот.',
       enterKey: 'Ачкычты киргизүү',
       bytes: 'Б', kb: 'КБ', mb: 'МБ', gb: 'ГБ',
+      tabInsights: 'Талдоо',
+      insightsTitle: 'Эмне сурашат',
+      insightsIntro: 'Бул кызмат аркылуу берилген суроолор: канчасына жооп берилди, канчасы жоопсуз калды же «пайдасыз» деп бааланды, кайсы жоопсуз суроолор кайра-кайра берилет жана жооптор кайсы документтерге таянат. Күндөр UTC боюнча; сактоо мөөнөтү өткөн суроолор өчүрүлөт жана эч жерде эсептелбейт. Колдонуучулардын идентификаторлору көрсөтүлбөйт.',
+      insightsSince: 'Баштап',
+      insightsUntil: 'Чейин',
+      insightsLanguage: 'Тил',
+      insightsAllLanguages: 'Бардык тилдер',
+      insightsShow: 'Көрсөтүү',
+      insightsCsv: 'Топторду жүктөп алуу (CSV)',
+      insightsAsked: 'Берилген суроолор',
+      insightsAnswered: 'Жооп берилди',
+      insightsRefused: 'Жооп табылган жок',
+      insightsRatedDown: '«Пайдасыз» деп бааланды',
+      insightsRateOf: '{rate} суроолордун',
+      insightsPerDay: 'Күн сайын',
+      insightsChartLabel: 'Күнүнө берилген, жоопсуз калган жана «пайдасыз» деп бааланган суроолор',
+      insightsClusters: 'Жоопсуз жана «пайдасыз» деп бааланган суроолор, топтоштурулган',
+      insightsClustersHint: 'Окшош суроолор (ошол эле муктаждык башка сөздөр же башка тил менен) бир топко кирет. Эң чоң топтор — кийинки жарыялоого татыктуу документтер.',
+      insightsClusterMeta: '{size} суроо · жоопсуз {refused} · «пайдасыз» {down} · {languages} · {first} – {last}',
+      insightsNoClusters: 'Бул аралыкта жоопсуз же «пайдасыз» деп бааланган суроолор жок.',
+      insightsPartial: 'Акыркы {n} суроо гана топтоштурулду ({total} ичинен).',
+      insightsCited: 'Эң көп шилтеме берилген документтер',
+      insightsNoCited: 'Бул аралыкта бир да жооп документке шилтеме берген жок.',
+      insightsNever: 'Эч качан шилтеме берилбеген документтер',
+      insightsNoneNever: 'Бул аралыкта ар бир документке шилтеме берилди.',
+      insightsMoreNever: '…жана дагы {n} документ (толук тизме: GET /v1/insights).',
+      insightsLoading: 'Жүктөлүүдө…',
+      insightsBadWindow: 'Туура аралыкты тандаңыз: баштоо күнү аяктоо күнүнөн кеч болбошу керек.',
+      insightsCsvSaved: 'CSV файлы жүктөлдү.',
+      colAnswers: 'Жооптор',
     },
     ru: {
       tagline: 'Документы Министерства образования',
@@ -196,6 +226,36 @@
       adminDisabled: 'Управление документами на этом сервере отключено. Доступен только просмотр списка.',
       enterKey: 'Ввести ключ',
       bytes: 'Б', kb: 'КБ', mb: 'МБ', gb: 'ГБ',
+      tabInsights: 'Аналитика',
+      insightsTitle: 'О чём спрашивают',
+      insightsIntro: 'Вопросы, заданные через этот сервис: сколько получили ответ, сколько остались без ответа или получили оценку «бесполезно», какие вопросы без ответа повторяются и на какие документы опираются ответы. Дни — по UTC; вопросы старше срока хранения удаляются и нигде не учитываются. Идентификаторы пользователей не показываются.',
+      insightsSince: 'С',
+      insightsUntil: 'По',
+      insightsLanguage: 'Язык',
+      insightsAllLanguages: 'Все языки',
+      insightsShow: 'Показать',
+      insightsCsv: 'Выгрузить группы (CSV)',
+      insightsAsked: 'Задано вопросов',
+      insightsAnswered: 'С ответом',
+      insightsRefused: 'Без ответа',
+      insightsRatedDown: 'Оценено «бесполезно»',
+      insightsRateOf: '{rate} вопросов',
+      insightsPerDay: 'По дням',
+      insightsChartLabel: 'Вопросы по дням: заданные, без ответа и с оценкой «бесполезно»',
+      insightsClusters: 'Вопросы без ответа и с оценкой «бесполезно», по группам',
+      insightsClustersHint: 'Похожие вопросы (та же потребность другими словами или на другом языке) собраны в группы. Самые большие группы подсказывают, какой документ опубликовать следующим.',
+      insightsClusterMeta: '{size} вопр. · без ответа {refused} · «бесполезно» {down} · {languages} · {first} – {last}',
+      insightsNoClusters: 'В этом периоде нет вопросов без ответа или с оценкой «бесполезно».',
+      insightsPartial: 'Сгруппированы только последние {n} из {total}.',
+      insightsCited: 'Чаще всего цитируемые документы',
+      insightsNoCited: 'В этом периоде ни один ответ не цитировал документ.',
+      insightsNever: 'Ни разу не цитированные документы',
+      insightsNoneNever: 'В этом периоде цитировался каждый документ.',
+      insightsMoreNever: '…и ещё {n} документов (полный список: GET /v1/insights).',
+      insightsLoading: 'Загрузка…',
+      insightsBadWindow: 'Выберите правильный период: начало не может быть позже конца.',
+      insightsCsvSaved: 'CSV-файл сохранён.',
+      colAnswers: 'Ответов',
     },
     en: {
       tagline: 'Ministry of Education documents',
@@ -289,6 +349,36 @@
       adminDisabled: 'Document management is disabled on this server. You can only view the list.',
       enterKey: 'Enter key',
       bytes: 'B', kb: 'KB', mb: 'MB', gb: 'GB',
+      tabInsights: 'Insights',
+      insightsTitle: 'What applicants ask',
+      insightsIntro: 'Questions asked through this service: how many were answered, refused or rated not helpful, which unanswered questions come back again and again, and which documents the answers stand on. Days are in UTC; questions past the retention period are deleted and count nowhere. No end-user id is shown.',
+      insightsSince: 'From',
+      insightsUntil: 'To',
+      insightsLanguage: 'Language',
+      insightsAllLanguages: 'All languages',
+      insightsShow: 'Show',
+      insightsCsv: 'Export clusters (CSV)',
+      insightsAsked: 'Questions asked',
+      insightsAnswered: 'Answered',
+      insightsRefused: 'Refused',
+      insightsRatedDown: 'Rated not helpful',
+      insightsRateOf: '{rate} of questions',
+      insightsPerDay: 'Per day',
+      insightsChartLabel: 'Questions per day: asked, refused and rated not helpful',
+      insightsClusters: 'Unanswered and not-helpful questions, grouped',
+      insightsClustersHint: 'Near-duplicate questions (the same need in other words or another language) are grouped. The biggest groups point at the document most worth publishing next.',
+      insightsClusterMeta: '{size} questions · refused {refused} · not helpful {down} · {languages} · {first} – {last}',
+      insightsNoClusters: 'No refused or not-helpful questions in this window.',
+      insightsPartial: 'Only the latest {n} of {total} were grouped.',
+      insightsCited: 'Documents cited most',
+      insightsNoCited: 'No answer cited a document in this window.',
+      insightsNever: 'Documents never cited',
+      insightsNoneNever: 'Every document was cited in this window.',
+      insightsMoreNever: '…and {n} more (the full list: GET /v1/insights).',
+      insightsLoading: 'Loading…',
+      insightsBadWindow: 'Choose a valid window: the first day cannot be after the last.',
+      insightsCsvSaved: 'The CSV file was saved.',
+      colAnswers: 'Answers',
     },
   };
 
@@ -312,6 +402,7 @@
     generation: 0, // bumped by "new conversation" so late answers of a cleared conversation are dropped
     documents: null,
     uploading: false,
+    insights: null,
   };
 
   // ---------------------------------------------------------------------------------------------
@@ -389,6 +480,7 @@
     updateCounter();
     updateUploadHint();
     if (state.documents) renderDocuments(state.documents);
+    if (state.insights) renderInsights(state.insights);
   }
 
   /** Length as the server counts it: whitespace runs collapsed, counted in code points. */
@@ -528,8 +620,25 @@
     ui = {
       tabChat: $('#tab-chat'),
       tabDocs: $('#tab-documents'),
+      tabInsights: $('#tab-insights'),
       viewChat: $('#view-chat'),
       viewDocs: $('#view-documents'),
+      viewInsights: $('#view-insights'),
+      insightsForm: $('#insights-form'),
+      insightsSince: $('#insights-since'),
+      insightsUntil: $('#insights-until'),
+      insightsLanguage: $('#insights-language'),
+      insightsCsv: $('#insights-csv'),
+      refreshInsights: $('#refresh-insights'),
+      insightsError: $('#insights-error'),
+      insightsStatus: $('#insights-status'),
+      insightsBody: $('#insights-body'),
+      insightsCards: $('#insights-cards'),
+      insightsChart: $('#insights-chart'),
+      insightsClusters: $('#insights-clusters'),
+      insightsPartial: $('#insights-partial'),
+      insightsCited: $('#insights-cited tbody'),
+      insightsNever: $('#insights-never'),
       lang: $('#ui-language'),
       keyButton: $('#key-button'),
       banner: $('#config-banner'),
@@ -597,24 +706,33 @@
   // Tabs
   // ---------------------------------------------------------------------------------------------
 
+  function tabs() {
+    return [['chat', ui.tabChat, ui.viewChat], ['documents', ui.tabDocs, ui.viewDocs], ['insights', ui.tabInsights, ui.viewInsights]];
+  }
+
   function showTab(name, { focus = false } = {}) {
-    const docs = name === 'documents';
-    ui.tabChat.setAttribute('aria-selected', String(!docs));
-    ui.tabDocs.setAttribute('aria-selected', String(docs));
-    ui.tabChat.tabIndex = docs ? -1 : 0;
-    ui.tabDocs.tabIndex = docs ? 0 : -1;
-    ui.viewChat.hidden = docs;
-    ui.viewDocs.hidden = !docs;
-    if (focus) (docs ? ui.tabDocs : ui.tabChat).focus();
-    if (docs) loadDocuments();
+    for (const [tabName, tab, view] of tabs()) {
+      const selected = tabName === name;
+      tab.setAttribute('aria-selected', String(selected));
+      tab.tabIndex = selected ? 0 : -1;
+      view.hidden = !selected;
+      if (selected && focus) tab.focus();
+    }
+    if (name === 'documents') loadDocuments();
+    else if (name === 'insights') loadInsights();
     else ui.question.focus({ preventScroll: true });
   }
 
   function onTabKeydown(event) {
     if (!['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(event.key)) return;
     event.preventDefault();
-    const toDocs = event.key === 'End' || ((event.key === 'ArrowRight' || event.key === 'ArrowLeft') && event.currentTarget === ui.tabChat);
-    showTab(toDocs ? 'documents' : 'chat', { focus: true });
+    const visible = tabs().filter(([, tab]) => !tab.hidden);
+    const at = visible.findIndex(([, tab]) => tab === event.currentTarget);
+    let next = at;
+    if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = visible.length - 1;
+    else next = (at + (event.key === 'ArrowRight' ? 1 : -1) + visible.length) % visible.length;
+    showTab(visible[next][0], { focus: true });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -668,6 +786,7 @@
     storageSet(STORE_KEY, value);
     closeKeyDialog();
     if (!ui.viewDocs.hidden) loadDocuments();
+    if (!ui.viewInsights.hidden) loadInsights();
   }
 
   function forgetKey() {
@@ -1042,6 +1161,8 @@
 
   function applyAdminMode() {
     const enabled = state.config.admin_enabled;
+    ui.tabInsights.hidden = !enabled;
+    if (!enabled && !ui.viewInsights.hidden) showTab('chat');
     ui.uploadForm.hidden = !enabled;
     ui.docsTable.classList.toggle('no-actions', !enabled);
     if (!enabled) {
@@ -1261,6 +1382,196 @@
     xhr.send(form);
   }
 
+
+  // ---------------------------------------------------------------------------------------------
+  // Insights (admin keys): what applicants ask, what goes unanswered, which documents carry the load
+  // ---------------------------------------------------------------------------------------------
+
+  const NEVER_CITED_SHOWN = 50; // the rest are counted; /v1/insights lists them all
+  let chartLibrary = null;
+  let dailyChart = null;
+  let insightsRequest = 0;
+
+  /** Chart.js from the app's own static files, loaded the first time the tab needs it (no CDN). */
+  function loadChartLibrary() {
+    if (window.Chart) return Promise.resolve(window.Chart);
+    if (!chartLibrary) {
+      chartLibrary = new Promise((resolve, reject) => {
+        const script = el('script', { src: '/static/vendor/chart.umd.min.js' });
+        script.addEventListener('load', () => resolve(window.Chart));
+        script.addEventListener('error', () => { chartLibrary = null; script.remove(); reject(new NetworkError('chart')); });
+        document.head.append(script);
+      });
+    }
+    return chartLibrary;
+  }
+
+  function isoDay(date) { return date.toISOString().slice(0, 10); }
+
+  function insightsParams() {
+    if (!ui.insightsUntil.value) ui.insightsUntil.value = isoDay(new Date());
+    if (!ui.insightsSince.value) {
+      const until = new Date(`${ui.insightsUntil.value}T00:00:00Z`);
+      ui.insightsSince.value = isoDay(new Date(until.getTime() - 29 * 86400000));
+    }
+    const params = new URLSearchParams({ since: ui.insightsSince.value, until: ui.insightsUntil.value });
+    if (ui.insightsLanguage.value) params.set('language', ui.insightsLanguage.value);
+    return params;
+  }
+
+  function showInsightsError(err, key) {
+    ui.insightsError.replaceChildren();
+    if (!err && !key) { ui.insightsError.hidden = true; return; }
+    ui.insightsError.hidden = false;
+    const text = el('span', { className: 'error-text' });
+    const icon = el('span', { className: 'error-icon', attrs: { 'aria-hidden': 'true' }, text: '!' });
+    if (key) bindText(text, key);
+    else if (err instanceof ApiError && err.status === 403) {
+      bindText(text, 'adminRequired');
+      ui.insightsError.append(icon, text,
+        el('button', { type: 'button', className: 'btn btn-small btn-ghost', i18n: ['enterKey'], on: { click: () => openKeyDialog() } }));
+      return;
+    } else if (err instanceof NetworkError) bindText(text, 'errorNetwork');
+    else text.textContent = errorMessage(err);
+    ui.insightsError.append(icon, text);
+  }
+
+  function clearStatus(node) {
+    node.textContent = '';
+    delete node.dataset.i18n;
+  }
+
+  async function loadInsights() {
+    const params = insightsParams();
+    if (params.get('since') > params.get('until')) { showInsightsError(null, 'insightsBadWindow'); return; }
+    const request = ++insightsRequest;
+    showInsightsError(null);
+    bindText(ui.insightsStatus, 'insightsLoading');
+    ui.insightsBody.setAttribute('aria-busy', 'true');
+    try {
+      const [data] = await Promise.all([api('GET', `/v1/insights?${params}`), loadChartLibrary()]);
+      if (request !== insightsRequest) return;
+      state.insights = data;
+      clearStatus(ui.insightsStatus);
+      renderInsights(data);
+    } catch (err) {
+      if (request !== insightsRequest) return;
+      clearStatus(ui.insightsStatus);
+      showInsightsError(err);
+    } finally {
+      if (request === insightsRequest) ui.insightsBody.removeAttribute('aria-busy');
+    }
+  }
+
+  function formatRate(rate) {
+    return new Intl.NumberFormat(LOCALES[state.lang] || undefined, { style: 'percent', maximumFractionDigits: 1 }).format(rate);
+  }
+
+  function formatDay(iso) {
+    const d = new Date(iso.length === 10 ? `${iso}T00:00:00Z` : iso);
+    if (Number.isNaN(d.getTime())) return iso;
+    return new Intl.DateTimeFormat(LOCALES[state.lang] || undefined, { dateStyle: 'medium', timeZone: 'UTC' }).format(d);
+  }
+
+  function renderInsights(data) {
+    const totals = data.totals;
+    const card = (labelKey, value, rate) => el('div', { className: 'insight-card' },
+      el('span', { className: 'insight-label', i18n: [labelKey] }),
+      el('strong', { className: 'insight-value', text: value }),
+      rate === undefined ? null : el('span', { className: 'insight-rate', i18n: ['insightsRateOf', { rate: formatRate(rate) }] }));
+    ui.insightsCards.replaceChildren(
+      card('insightsAsked', totals.asked),
+      card('insightsAnswered', totals.answered, totals.answered_rate),
+      card('insightsRefused', totals.refused, totals.refused_rate),
+      card('insightsRatedDown', totals.rated_down, totals.rated_down_rate));
+    renderDailyChart(data.days);
+
+    ui.insightsPartial.hidden = data.clustered >= data.unanswered_total;
+    if (!ui.insightsPartial.hidden) bindText(ui.insightsPartial, 'insightsPartial', { n: data.clustered, total: data.unanswered_total });
+    if (!data.clusters.length) {
+      ui.insightsClusters.replaceChildren(el('li', { className: 'hint', i18n: ['insightsNoClusters'] }));
+    } else {
+      ui.insightsClusters.replaceChildren(...data.clusters.map((c) => el('li', { className: 'cluster', dataset: { size: c.size } },
+        el('ul', { className: 'cluster-examples' }, ...c.examples.map((q) => el('li', { text: q }))),
+        el('p', { className: 'cluster-meta', i18n: ['insightsClusterMeta', {
+          size: c.size, refused: c.refused, down: c.rated_down,
+          languages: Object.entries(c.languages).map(([lang, n]) => `${lang} ${n}`).join(', '),
+          first: formatDay(c.first_asked), last: formatDay(c.last_asked),
+        }] }))));
+    }
+
+    const cited = data.documents.cited;
+    ui.insightsCited.replaceChildren(...(cited.length ? cited.map((d) => el('tr', null,
+      cell('colTitle', d.title), cell('colId', d.document, 'mono'), cell('colAnswers', d.answers, 'num')))
+      : [el('tr', null, el('td', { attrs: { colspan: 3 }, className: 'hint', i18n: ['insightsNoCited'] }))]));
+    const never = data.documents.never_cited;
+    const shown = never.slice(0, NEVER_CITED_SHOWN);
+    ui.insightsNever.replaceChildren(...(never.length
+      ? shown.map((d) => el('li', null, el('span', { text: d.title }), ' ', el('span', { className: 'mono muted', text: d.document })))
+      : [el('li', { className: 'hint', i18n: ['insightsNoneNever'] })]));
+    if (never.length > shown.length) {
+      ui.insightsNever.append(el('li', { className: 'hint', i18n: ['insightsMoreNever', { n: never.length - shown.length }] }));
+    }
+    ui.insightsBody.hidden = false;
+  }
+
+  function renderDailyChart(days) {
+    if (!window.Chart) return;
+    const series = (key) => days.map((d) => d[key]);
+    const line = (labelKey, key, color) => ({
+      label: t(labelKey), data: series(key), borderColor: color, backgroundColor: color, tension: 0.2, pointRadius: 2,
+    });
+    const config = {
+      type: 'line',
+      data: {
+        labels: days.map((d) => formatDay(d.day)),
+        datasets: [
+          line('insightsAsked', 'asked', '#1f6feb'),
+          line('insightsRefused', 'refused', '#bf8700'),
+          line('insightsRatedDown', 'rated_down', '#cf222e'),
+        ],
+      },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        interaction: { mode: 'index', intersect: false },
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
+    };
+    if (dailyChart) dailyChart.destroy();
+    dailyChart = new window.Chart(ui.insightsChart, config);
+    ui.insightsChart.dataset.rendered = String(days.length);
+  }
+
+  async function exportClusters() {
+    const params = insightsParams();
+    if (params.get('since') > params.get('until')) { showInsightsError(null, 'insightsBadWindow'); return; }
+    showInsightsError(null);
+    let res;
+    let blob;
+    try {
+      res = await fetch(`/v1/insights/clusters.csv?${params}`, { headers: authHeaders(), cache: 'no-store', credentials: 'same-origin' });
+      blob = await res.blob();
+    } catch (_) {
+      showInsightsError(new NetworkError('network'));
+      return;
+    }
+    if (!res.ok) {
+      const err = apiErrorFrom(res.status, parseJson(await blob.text()), res.headers.get('Retry-After'));
+      if (res.status === 401) onUnauthorized();
+      showInsightsError(err);
+      return;
+    }
+    const named = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+    const url = URL.createObjectURL(blob);
+    const link = el('a', { href: url, download: named ? named[1] : 'clusters.csv', hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    bindText(ui.insightsStatus, 'insightsCsvSaved');
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Configuration
   // ---------------------------------------------------------------------------------------------
@@ -1308,6 +1619,11 @@
     ui.tabDocs.addEventListener('click', () => showTab('documents'));
     ui.tabChat.addEventListener('keydown', onTabKeydown);
     ui.tabDocs.addEventListener('keydown', onTabKeydown);
+    ui.tabInsights.addEventListener('click', () => showTab('insights'));
+    ui.tabInsights.addEventListener('keydown', onTabKeydown);
+    ui.insightsForm.addEventListener('submit', (e) => { e.preventDefault(); loadInsights(); });
+    ui.refreshInsights.addEventListener('click', loadInsights);
+    ui.insightsCsv.addEventListener('click', exportClusters);
 
     ui.form.addEventListener('submit', (e) => { e.preventDefault(); submitQuestion(); });
     ui.question.addEventListener('keydown', (e) => {
