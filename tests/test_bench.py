@@ -110,6 +110,10 @@ def test_bench_prints_one_json_with_every_mode(writable_store_dir: Path) -> None
     )
     assert ingest["articles"] == 3 and ingest["same_texts"] and "tokenizer" in ingest["tokens_counted_by"]
     assert ingest["ingest"]["rerun_embedded"] == 0
+    # Two alternating rounds by default, each side's fastest kept.
+    assert len(ingest["bare"]["rounds_s"]) == len(ingest["ingest"]["rounds_s"]) == 2
+    assert ingest["bare"]["seconds"] == min(ingest["bare"]["rounds_s"])
+    assert ingest["ingest"]["seconds"] == min(ingest["ingest"]["rounds_s"])
 
     http = report["http"]
     with_floor = {**LATENCY, "x_floor_p50": float, "x_floor_p95": float}
