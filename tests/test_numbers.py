@@ -8,7 +8,7 @@ from assistant.core.answer_types import spans_of_kind
 from assistant.core.answering import ExtractiveAnswerer, find_span
 from assistant.core.coverage import Evidence, coverage, specifics
 from assistant.core.models import Chunk, ScoredChunk
-from assistant.core.numbers import is_year, join_digit_groups
+from assistant.core.numbers import is_year, join_digit_groups, numbers_in
 from assistant.core.pipeline import make_question
 from assistant.core.retrieval import anchors_of
 from assistant.gazetteer import build_gazetteer
@@ -85,3 +85,35 @@ def test_anchors_coverage_and_metrics_read_one_number(space: str) -> None:
     assert anchors_of(text) == ["1447717"]
     assert coverage(specifics("How many of the 1 447 717 pupils?", GAZETTEER), [Evidence.of(text, GAZETTEER)]) == 1.0
     assert metrics.fact_present(["1447717"], text) and metrics.numbers_in(text) == {"1447717"}
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "percent", "written"),
+    [
+        ("375тин", {375.0}, False, "375"),
+        ("3 миң", {3000.0}, False, "3 миң"),
+        ("3 тысячи", {3000.0}, False, "3 тысячи"),
+        ("3,000", {3000.0}, False, "3,000"),
+        ("26,4", {26.4}, False, "26,4"),
+        ("26.4", {26.4}, False, "26.4"),
+        ("50%", {50.0}, True, "50%"),
+        ("50 пайыз", {50.0}, True, "50 пайыз"),
+        ("2023-жылы", {2023.0}, False, "2023"),
+        ("1 447 717", {1447717.0}, False, "1 447 717"),
+        ("1,5 млн", {1500000.0}, False, "1,5 млн"),
+        ("15.03.2023", {15.0, 3.0, 2023.0}, False, "15.03.2023"),
+        ("1,234.5", {1234.5}, False, "1,234.5"),
+    ],
+)
+def test_numbers_are_read_with_their_spellings_multipliers_and_percent(
+    text: str, values: set[float], percent: bool, written: str
+) -> None:
+    (number,) = numbers_in(text)
+    assert set(number.values) == values and number.percent is percent and text[number.start : number.end] == written
+
+
+def test_a_percentage_matches_only_a_percentage_and_a_plain_number_matches_both() -> None:
+    (fifty_percent,) = numbers_in("50%")
+    (fifty,) = numbers_in("50 орун")
+    assert fifty.matches(fifty_percent) and fifty.matches(fifty)
+    assert fifty_percent.matches(fifty_percent) and not fifty_percent.matches(fifty)
