@@ -19,9 +19,12 @@ REFUSAL = {
 
 
 def answer_text(answer: Answer) -> str:
-    """The answer as plain text in its language, for clients that only print: lead-in, then «quotes» [n]."""
+    """The answer as plain text in its language, for clients that only print: a generated answer as written, else
+    lead-in, then «quotes» [n]."""
     if answer.refused:
         return REFUSAL[answer.language]
+    if answer.generated is not None:
+        return answer.generated  # verified: each [n] points at the citation whose quote states it
     if answer.lead is not None:
         first = LEAD_IN[answer.language].format(span=answer.lead.text) + f" [{answer.lead.citation}]"
     else:
@@ -50,8 +53,12 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
                 "url": c.url,
                 "date": c.date,
                 "highlight": list(c.highlight) if c.highlight else None,
+                "highlights": [list(h) for h in c.highlights],
             }
             for c in answer.citations
         ],
+        "segments": [{"text": seg.text, "citations": list(seg.citations)} for seg in answer.segments],
+        "generator": answer.generator,
+        "fallback_reason": answer.fallback_reason,
         "timings_ms": dict(answer.timings_ms),
     }

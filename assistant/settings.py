@@ -80,6 +80,20 @@ class Settings(BaseSettings):
         description="text of one uploaded document (~1,200 chunks, about two minutes of embedding on 2 cores)",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="allowed web origins")
+    llm_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible base URL including /v1 (vLLM, llama-server, Ollama, a hosted API); "
+        "unset: no generated answers",
+    )
+    llm_model: str = Field(default="default", description="the model name the server expects")
+    llm_api_key: SecretStr | None = Field(default=None, description="the model server's key (never logged)")
+    llm_timeout: float = Field(
+        default=12.0, gt=0, le=120, description="seconds to wait for the model before the extractive answer"
+    )
+    llm_max_tokens: int = Field(default=300, ge=16, le=4096, description="the longest reply asked for")
+    llm_concurrency: int = Field(
+        default=2, ge=1, le=64, description="model calls in flight; beyond them the extractive answer (busy)"
+    )
 
     @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod

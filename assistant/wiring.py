@@ -23,6 +23,7 @@ from assistant.core.answering import ExtractiveAnswerer
 from assistant.core.cosine_picker import CosinePicker
 from assistant.core.errors import ConfigurationError, NotFound, StoreMismatch
 from assistant.core.fitted import AnswerModel, CandidateReader, FittedAnswerer
+from assistant.core.generation import GeneratedAnswerer, GenerationConfig
 from assistant.core.models import Answer, Chunk, ChunkSentence, DocumentAdded, Language, StoredDocument
 from assistant.core.pipeline import answer_question, make_question
 from assistant.core.ports import (
@@ -70,6 +71,7 @@ __all__ = ["EMBED_BATCH", "IngestReport"]
 log = logging.getLogger(__name__)
 
 ANSWER_MODEL = Path(__file__).parent / "models" / "answerer.json"
+GENERATION_MODEL = Path(__file__).parent / "models" / "generation.json"
 
 EmbedderFactory = Callable[[str], Embedder]
 StoreFactory = Callable[[Settings, Embedder], WritableChunkStore]
@@ -279,7 +281,35 @@ def build_candidate_reader(settings: Settings, embedder: Embedder, store: Writab
 
 
 def build_answerer(settings: Settings, embedder: Embedder, store: WritableChunkStore) -> AnswerGenerator:
-    """The answerer the settings name; the API, the CLIs, evaluation and the benchmark all get it from here."""
+    """The answerer the settings name, behind a language model when BILIM_LLM_URL is set; the API, the CLIs,
+    evaluation and the benchmark all get it from here."""
+    answerer = build_extractive(settings, embedder, store)
+    if not settings.llm_url:
+        return answerer
+    from assistant.llm import OpenAIChat  # the optional [llm] extra
+
+    model = OpenAIChat(
+        settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout, settings.llm_max_tokens
+    )
+    return GeneratedAnswerer(
+        model,
+        answerer,
+        build_gazetteer(frozenset({settings.home_country.upper()})),
+        similarity=EmbeddingSimilarity(embedder, stored=store),
+        config=GenerationConfig(concurrency=settings.llm_concurrency, min_similarity=load_min_similarity()),
+    )
+
+
+def load_min_similarity(path: Path = GENERATION_MODEL) -> float:
+    """The e5 cosine an unverifiable generated claim must reach, as `python -m eval llm-fit` fitted it."""
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["min_similarity"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc} (write it with `python -m eval llm-fit`)") from exc
+
+
+def build_extractive(settings: Settings, embedder: Embedder, store: WritableChunkStore) -> AnswerGenerator:
+    """The answerer that quotes the documents: cosine, rule-based or fitted."""
     if settings.answerer == "cosine":
         return CosinePicker(EmbeddingSimilarity(embedder, stored=store))
     if settings.answerer == "extractive":

@@ -30,7 +30,8 @@ def _quote_html(quote: str, highlight: Sequence[int] | None) -> str:
 
 
 def render_answer(payload: dict[str, Any], language: str) -> str:
-    """The answer's parts as Telegram HTML: the lead span in bold with its [n], then each quote with its span in bold.
+    """The answer's parts as Telegram HTML: a generated answer's sentences with their [n], or the lead span in bold
+    with its [n]; then each quote with its span in bold.
 
     Lead-in and refusal are in the answer's language; the hint after a refusal in the user's interface language.
     """
@@ -39,6 +40,20 @@ def render_answer(payload: dict[str, Any], language: str) -> str:
         hint = text(language, "refusal_hint", site=MINISTRY_SITE)
         refusal = text(answer_language, "refusal")
         return f"🤷 {html.escape(refusal, quote=False)}\n\n<i>{html.escape(hint, quote=False)}</i>"
+    segments = [g for g in payload.get("segments") or [] if isinstance(g, dict) and g.get("text")]
+    if payload.get("generator") == "llm" and segments:
+        # A generated answer, verified against its quotes: its sentences with their [n], then the quotes.
+        said = " ".join(
+            html.escape(str(g["text"]), quote=False)
+            + "".join(f" [{int(n)}]" for n in g.get("citations") or [])
+            + ("" if str(g["text"])[-1:] in "?!…" else ".")
+            for g in segments
+        )
+        quotes = [
+            f"«{_quote_html(str(c['quote']), c.get('highlight'))}» [{int(c['index'])}]"
+            for c in payload.get("citations", [])
+        ]
+        return "\n".join([said, "", *quotes])
     lead = payload.get("lead")
     if isinstance(lead, dict) and lead.get("text"):
         label = html.escape(text(answer_language, "answer_label"), quote=False)

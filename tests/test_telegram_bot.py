@@ -349,6 +349,7 @@ class FakeApi(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), FakeApiHandler)
         self.up = False
         self.requests: list[str] = []
+        self.config: dict[str, Any] = {"auth_required": True, "admin_enabled": False, "max_question_chars": 50}
 
     @property
     def url(self) -> str:
@@ -371,7 +372,7 @@ class FakeApiHandler(BaseHTTPRequestHandler):
         if not self.server.up:
             self._reply(503, {"code": "store_unavailable", "detail": "down"})
         else:
-            self._reply(200, {"auth_required": True, "admin_enabled": False, "max_question_chars": 50})
+            self._reply(200, self.server.config)
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -399,3 +400,30 @@ def test_an_api_down_at_start_up_checks_the_length_itself_and_tells_its_limit(tm
         fake.shutdown()
         fake.server_close()
     assert fake.requests == ["GET /v1/config", "POST /v1/ask", "GET /v1/config"]
+
+
+def test_the_bot_refuses_to_start_when_the_api_may_wait_longer_for_its_model(tmp_path: Path) -> None:
+    fake = FakeApi()
+    fake.up = True
+    fake.config = {**fake.config, "generated_answers": True, "llm_timeout": 12.0}
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    try:
+        with TelegramStub(token=TOKEN) as telegram:
+            env = {
+                "BILIM_TELEGRAM_TOKEN": TOKEN,
+                "BILIM_TELEGRAM_API_URL": f"{telegram.url}/bot",
+                "BILIM_API_URL": fake.url,
+                "BILIM_API_KEY": ASK_KEY,
+                "BILIM_API_TIMEOUT": "10",
+                "BILIM_TELEGRAM_STATE": str(tmp_path / "state.pickle"),
+            }
+            done = subprocess.run(
+                [sys.executable, "-m", "bots.telegram"], cwd=ROOT, env=cli_env(**env), capture_output=True, timeout=60
+            )
+    finally:
+        fake.shutdown()
+        fake.server_close()
+    assert done.returncode == 2, done.stderr[-2000:]
+    message = done.stderr.decode()
+    assert "waits up to 12 s for its language model" in message and "BILIM_API_TIMEOUT to at least 17" in message
+    assert "Traceback" not in message

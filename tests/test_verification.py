@@ -3,15 +3,14 @@ numbered passages (pure logic: the real gazetteer, no model)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 from assistant.core.coverage import Gazetteer
 from assistant.core.models import Chunk, Language
 from assistant.core.sentences import chunk_sentences
-from assistant.core.verification import Passage, Verdict, in_language, split_claims, verify
+from assistant.core.verification import Passage, Verdict, in_language, renumber, split_claims, verify
 from assistant.gazetteer import build_gazetteer
+from tests.fakes import FixedSimilarity
 
 KY = (
     "Орусиянын ЖОЖдорунда 2024-жылы кыргызстандыктар үчүн 375 бюджеттик орун бөлүндү. "
@@ -118,11 +117,8 @@ def test_two_markers_lend_one_sentence_each(gazetteer: Gazetteer) -> None:
     assert verdict.ok and verdict.claims[0].passages == (1, 2) and len(verdict.claims[0].quotes) == 2
 
 
-def scores(value: float) -> object:
-    def similarity(text: str, sentences: Sequence[str]) -> list[float]:
-        return [value] * len(sentences)
-
-    return similarity
+def scores(value: float) -> FixedSimilarity:
+    return FixedSimilarity({}, default=value)
 
 
 def test_a_claim_with_nothing_to_check_needs_a_close_sentence(gazetteer: Gazetteer) -> None:
@@ -160,3 +156,8 @@ def test_the_reply_language_is_told_by_script_then_by_kyrgyz_letters(
 def test_claims_are_cut_at_their_markers() -> None:
     claims, rest = split_claims("Бир [1]. Эки [2, 3]. Үч [1] [2] калды")
     assert claims == [("Бир", (1,)), ("Эки", (2, 3)), ("Үч", (1, 2))] and rest.strip() == "калды"
+
+
+def test_markers_are_renumbered_claim_by_claim() -> None:
+    reply = "Бир [3]. Эки [1, 2]. [4] Үч [2][3]."
+    assert renumber(reply, [[1], [2, 3], [1]]) == "Бир [1]. Эки [2][3]. Үч [1]."  # "[4]" continued "Эки"

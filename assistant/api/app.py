@@ -306,6 +306,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             "admin_enabled": bool(cfg.admin_keys),
             "max_question_chars": cfg.max_question_chars,
             "max_upload_bytes": cfg.max_upload_bytes,
+            "generated_answers": bool(cfg.llm_url),
+            "llm_timeout": cfg.llm_timeout if cfg.llm_url else None,
         }
 
     @app.get("/", include_in_schema=False)

@@ -28,6 +28,10 @@ def _answer(state: AppState, caller: Caller, body: AskRequest) -> dict[str, Any]
     state.metrics.answers.labels(asked.answer.language).inc()
     if asked.answer.refused:
         state.metrics.refusals.labels(asked.answer.language).inc()
+    if asked.answer.generator == "llm":
+        state.metrics.generated.inc()
+    if asked.answer.fallback_reason:
+        state.metrics.fallbacks.labels(asked.answer.fallback_reason).inc()
     state.purge_if_due()
     return {**answer_to_json(asked.answer), "conversation_id": asked.conversation_id, "answer_id": asked.answer_id}
 
@@ -62,7 +66,8 @@ def ask_stream(
     state: AppState = Depends(app_state),
 ) -> StreamingResponse:
     """Events: `status` (working), `answer` ({"delta"} parts of the text), `citations`, then `done` (ids,
-    refusal flag, language, lead, confidence, timings); a failure after the stream started is an `error` event."""
+    refusal flag, language, lead, confidence, generator and fallback reason, timings); a failure after the stream
+    started is an `error` event. A generated answer streams only once verified: nothing of it is sent before."""
     state.asking.check(body.question, body.language, body.conversation_id, caller.owner)  # 422, 404 before streaming
 
     def events() -> Iterator[str]:
@@ -79,7 +84,10 @@ def ask_stream(
         for part in answer_parts(result["answer"]):
             yield _event("answer", {"delta": part})
         yield _event("citations", {"citations": result["citations"]})
-        keys = ("conversation_id", "answer_id", "refused", "language", "lead", "confidence", "timings_ms")
+        keys = (
+            "conversation_id", "answer_id", "refused", "language", "lead", "confidence", "generator",
+            "fallback_reason", "timings_ms",
+        )  # fmt: skip
         yield _event("done", {key: result[key] for key in keys})
 
     return StreamingResponse(

@@ -17,7 +17,7 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 @dataclass
 class Metrics:
-    """Requests and latency by route, answers, refusals, feedback and the stored chunks."""
+    """Requests and latency by route, answers, refusals, feedback, generated answers and the stored chunks."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -41,6 +41,17 @@ class Metrics:
         )
         self.ingested = Counter(
             "bilim_ingested_documents_total", "documents ingested through the API", registry=self.registry
+        )
+        # With BILIM_LLM_URL: answers the model wrote and verification passed, and the extractive answers given
+        # instead, by why (busy, timeout, unsupported, …).
+        self.generated = Counter(
+            "bilim_generated_answers_total", "generated answers shown (verified)", registry=self.registry
+        )
+        self.fallbacks = Counter(
+            "bilim_generation_fallbacks_total",
+            "extractive answers given instead of a generated one",
+            ["reason"],
+            registry=self.registry,
         )
 
     def render(self) -> bytes:

@@ -68,6 +68,10 @@ class CitationOut(BaseModel):
     url: str | None
     date: str | None
     highlight: list[int] | None = Field(description="answer span as [start, end] inside the quote")
+    highlights: list[list[int]] = Field(
+        default_factory=list,
+        description="a generated answer's checked numbers and names as [start, end] spans inside the quote",
+    )
 
 
 class LeadOut(BaseModel):
@@ -75,6 +79,13 @@ class LeadOut(BaseModel):
 
     text: str = Field(description="a number, date, name or place, verbatim from the quote")
     citation: int = Field(description="`index` of the citation; the span is that quote's `highlight`")
+
+
+class SegmentOut(BaseModel):
+    """A sentence of a generated answer and the citations (indices) that state it."""
+
+    text: str
+    citations: list[int]
 
 
 class AnswerOut(BaseModel):
@@ -90,6 +101,17 @@ class AnswerOut(BaseModel):
         default=None, description="probability that the documents answer the question; null when not estimated"
     )
     citations: list[CitationOut] = Field(description="the verbatim quotes the answer stands on, in reading order")
+    segments: list[SegmentOut] = Field(
+        default_factory=list, description="a generated answer as parts: each claim with its citations"
+    )
+    generator: Literal["llm", "extractive"] = Field(
+        default="extractive", description="llm: written by the language model and verified against its quotes"
+    )
+    fallback_reason: str | None = Field(
+        default=None,
+        description="why a model's answer was not shown (busy, timeout, rate_limited, unreachable, error, no_answer, "
+        "or the failed check: unsupported, unknown_citation, no_citation, uncited, wrong_language, empty, too_long)",
+    )
     timings_ms: dict[str, float]
     conversation_id: str
     answer_id: str
@@ -189,6 +211,10 @@ class ClientConfig(BaseModel):
     admin_enabled: bool
     max_question_chars: int
     max_upload_bytes: int
+    generated_answers: bool = Field(default=False, description="a language model writes answers (BILIM_LLM_URL)")
+    llm_timeout: float | None = Field(
+        default=None, description="seconds the server waits for the model; a client should wait at least 5 s more"
+    )
 
 
 class InsightsTotals(BaseModel):

@@ -355,19 +355,7 @@ class ExtractiveAnswerer:
                 continue
             index = len(citations) + 1
             citations.append(
-                Citation(
-                    index=index,
-                    document=chunk.document_id,
-                    title=chunk.title,
-                    chunk_id=chunk.id,
-                    quote=cand.text,
-                    start=cand.start,
-                    end=cand.end,
-                    score=round(cand.score, 4),
-                    url=chunk.url,
-                    date=chunk.date,
-                    highlight=cand.span,
-                )
+                Citation.quoting(chunk, index, (cand.start, cand.end, cand.text), round(cand.score, 4), cand.span)
             )
         return Answer(
             language=question.language,

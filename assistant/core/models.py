@@ -73,6 +73,7 @@ class Question:
     text: str
     language: Language
     previous: str | None = None  # the earlier question an elliptical follow-up leans on
+    history: tuple[str, ...] = ()  # the conversation's earlier questions, oldest first (a generator shows them)
 
     @property
     def search_text(self) -> str:
@@ -95,6 +96,34 @@ class Citation:
     url: str | None = None
     date: str | None = None
     highlight: tuple[int, int] | None = None  # answer span inside `quote`
+    highlights: tuple[tuple[int, int], ...] = ()  # a generated answer's checked tokens inside `quote`
+
+    @classmethod
+    def quoting(
+        cls,
+        chunk: Chunk,
+        index: int,
+        span: tuple[int, int, str],
+        score: float,
+        highlight: tuple[int, int] | None = None,
+        highlights: tuple[tuple[int, int], ...] = (),
+    ) -> Citation:
+        """Citation `index` of a chunk's text span (start, end, the quoted text) with the chunk's document facts."""
+        start, end, quote = span
+        return cls(
+            index=index,
+            document=chunk.document_id,
+            title=chunk.title,
+            chunk_id=chunk.id,
+            quote=quote,
+            start=start,
+            end=end,
+            score=score,
+            url=chunk.url,
+            date=chunk.date,
+            highlight=highlight,
+            highlights=highlights,
+        )
 
 
 @dataclass(frozen=True)
@@ -106,6 +135,14 @@ class Lead:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A sentence (or two) of a generated answer and the citations that state it."""
+
+    text: str
+    citations: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Answer:
     """The assistant's reply as parts clients render: the lead span, the quotes (citations), refusal, confidence."""
 
@@ -114,6 +151,10 @@ class Answer:
     lead: Lead | None = None
     citations: tuple[Citation, ...] = ()  # the verbatim quotes, in reading order; `highlight` marks the span
     confidence: float | None = None  # probability that the documents answer the question (None: not estimated)
+    generated: str | None = None  # a language model's verified answer, its [n] pointing at `citations`
+    segments: tuple[Segment, ...] = ()  # the same as parts: each claim with its citations
+    generator: Literal["llm", "extractive"] = "extractive"
+    fallback_reason: str | None = None  # why a model's answer was not shown (busy, timeout, unsupported, …)
     timings_ms: dict[str, float] = field(default_factory=dict)
     retrieved: tuple[ScoredChunk, ...] = ()
 

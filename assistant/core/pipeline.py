@@ -46,6 +46,7 @@ def make_question(
         text=text,
         language=language or detect_language(text),
         previous=" ".join(previous.split()) if previous and is_followup(text) else None,
+        history=tuple(" ".join(h.split()) for h in history if h and h.strip()),
     )
 
 

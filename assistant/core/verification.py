@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.core.coverage import Evidence, Gazetteer, Specific, specifics
 from assistant.core.language import detect_language
 from assistant.core.models import Chunk, ChunkSentence, Language
 from assistant.core.numbers import NumberValue, numbers_in
+from assistant.core.ports import SentenceSimilarity
 
 NO_ANSWER = "NO_ANSWER"
 MAX_REPLY_CHARS = 2000
@@ -40,9 +41,6 @@ _OPENER_WORDS = (
     "аларга бардык баардыгы ар бир"
 )
 _OPENERS = frozenset(_OPENER_WORDS.split())
-
-# Similarity of a claim to candidate sentences (e5 cosines), for claims with nothing to check by the letter.
-Similarity = Callable[[str, Sequence[str]], list[float]]
 
 
 @dataclass(frozen=True)
@@ -109,6 +107,22 @@ def split_claims(reply: str) -> tuple[list[tuple[str, tuple[int, ...]]], str]:
     return claims, reply[at:]
 
 
+def renumber(reply: str, markers: Sequence[Sequence[int]]) -> str:
+    """The reply with each claim's marker group replaced by `markers` (one list per claim, as `split_claims`
+    cuts them); a marker group that continues the previous claim's is dropped."""
+    out: list[str] = []
+    at, claim = 0, 0
+    for match in _MARKERS.finditer(reply):
+        text = reply[at : match.start()]
+        out.append(text)
+        if _HAS_WORD.search(text.strip(" \t\n.;:,")) and claim < len(markers):
+            out.append(" " + "".join(f"[{n}]" for n in markers[claim]))
+            claim += 1
+        at = match.end()
+    out.append(reply[at:])
+    return "".join(out)
+
+
 def _names(text: str, gazetteer: Gazetteer) -> list[Specific]:
     """The names, places, months and acronyms a claim states, its sentences' first words included."""
     found: dict[tuple[str, str], Specific] = {}
@@ -169,7 +183,7 @@ def _check_claim(
     text: str,
     cited: Sequence[Passage],
     gazetteer: Gazetteer,
-    similarity: Similarity | None,
+    similarity: SentenceSimilarity | None,
     min_similarity: float,
 ) -> Claim | Verdict:
     """The claim with its quotes, or the failing verdict. With several markers ("[1][2]") each cited passage
@@ -180,7 +194,8 @@ def _check_claim(
         candidates = [(p, s) for p in cited for s in p.sentences]
         if similarity is None or not candidates:
             return _fail("unsupported", f"nothing in {text!r} can be checked against the cited passage")
-        scores = similarity(text, [s.text for _, s in candidates])
+        # e5 cosines of the claim to the cited sentences (their stored vectors), as the answerer scores them.
+        scores = similarity.similarities(text, [(p.chunk, s.text) for p, s in candidates])
         best = max(range(len(candidates)), key=lambda i: scores[i])
         if scores[best] < min_similarity:
             return _fail("unsupported", f"{text!r} is not close to any sentence it cites ({scores[best]:.2f})")
@@ -216,7 +231,7 @@ def verify(
     language: Language,
     gazetteer: Gazetteer,
     *,
-    similarity: Similarity | None = None,
+    similarity: SentenceSimilarity | None = None,
     min_similarity: float = 1.0,
     max_chars: int = MAX_REPLY_CHARS,
 ) -> Verdict:

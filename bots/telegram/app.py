@@ -104,6 +104,13 @@ class RedactToken(logging.Filter):
         return True
 
 
+API_TIMEOUT_MARGIN = 5.0  # seconds the bot waits beyond the API's wait for its language model
+
+
+class TimeoutsDisagree(Exception):
+    """The API may wait for its model longer than the bot waits for the API: the bot does not start."""
+
+
 class Bot:
     """The bot's behaviour; one instance per Application."""
 
@@ -152,12 +159,23 @@ class Bot:
         return language_of(update.effective_user.language_code if update.effective_user else None)
 
     async def learn_question_limit(self) -> int | None:
-        """The API's question limit from GET /v1/config; None while the API cannot say (it checks questions itself)."""
+        """The API's question limit from GET /v1/config; None while the API cannot say (it checks questions itself).
+        At start-up the bot also refuses to run when the API may wait for its language model longer than the bot
+        waits for the API (a student would get "try again" just as the API falls back to its own answer)."""
         try:
-            limit = (await self._api().config()).get("max_question_chars")
+            config = await self._api().config()
         except (ApiUnavailable, ApiRejected) as exc:
             log.warning("the API's question limit is unknown (%s); the API checks the length itself", exc)
             return self.max_question
+        reported = config.get("llm_timeout")
+        model_wait = float(reported) if isinstance(reported, int | float) and not isinstance(reported, bool) else 0.0
+        if model_wait > self.settings.api_timeout - API_TIMEOUT_MARGIN:
+            raise TimeoutsDisagree(
+                f"the API waits up to {model_wait:g} s for its language model (BILIM_LLM_TIMEOUT) but the bot "
+                f"waits only {self.settings.api_timeout:g} s for the API (BILIM_API_TIMEOUT): set "
+                f"BILIM_API_TIMEOUT to at least {model_wait + API_TIMEOUT_MARGIN:g}, or lower BILIM_LLM_TIMEOUT"
+            )
+        limit = config.get("max_question_chars")
         if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
             self.max_question = limit
         return self.max_question
@@ -484,6 +502,16 @@ def main() -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
     app = build_application(settings)
+    try:
+        serve(app, settings)
+        return 0
+    except TimeoutsDisagree as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
+def serve(app: Application[Any, Any, Any, Any, Any, Any], settings: BotSettings) -> None:
+    """Long polling, or the webhook when BILIM_TELEGRAM_WEBHOOK_URL is set, until interrupted."""
     if settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
         app.run_webhook(
@@ -496,4 +524,3 @@ def main() -> int:
         )
     else:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
-    return 0

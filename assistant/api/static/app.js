@@ -888,7 +888,8 @@
     return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : I18N.en[key];
   }
 
-  /** Render the answer from its parts: the lead span and its [n], then each «quote» with its span marked and [n].
+  /** Render the answer from its parts: a generated answer's sentences each with its [n]; else the lead span and
+   * its [n], then each «quote» with its span marked and [n].
    * Nothing is parsed out of the rendered `answer` text. Newlines stay (CSS pre-wrap). */
   function renderAnswerParts(container, data, citations, answerLang) {
     if (data.refused === true) {
@@ -897,6 +898,20 @@
     }
     const byIndex = new Map();
     for (const c of citations) if (c && Number.isInteger(c.index)) byIndex.set(c.index, c);
+    const segments = Array.isArray(data.segments) ? data.segments.filter((g) => g && typeof g.text === 'string') : [];
+    if (data.generator === 'llm' && segments.length) {
+      // A generated answer, verified: each sentence with the [n] of the quote that states it.
+      segments.forEach((segment, i) => {
+        if (i) container.append(' ');
+        container.append(document.createTextNode(segment.text));
+        for (const n of Array.isArray(segment.citations) ? segment.citations : []) {
+          const cited = byIndex.get(n);
+          if (cited) container.append(' ', citeButton(n, cited, answerLang, 'cite'));
+        }
+        if (!/[?!…]$/.test(segment.text)) container.append('.');
+      });
+      return;
+    }
     const lead = data.lead && typeof data.lead === 'object' && typeof data.lead.text === 'string' ? data.lead : null;
     if (lead) {
       container.append(document.createTextNode(`${tAnswer(answerLang, 'answerLabel')}: `),

@@ -1,0 +1,230 @@
+"""Generated answers for real: the API server process with BILIM_LLM_URL set talks, through the real `openai`
+client and real HTTP, to a scripted OpenAI-compatible server; only verified replies reach the user."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from playwright.sync_api import Browser, expect
+
+from ingest.pipeline import IngestReport
+from tests.browsers import chromium
+from tests.llm_server import ScriptedModelServer, Step, scripted_model_server
+from tests.servers import ASK, ASK_KEY, QUOTA_KY, api_server
+from tests.support import ROOT, cli_env
+
+pytestmark = pytest.mark.slow
+
+LLM_KEY = "llm-secret-key-do-not-log-7f3a"
+FAITHFUL = Step(reply="Жыл сайын 375 бюджеттик орун бөлүнөт [{n}].", cite="375тин")
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[ScriptedModelServer]:
+    with scripted_model_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api(
+    model: ScriptedModelServer, corpus_store_dir: tuple[Path, IngestReport], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    data_dir = tmp_path_factory.mktemp("llm") / "store"
+    shutil.copytree(corpus_store_dir[0], data_dir)
+    log = data_dir.parent / "api.log"
+    env = {
+        "BILIM_API_KEYS": ASK_KEY,
+        "BILIM_RATE_LIMIT": "100000/minute",
+        "BILIM_LLM_URL": model.url,
+        "BILIM_LLM_MODEL": "scripted",
+        "BILIM_LLM_API_KEY": LLM_KEY,
+        "BILIM_LLM_TIMEOUT": "1",
+        "BILIM_LLM_CONCURRENCY": "1",
+    }
+    with api_server(data_dir, log, "--log-level", "debug", **env) as url:
+        yield url, log
+
+
+def ask(url: str, question: str = QUOTA_KY) -> dict[str, Any]:
+    response = httpx.post(f"{url}/v1/ask", json={"question": question}, headers=ASK, timeout=60)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_faithful_reply_is_shown_with_the_sentence_that_holds_its_number(
+    api: tuple[str, Path], model: ScriptedModelServer
+) -> None:
+    model.plan(FAITHFUL)
+    answer = ask(api[0])
+    assert answer["generator"] == "llm" and answer["fallback_reason"] is None, answer
+    assert answer["answer"] == "Жыл сайын 375 бюджеттик орун бөлүнөт [1]." and answer["lead"] is None
+    quote = answer["citations"][0]
+    assert "375тин" in quote["quote"]
+    assert "375" in [quote["quote"][a:b] for a, b in quote["highlights"]]  # the checked number, marked
+    sent = model.requests[-1]
+    assert sent["body"]["model"] == "scripted" and sent["headers"]["authorization"] == f"Bearer {LLM_KEY}"
+    assert "Кыргызча" in sent["body"]["messages"][0]["content"]
+
+
+@pytest.mark.parametrize(
+    ("step", "reason"),
+    [
+        (Step(reply="Жыл сайын 500 бюджеттик орун бөлүнөт [{n}].", cite="375тин"), "unsupported"),  # invented
+        (Step(reply="Жыл сайын 375 бюджеттик орун бөлүнөт [9]."), "unknown_citation"),  # a wrong [n]
+        (Step(reply="Жыл сайын 375 бюджеттик орун бөлүнөт."), "no_citation"),
+        (Step(reply="Every year 375 budget places are allocated [{n}].", cite="375тин"), "wrong_language"),
+        (Step(status=500), "error"),
+        (Step(status=429), "rate_limited"),
+    ],
+)
+def test_an_unverified_or_failed_reply_gives_the_extractive_answer_with_the_reason(
+    api: tuple[str, Path], model: ScriptedModelServer, step: Step, reason: str
+) -> None:
+    model.plan(step)
+    answer = ask(api[0])
+    assert answer["generator"] == "extractive" and answer["fallback_reason"] == reason, answer
+    assert answer["answer"].startswith("Жооп: 375") and not answer["refused"]
+
+
+def test_no_answer_is_a_refusal(api: tuple[str, Path], model: ScriptedModelServer) -> None:
+    model.plan(Step(reply="NO_ANSWER"))
+    answer = ask(api[0])
+    assert answer["refused"] and answer["generator"] == "llm" and answer["citations"] == []
+    assert answer["answer"].startswith("Кечиресиз")
+
+
+def test_a_model_that_never_answers_costs_about_the_timeout(api: tuple[str, Path], model: ScriptedModelServer) -> None:
+    model.plan(Step(reply="Жыл сайын 375 бюджеттик орун бөлүнөт [1].", delay=4))
+    started = time.perf_counter()
+    answer = ask(api[0])
+    elapsed = time.perf_counter() - started
+    assert answer["fallback_reason"] == "timeout" and answer["answer"].startswith("Жооп: 375")
+    assert elapsed < 2.5  # BILIM_LLM_TIMEOUT=1, then the extractive answer at once
+
+
+def test_beyond_the_concurrency_a_question_gets_the_extractive_answer_busy(
+    api: tuple[str, Path], model: ScriptedModelServer
+) -> None:
+    model.plan(Step(reply="Жыл сайын 375 бюджеттик орун бөлүнөт [{n}].", cite="375тин", delay=0.8), FAITHFUL)
+    answers: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda: answers.append(ask(api[0]))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.3)  # the first holds the only slot while the model thinks
+    for thread in threads:
+        thread.join(timeout=60)
+    reasons = sorted(str(a["fallback_reason"]) for a in answers)
+    assert reasons == ["None", "busy"], answers
+
+
+def test_the_stream_sends_the_answer_only_once_verified(api: tuple[str, Path], model: ScriptedModelServer) -> None:
+    model.plan(FAITHFUL)
+    with httpx.stream(
+        "POST", f"{api[0]}/v1/ask/stream", json={"question": QUOTA_KY}, headers=ASK, timeout=60
+    ) as response:
+        events = [line.removeprefix("event: ") for line in response.iter_lines() if line.startswith("event: ")]
+    assert events[0] == "status" and events[-2:] == ["citations", "done"]
+    assert set(events[1:-2]) == {"answer"}
+
+
+def test_config_metrics_and_the_log_keep_the_key_to_themselves(
+    api: tuple[str, Path], model: ScriptedModelServer
+) -> None:
+    url, log = api
+    config = httpx.get(f"{url}/v1/config").json()
+    assert config["generated_answers"] is True and config["llm_timeout"] == 1.0
+    metrics = httpx.get(f"{url}/metrics").text
+    assert "bilim_generated_answers_total" in metrics
+    assert 'bilim_generation_fallbacks_total{reason="unsupported"}' in metrics
+    assert LLM_KEY not in log.read_text(encoding="utf-8")  # served at debug level: still never logged
+
+
+def test_the_scripted_server_speaks_openai_streaming_too(model: ScriptedModelServer) -> None:
+    model.plan(Step(reply="Бир эки үч"))
+    client = openai.OpenAI(base_url=model.url, api_key="k", max_retries=0)
+    pieces = [
+        chunk.choices[0].delta.content or ""
+        for chunk in client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], stream=True)
+    ]
+    assert "".join(pieces) == "Бир эки үч" and len(pieces) == 3
+    assert json.loads(json.dumps(model.requests[-1]["body"]))["stream"] is True
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as browser:
+        yield browser
+
+
+def test_the_web_chat_shows_a_generated_answer_with_working_markers(
+    api: tuple[str, Path], model: ScriptedModelServer, browser: Browser
+) -> None:
+    model.plan(FAITHFUL)
+    page = browser.new_context(locale="ky-KG").new_page()
+    page.goto(f"{api[0]}/")
+    page.fill("#api-key", ASK_KEY)
+    page.press("#api-key", "Enter")
+    page.fill("#question", QUOTA_KY)
+    page.press("#question", "Enter")
+    answer = page.locator("#messages .answer").last
+    expect(answer.locator(".answer-text")).to_have_text("Жыл сайын 375 бюджеттик орун бөлүнөт [1].", timeout=30_000)
+    answer.locator(".answer-text button.cite[data-index='1']").click()
+    expect(page.locator("#passage-quote")).to_contain_text("375тин")
+    expect(page.locator("#passage-quote mark")).to_have_text("375")
+
+
+def test_eval_measures_a_deployments_model_and_needs_its_url(
+    model: ScriptedModelServer, corpus_store_dir: tuple[Path, IngestReport], tmp_path: Path
+) -> None:
+    dev = (ROOT / "eval/datasets/dev.jsonl").read_text(encoding="utf-8").splitlines()
+    qa = tmp_path / "three.jsonl"
+    qa.write_text("\n".join(dev[:3]) + "\n", encoding="utf-8")
+    store = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], store)
+    command = [sys.executable, "-m", "eval", "run", "--config", "llm", "--qa", str(qa), "--data-dir", str(store)]
+    missing = subprocess.run(
+        [*command, "--out", str(tmp_path / "none")],
+        cwd=ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert missing.returncode == 2 and "BILIM_LLM_URL" in missing.stderr
+    model.plan(Step(reply="NO_ANSWER"), Step(status=500), Step(reply="Wrong language [1]."))
+    done = subprocess.run(
+        [*command, "--out", str(tmp_path / "out")],
+        cwd=ROOT, env=cli_env(BILIM_LLM_URL=model.url, BILIM_LLM_TIMEOUT="5"), capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    reports = {r["config"]: r for r in json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))}
+    generation = reports["llm"]["generation"]
+    assert set(generation) == {"verified_rate", "fallback_rate", "fallbacks"}
+    assert "generation" not in reports["cosine"]  # the floors never talk to the model
+
+
+def test_the_shipped_similarity_threshold_is_what_the_fit_gives(tmp_path: Path) -> None:
+    out = tmp_path / "generation.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "eval", "llm-fit", "--out", str(out)],
+        cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    fitted = json.loads(out.read_text(encoding="utf-8"))
+    shipped = json.loads((ROOT / "assistant/models/generation.json").read_text(encoding="utf-8"))
+    assert fitted == shipped and "| test |" in done.stdout
+    test = fitted["figures"]["test"]
+    assert test["at_threshold"]["precision"] > test["floor_accept_all"]["precision"]  # beside its floor
