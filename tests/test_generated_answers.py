@@ -23,6 +23,8 @@ from tests.browsers import chromium
 from tests.llm_server import ScriptedModelServer, Step, scripted_model_server
 from tests.servers import ASK, ASK_KEY, QUOTA_KY, api_server
 from tests.support import ROOT, cli_env
+from tests.telegram_stub import TelegramStub
+from tests.test_telegram_bot import TOKEN, buttons, last_text, running_bot
 
 pytestmark = pytest.mark.slow
 
@@ -228,3 +230,19 @@ def test_the_shipped_similarity_threshold_is_what_the_fit_gives(tmp_path: Path) 
     assert fitted == shipped and "| test |" in done.stdout
     test = fitted["figures"]["test"]
     assert test["at_threshold"]["precision"] > test["floor_accept_all"]["precision"]  # beside its floor
+
+
+def test_the_telegram_bot_shows_a_generated_answer_with_its_markers_and_sources(
+    api: tuple[str, Path], model: ScriptedModelServer, tmp_path: Path
+) -> None:
+    model.plan(FAITHFUL)
+    chat = 7701
+    with (
+        TelegramStub(token=TOKEN) as telegram,
+        running_bot(telegram, api[0], tmp_path / "state.pickle", tmp_path / "bot.log", BILIM_API_TIMEOUT="10"),
+    ):
+        telegram.send_text(chat, QUOTA_KY, user_id=chat, language_code="ky")
+        answer = last_text(telegram, chat, 1)
+        assert answer["text"].startswith("Жыл сайын 375 бюджеттик орун бөлүнөт [1].")
+        assert "«" in answer["text"] and "<b>375</b>тин" in answer["source_text"]  # the quote, its number marked
+        assert buttons(answer)[0].startswith("src:a_")  # the sources button opens the cited sentence
