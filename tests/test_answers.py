@@ -115,8 +115,13 @@ def test_who_and_when_questions(service: Service) -> None:
 
 def test_answer_json_contract(service: Service) -> None:
     payload = answer_to_json(service.ask("Сколько кыргызстанцев сейчас учится в российских вузах?"))
-    assert set(payload) == {"answer", "language", "refused", "lead", "confidence", "citations", "timings_ms"}
+    assert set(payload) == {
+        "answer", "language", "refused", "lead", "confidence", "citations", "segments", "generator",
+        "fallback_reason", "timings_ms",
+    }  # fmt: skip
     assert payload["confidence"] is None
+    # Without BILIM_LLM_URL the answer is the extractive one, with nothing of a generated answer.
+    assert (payload["generator"], payload["fallback_reason"], payload["segments"]) == ("extractive", None, [])
     assert payload["lead"] == {"text": "16 000", "citation": 1}
     assert payload["language"] == "ru" and payload["refused"] is False
     citation = payload["citations"][0]
@@ -132,7 +137,9 @@ def test_answer_json_contract(service: Service) -> None:
         "url",
         "date",
         "highlight",
+        "highlights",
     }
+    assert citation["highlights"] == []
     assert re.fullmatch(r"[0-9a-f]{32}", citation["chunk_id"])
     assert "16 000" in citation["quote"]
     assert set(payload["timings_ms"]) >= {"retrieve", "answer", "total"}

@@ -198,6 +198,8 @@ def test_keys_are_required_and_checked(api: str) -> None:
         "admin_enabled": True,
         "max_question_chars": 1000,
         "max_upload_bytes": 300000,
+        "generated_answers": False,  # BILIM_LLM_URL unset
+        "llm_timeout": None,
     }
 
 
