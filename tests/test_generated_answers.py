@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ from ingest.pipeline import IngestReport
 from tests.browsers import chromium
 from tests.llm_server import ScriptedModelServer, Step, scripted_model_server
 from tests.servers import ASK, ASK_KEY, QUOTA_KY, api_server
-from tests.support import ROOT, cli_env
+from tests.support import ROOT, cli_env, run_module
 from tests.telegram_stub import TelegramStub
 from tests.test_telegram_bot import TOKEN, buttons, last_text, running_bot
 
@@ -195,22 +193,12 @@ def test_eval_measures_a_deployments_model_and_needs_its_url(
     qa.write_text("\n".join(dev[:3]) + "\n", encoding="utf-8")
     store = tmp_path / "store"
     shutil.copytree(corpus_store_dir[0], store)
-    command = [sys.executable, "-m", "eval", "run", "--config", "llm", "--qa", str(qa), "--data-dir", str(store)]
-    missing = subprocess.run(
-        [*command, "--out", str(tmp_path / "none")],
-        cwd=ROOT,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    command: list[str | Path] = ["run", "--config", "llm", "--qa", qa, "--data-dir", store]
+    missing = run_module("eval", *command, "--out", tmp_path / "none", timeout=600)
     assert missing.returncode == 2 and "BILIM_LLM_URL" in missing.stderr
     model.plan(Step(reply="NO_ANSWER"), Step(status=500), Step(reply="Wrong language [1]."))
-    done = subprocess.run(
-        [*command, "--out", str(tmp_path / "out")],
-        cwd=ROOT, env=cli_env(BILIM_LLM_URL=model.url, BILIM_LLM_TIMEOUT="5"), capture_output=True, text=True,
-        timeout=600,
-    )  # fmt: skip
+    env = cli_env(BILIM_LLM_URL=model.url, BILIM_LLM_TIMEOUT="5")
+    done = run_module("eval", *command, "--out", tmp_path / "out", env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     reports = {r["config"]: r for r in json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))}
     generation = reports["llm"]["generation"]
@@ -220,10 +208,7 @@ def test_eval_measures_a_deployments_model_and_needs_its_url(
 
 def test_the_shipped_similarity_threshold_is_what_the_fit_gives(tmp_path: Path) -> None:
     out = tmp_path / "generation.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "eval", "llm-fit", "--out", str(out)],
-        cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    done = run_module("eval", "llm-fit", "--out", out, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     fitted = json.loads(out.read_text(encoding="utf-8"))
     shipped = json.loads((ROOT / "assistant/models/generation.json").read_text(encoding="utf-8"))

@@ -8,8 +8,6 @@ import io
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from playwright.sync_api import Browser, expect
 from ingest.pipeline import IngestReport
 from tests.browsers import chromium
 from tests.servers import ADMIN, ADMIN_KEY, ASK, ASK_KEY, api_server
-from tests.support import ROOT, cli_env
+from tests.support import ROOT, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -200,20 +198,14 @@ def test_the_html_report_holds_the_same_figures(seeded: Seeded, tmp_path: Path) 
     copy = tmp_path / "store"
     shutil.copytree(seeded.data_dir, copy, ignore=shutil.ignore_patterns(".write.lock"))
     out = tmp_path / "report.html"
-    done = subprocess.run(
-        [sys.executable, "-m", "eval", "insights", "--out", str(out), "--data-dir", str(copy)],
-        cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = run_module("eval", "insights", "--out", out, "--data-dir", copy, timeout=300)
     assert done.returncode == 0, done.stderr
     got = insights(seeded).json()
     page = out.read_text(encoding="utf-8")
     assert f"<b>{got['totals']['asked']}</b>" in page and "Chart.js v4.6.1" in page
     assert all(example in page for example in got["clusters"][0]["examples"])
     assert f"{got['totals']['asked']} questions" in done.stdout
-    missing = subprocess.run(
-        [sys.executable, "-m", "eval", "insights", "--out", str(out), "--data-dir", str(tmp_path / "none")],
-        cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    missing = run_module("eval", "insights", "--out", out, "--data-dir", tmp_path / "none", timeout=300)
     assert missing.returncode == 2 and "no service records" in missing.stderr
 
 
@@ -292,10 +284,7 @@ def test_rows_past_retention_are_gone_from_every_figure(seeded: Seeded) -> None:
 
 def test_the_shipped_clustering_is_what_the_fit_gives_on_the_frozen_set(tmp_path: Path) -> None:
     out = tmp_path / "clustering.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "eval", "insights-fit", "--out", str(out)],
-        cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    done = run_module("eval", "insights-fit", "--out", out, timeout=600)
     assert done.returncode == 0, done.stderr
     fitted = json.loads(out.read_text(encoding="utf-8"))
     shipped = json.loads((ROOT / "assistant/models/insights-clustering.json").read_text(encoding="utf-8"))
