@@ -227,9 +227,11 @@ class Service:
         except Exception:  # a thread's error would go unseen: log it; the next refresh tries again
             log.exception("the lexical index could not catch up with the store")
 
-    def question_vector(self, text: str) -> Vector:
-        """The question's own embedding (a cache hit after answering it, unless it was a follow-up)."""
-        return self.embedder.embed_query(text)
+    def question_vector(self, text: str, history: Sequence[str] = ()) -> Vector:
+        """What retrieval embedded for the question (a follow-up completed by the earlier question): a cache hit
+        once it has been answered, so keeping it costs nothing."""
+        question = make_question(text, None, self.settings.max_question_chars, history)
+        return self.embedder.embed_query(question.search_text)
 
     def ask(self, text: str, language: Language | None = None, history: Sequence[str] = ()) -> Answer:
         """Answer one question with citations (or a refusal); `history` holds earlier questions."""

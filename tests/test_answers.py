@@ -160,3 +160,12 @@ def test_cli_rejects_empty_question_and_empty_store(tmp_path: Path, corpus_store
     assert empty.returncode == 2 and "empty" in empty.stderr
     no_store = run_module("assistant", "ask", "--data-dir", tmp_path / "nothing", "Сколько мест?")
     assert no_store.returncode == 2 and "python -m ingest" in no_store.stderr
+
+
+def test_the_question_vector_kept_for_insights_is_the_one_retrieval_embedded(service: Service) -> None:
+    earlier = ["Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?"]
+    service.ask("Алардын ичинен жетимдерге канчасы?", history=earlier)
+    embedded = service.embedder.embed_query.cache_info().misses  # type: ignore[attr-defined]
+    vector = service.question_vector("Алардын ичинен жетимдерге канчасы?", earlier)
+    assert service.embedder.embed_query.cache_info().misses == embedded  # type: ignore[attr-defined]
+    assert vector is service.embedder.embed_query(f"{earlier[0]} Алардын ичинен жетимдерге канчасы?")

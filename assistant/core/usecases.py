@@ -22,7 +22,7 @@ class Answering(Protocol):
 
     def ask(self, text: str, language: Language | None = None, history: Sequence[str] = ()) -> Answer: ...
 
-    def question_vector(self, text: str) -> Vector: ...
+    def question_vector(self, text: str, history: Sequence[str] = ()) -> Vector: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class AskInConversation:
         answer = self.answering.ask(question, language, history)
         text = " ".join(question.split())
         # Kept with the answer so staff insights can group near-duplicate questions without embedding them again.
-        vector = self.answering.question_vector(text)
+        vector = self.answering.question_vector(text, history)
         conversation, answer_id = self.conversations.record(conversation_id, owner, text, answer, vector)
         return Asked(answer=answer, conversation_id=conversation, answer_id=answer_id)
 
