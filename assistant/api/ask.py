@@ -20,6 +20,10 @@ from assistant.core.errors import BilimError
 log = logging.getLogger("bilim.api")
 router = APIRouter(prefix="/v1", tags=["answers"])
 ASK_ERRORS = problems(400, 401, 404, 422, 429, 503)
+# Fallback reasons given after the model did reply (it answered NO_ANSWER, or a check failed).
+MODEL_REPLIED = frozenset(
+    {"no_answer", "unsupported", "unknown_citation", "no_citation", "uncited", "wrong_language", "empty", "too_long"}
+)
 
 
 def _answer(state: AppState, caller: Caller, body: AskRequest) -> dict[str, Any]:
@@ -28,10 +32,13 @@ def _answer(state: AppState, caller: Caller, body: AskRequest) -> dict[str, Any]
     state.metrics.answers.labels(asked.answer.language).inc()
     if asked.answer.refused:
         state.metrics.refusals.labels(asked.answer.language).inc()
-    if asked.answer.generator == "llm":
+    reason = asked.answer.fallback_reason
+    if asked.answer.generator == "llm" or reason in MODEL_REPLIED:
         state.metrics.generated.inc()
-    if asked.answer.fallback_reason:
-        state.metrics.fallbacks.labels(asked.answer.fallback_reason).inc()
+    if asked.answer.generator == "llm":
+        state.metrics.verified.inc()
+    if reason:
+        state.metrics.fallbacks.labels(reason).inc()
     state.purge_if_due()
     return {**answer_to_json(asked.answer), "conversation_id": asked.conversation_id, "answer_id": asked.answer_id}
 

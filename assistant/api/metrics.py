@@ -42,10 +42,13 @@ class Metrics:
         self.ingested = Counter(
             "bilim_ingested_documents_total", "documents ingested through the API", registry=self.registry
         )
-        # With BILIM_LLM_URL: answers the model wrote and verification passed, and the extractive answers given
-        # instead, by why (busy, timeout, unsupported, …).
-        self.generated = Counter(
-            "bilim_generated_answers_total", "generated answers shown (verified)", registry=self.registry
+        # With BILIM_LLM_URL: the model's replies, those verification passed (shown), and the extractive answers
+        # given instead, by why (busy, timeout, unsupported, …).
+        self.generated = Counter("bilim_generated_answers_total", "replies the model wrote", registry=self.registry)
+        self.verified = Counter(
+            "bilim_verified_answers_total",
+            "generated answers shown (verified, or its NO_ANSWER)",
+            registry=self.registry,
         )
         self.fallbacks = Counter(
             "bilim_generation_fallbacks_total",
