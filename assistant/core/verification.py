@@ -92,34 +92,47 @@ def in_language(text: str, language: Language) -> bool:
     return kyrgyz_letters or detected != "ru"
 
 
+_CLAIM_EDGE = " \t\n.;:,"  # what a claim's text is trimmed of at both ends
+
+
+def _marker_groups(reply: str) -> tuple[list[tuple[str, str, bool]], str]:
+    """Each marker group with the text before it (since the previous group) and whether it ends a claim (that
+    text holds a word; else it continues the previous claim's markers), and the text after the last group. The
+    one reading both `split_claims` and `renumber` go by."""
+    groups: list[tuple[str, str, bool]] = []
+    at = 0
+    for match in _MARKERS.finditer(reply):
+        before = reply[at : match.start()]
+        groups.append((before, match.group(0), bool(_HAS_WORD.search(before.strip(_CLAIM_EDGE)))))
+        at = match.end()
+    return groups, reply[at:]
+
+
 def split_claims(reply: str) -> tuple[list[tuple[str, tuple[int, ...]]], str]:
     """The reply's claims, each with the passage numbers after it, and the text left after the last marker."""
     claims: list[tuple[str, tuple[int, ...]]] = []
-    at = 0
-    for match in _MARKERS.finditer(reply):
-        text = reply[at : match.start()].strip(" \t\n.;:,")
-        numbers = tuple(int(n) for n in re.findall(r"\d+", match.group(0)))
-        if _HAS_WORD.search(text):
-            claims.append((text, numbers))
+    groups, rest = _marker_groups(reply)
+    for before, markers, ends_claim in groups:
+        numbers = tuple(int(n) for n in re.findall(r"\d+", markers))
+        if ends_claim:
+            claims.append((before.strip(_CLAIM_EDGE), numbers))
         elif claims:  # "[1]. [2]": a second marker group for the same claim
             claims[-1] = (claims[-1][0], claims[-1][1] + numbers)
-        at = match.end()
-    return claims, reply[at:]
+    return claims, rest
 
 
 def renumber(reply: str, markers: Sequence[Sequence[int]]) -> str:
     """The reply with each claim's marker group replaced by `markers` (one list per claim, as `split_claims`
     cuts them); a marker group that continues the previous claim's is dropped."""
     out: list[str] = []
-    at, claim = 0, 0
-    for match in _MARKERS.finditer(reply):
-        text = reply[at : match.start()]
-        out.append(text)
-        if _HAS_WORD.search(text.strip(" \t\n.;:,")) and claim < len(markers):
+    claim = 0
+    groups, rest = _marker_groups(reply)
+    for before, _, ends_claim in groups:
+        out.append(before)
+        if ends_claim and claim < len(markers):
             out.append(" " + "".join(f"[{n}]" for n in markers[claim]))
             claim += 1
-        at = match.end()
-    out.append(reply[at:])
+    out.append(rest)
     return "".join(out)
 
 
@@ -244,7 +257,7 @@ def verify(
     claims, rest = split_claims(text)
     if not claims:
         return _fail("no_citation", "the reply cites no passage")
-    if _HAS_WORD.search(rest.strip(" \t\n.;:,")):
+    if _HAS_WORD.search(rest.strip(_CLAIM_EDGE)):
         return _fail("uncited", f"the reply ends with text no marker cites: {rest.strip()!r}")
     by_number = {p.number: p for p in passages}
     if not in_language(" ".join(claim for claim, _ in claims), language):
