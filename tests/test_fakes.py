@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from assistant.core.models import Question
+from assistant.core.models import Chunk, Question
+from assistant.core.ports import Vector
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences
 from ingest.chunking import CHUNKER_VERSION
 from ingest.pipeline import ingest_paths, remove_document
@@ -112,3 +116,42 @@ def test_keyword_index_fixed_similarity_and_the_no_op_reranker() -> None:
     assert similarity.similarities("q", [(a, "анда 640 окуучу"), (a, "башка")]) == [0.8, 0.1]
     retrieved = scored([a, b])
     assert NoOpReranker().rerank(Question("q", "ky"), retrieved) == retrieved
+
+
+def test_ingest_writes_a_batch_while_the_next_one_embeds_and_stops_at_a_failed_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch 1's store write is still running when batch 2's embedding starts; a failing write ends the run."""
+    monkeypatch.setattr("ingest.pipeline.EMBED_BATCH", 1)  # one document per batch
+    corpus = write_docs(tmp_path / "docs", TINY_DOCS)
+    embedding_again, events = threading.Event(), []
+
+    class SlowWrites(InMemoryChunkStore):
+        def add(self, chunks: Sequence[Chunk], vectors: Vector, extra: dict[str, Any]) -> None:
+            events.append("write")
+            if len(events) == 2:  # the first batch's write waits for the second batch's embedding to begin
+                assert embedding_again.wait(10), "the next batch did not embed while this one was written"
+            super().add(chunks, vectors, extra)
+
+    class Recording(FakeEmbedder):
+        def embed_passages(self, texts: Sequence[str]) -> Vector:
+            events.append("embed")
+            if events.count("embed") == 2:
+                embedding_again.set()
+            return super().embed_passages(texts)
+
+    store = SlowWrites()
+    report = ingest_paths([corpus], store=store, embedder=Recording())
+    assert events[:3] == ["embed", "write", "embed"] and events.count("write") == 3
+    assert report.added == 3 and {c.id: c for c in store.all_chunks()} == expected_chunks(corpus)
+
+    class FailingWrite(InMemoryChunkStore):
+        def add(self, chunks: Sequence[Chunk], vectors: Vector, extra: dict[str, Any]) -> None:
+            events.append("write")
+            raise RuntimeError("the store refused the write")
+
+    events.clear()
+    failing = FailingWrite()
+    with pytest.raises(RuntimeError, match="refused"):
+        ingest_paths([corpus], store=failing, embedder=FakeEmbedder())
+    assert events == ["write"] and failing.count() == 0  # nothing was written after the failure
