@@ -170,8 +170,8 @@ def _sqlite_engine(url: sa.URL, busy: BusyTimeout) -> Engine:
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi: Any, _record: Any) -> None:
         dbapi.isolation_level = None  # SQLAlchemy emits BEGIN itself (below), pysqlite none of its own
-        dbapi.execute("PRAGMA journal_mode=WAL")  # readers never wait for the (short) writes of other workers
-        # In WAL mode NORMAL never corrupts the file; a power cut (not a crash) may lose the last commits.
+        # In WAL mode (set once, by `migrate`) NORMAL never corrupts the file; a power cut (not a crash) may lose
+        # the last commits.
         dbapi.execute("PRAGMA synchronous=NORMAL")
 
     @sa.event.listens_for(engine, "begin")
@@ -210,12 +210,32 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        # SQLite: BEGIN IMMEDIATE above already holds the file's write lock for the whole upgrade.
+    with _one_migrator(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+@contextmanager
+def _one_migrator(engine: Engine) -> Iterator[None]:
+    """SQLite: one process at a time (a lock file beside the database), which also switches a new file to WAL —
+    readers never wait for the (short) writes of other workers. Switching takes the file's exclusive lock, which
+    SQLite's busy timeout does not wait for, so workers starting together on a new file failed without this."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    import fcntl
+
+    database = Path(str(engine.url.database))
+    with open(database.with_name(database.name + ".migrate.lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        raw = engine.raw_connection()  # outside a transaction: SQLite switches journal modes only there
+        try:
+            raw.cursor().execute("PRAGMA journal_mode=WAL")
+        finally:
+            raw.close()
+        yield
 
 
 def _unavailable(exc: sa.exc.SQLAlchemyError) -> RecordsUnavailable:

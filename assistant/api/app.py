@@ -215,7 +215,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         try:
             wired = service or build_service(cfg)
             records = open_records(cfg)
-            uploads = cfg.data_dir / "uploads"
+            uploads = cfg.uploads_dir or cfg.data_dir / "uploads"
             uploads.mkdir(parents=True, exist_ok=True)
             state = AppState(
                 settings=cfg,
@@ -224,7 +224,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 guard=guard,
                 metrics=Metrics(),
                 uploads=uploads,
-                library=StoreLibrary(wired, uploads),
+                library=StoreLibrary(wired, uploads, fence=guard.fence),
                 asking=AskInConversation(wired, records),
                 clustering=Clustering.load(),
             )

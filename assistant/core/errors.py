@@ -77,10 +77,16 @@ class ConfigurationError(BilimError):
 
 
 class StoreBusy(BilimError):
-    """Another process is writing to the same embedded store."""
+    """Another process (or host) is writing to the same store."""
 
     status_code = 409
     code = "store_busy"
+
+
+class WriterLeaseLost(StoreBusy):
+    """This write's lease expired and another writer may hold it: the write stopped before its next batch."""
+
+    code = "writer_lease_lost"
 
 
 class Unauthorized(BilimError):

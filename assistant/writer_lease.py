@@ -1,0 +1,144 @@
+"""The store's writer lease in PostgreSQL: one upload or ingestion at a time across every host.
+
+A row (`writer_lease`) names the holder, a fencing token that every take-over increments, and an expiry on the
+database's clock (no two hosts' clocks are compared). The holder renews it from a thread of its own; a holder
+that crashed stops renewing and the lease frees when it expires; a holder that stalled past its expiry finds a
+newer token when it re-checks before its next write batch, and stops before writing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from assistant.core.errors import StoreBusy, WriterLeaseLost
+
+log = logging.getLogger("bilim.lease")
+STORE = "store"  # the one lease there is: writes to the vector store
+_lease = sa.table(
+    "writer_lease",
+    sa.column("name", sa.Text),
+    sa.column("holder", sa.Text),
+    sa.column("token", sa.BigInteger),
+    sa.column("expires", sa.DateTime(timezone=True)),
+)
+_NOW = sa.func.clock_timestamp()  # the database's clock, not this host's
+
+
+def holder_name() -> str:
+    """Who holds the lease, for the messages another host shows: host name and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class WriterLease:
+    """A held lease: its fencing token, renewed by a thread until released."""
+
+    def __init__(self, engine: Engine, token: int, seconds: float) -> None:
+        self._engine = engine
+        self.token = token
+        self._seconds = seconds
+        self._stop = threading.Event()
+        self._renewer = threading.Thread(target=self._renew_until_released, name="writer-lease", daemon=True)
+
+    def _interval(self) -> sa.ColumnElement[object]:
+        return sa.func.make_interval(0, 0, 0, 0, 0, 0, self._seconds)
+
+    def check(self) -> None:
+        """Raise WriterLeaseLost unless this lease is still the current one and unexpired (before a write)."""
+        with self._engine.connect() as db:
+            current = db.execute(
+                sa.select(_lease.c.token).where(
+                    _lease.c.name == STORE, _lease.c.token == self.token, _lease.c.expires > _NOW
+                )
+            ).scalar_one_or_none()
+        if current is None:
+            raise WriterLeaseLost(
+                "this write's lease on the store expired and another writer may hold it now; nothing more was "
+                "written — retry the upload"
+            )
+
+    def renew(self) -> bool:
+        """Move the expiry on; False when another writer took the lease over meanwhile."""
+        with self._engine.begin() as db:
+            renewed = db.execute(
+                sa.update(_lease)
+                .where(_lease.c.name == STORE, _lease.c.token == self.token, _lease.c.expires > _NOW)
+                .values(expires=_NOW + self._interval())
+            ).rowcount
+        return bool(renewed)
+
+    def _renew_until_released(self) -> None:
+        while not self._stop.wait(self._seconds / 3):
+            try:
+                if not self.renew():
+                    log.warning("the store's writer lease (token %d) was lost before it was released", self.token)
+                    return
+            except sa.exc.SQLAlchemyError as exc:  # the next renewal (or the fencing check) decides
+                log.warning("could not renew the store's writer lease: %s", exc)
+
+    def start(self) -> None:
+        """Start renewing."""
+        self._renewer.start()
+
+    def release(self) -> None:
+        """Stop renewing and free the lease at once (only if it is still this one)."""
+        self._stop.set()
+        if self._renewer.is_alive():
+            self._renewer.join()
+        with self._engine.begin() as db:
+            db.execute(
+                sa.update(_lease)
+                .where(_lease.c.name == STORE, _lease.c.token == self.token)
+                .values(holder=None, expires=_NOW)
+            )
+
+
+def try_acquire(engine: Engine, seconds: float, holder: str) -> int | None:
+    """Take the lease when it is free or expired (one atomic update); its new token, or None when held."""
+    interval = sa.func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+    with engine.begin() as db:
+        token = db.execute(
+            sa.update(_lease)
+            .where(_lease.c.name == STORE, sa.or_(_lease.c.holder.is_(None), _lease.c.expires <= _NOW))
+            .values(holder=holder, token=_lease.c.token + 1, expires=_NOW + interval)
+            .returning(_lease.c.token)
+        ).scalar_one_or_none()
+    return None if token is None else int(token)
+
+
+def current_holder(engine: Engine) -> tuple[str | None, float]:
+    """Who holds the lease and in how many seconds it expires (for the busy message)."""
+    with engine.connect() as db:
+        row = db.execute(
+            sa.select(_lease.c.holder, sa.func.extract("epoch", _lease.c.expires - _NOW)).where(_lease.c.name == STORE)
+        ).one_or_none()
+    return (None, 0.0) if row is None else (row[0], max(0.0, float(row[1] or 0.0)))
+
+
+@contextmanager
+def writer_lease(engine: Engine, seconds: float, wait: float = 0.0) -> Iterator[WriterLease]:
+    """Hold the store's writer lease for a write (waiting up to `wait` seconds); StoreBusy when another holds it.
+    The engine's database must be migrated (the lease row exists)."""
+    deadline = time.monotonic() + wait
+    while (token := try_acquire(engine, seconds, holder_name())) is None:
+        if time.monotonic() >= deadline:
+            holder, left = current_holder(engine)
+            raise StoreBusy(
+                f"another writer ({holder or 'unknown'}) holds the store's writer lease for up to {left:.0f} s "
+                "more; retry when its upload or ingestion has finished"
+            )
+        time.sleep(0.2)
+    lease = WriterLease(engine, token, seconds)
+    lease.start()
+    try:
+        yield lease
+    finally:
+        lease.release()
