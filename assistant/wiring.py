@@ -138,6 +138,9 @@ def make_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
     return factory(settings, embedder)
 
 
+SEED_WAIT_SECONDS = 900.0  # the sample corpus takes ~1 min to embed on 2 cores; a larger seed, longer
+
+
 def shared_writes(settings: Settings) -> bool:
     """Whether several hosts may write to this store: a Chroma server and records in PostgreSQL. Their writers
     then take the writer lease in PostgreSQL; an embedded store (or SQLite records) means one host, one lock file."""
@@ -410,8 +413,9 @@ def ingest_into(
 
 
 def seed_store(settings: Settings, corpus: Path, progress: ProgressFactory = no_progress) -> IngestReport | None:
-    """Ingest the corpus into the configured store if it holds no chunks yet (None when it already does)."""
-    with store_lock(settings) as fence:
+    """Ingest the corpus into the configured store if it holds no chunks yet (None when it already does). Hosts
+    sharing a store wait for whichever seeds first, then find it seeded."""
+    with store_lock(settings, wait=SEED_WAIT_SECONDS if shared_writes(settings) else 0.0) as fence:
         embedder, store = open_for_writing(settings)
         if store.count():
             return None

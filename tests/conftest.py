@@ -137,17 +137,8 @@ def api_dir(corpus_store_dir: tuple[Path, IngestReport], tmp_path_factory: pytes
 
 @pytest.fixture(scope="session")
 def api(api_dir: Path) -> Iterator[str]:
-    """`python -m assistant serve` with an asking key and an admin key, a 300 kB upload limit and a 200,000-character
-    text limit, a generous rate."""
-    with servers.api_server(
-        api_dir,
-        api_dir.parent / "api.log",
-        BILIM_API_KEYS=f"{servers.ASK_KEY},second-key",
-        BILIM_ADMIN_KEYS=servers.ADMIN_KEY,
-        BILIM_RATE_LIMIT="1000/minute",
-        BILIM_MAX_UPLOAD_BYTES="300000",
-        BILIM_MAX_EXTRACTED_CHARS="200000",
-    ) as url:
+    """`python -m assistant serve` as `servers.api_test_server` configures it (records in SQLite)."""
+    with servers.api_test_server(api_dir) as url:
         yield url
 
 

@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -106,3 +106,18 @@ def api_server(data_dir: Path, log_path: Path, *args: str, wait_for: str = "/rea
             yield url
         finally:
             _stop(proc)
+
+
+def api_test_server(api_dir: Path, **env: str) -> AbstractContextManager[str]:
+    """The API server the API tests talk to: an asking key and an admin key, a 300 kB upload limit and a
+    200,000-character text limit, a generous rate; `env` on top (e.g. BILIM_DATABASE_URL)."""
+    return api_server(
+        api_dir,
+        api_dir.parent / "api.log",
+        BILIM_API_KEYS=f"{ASK_KEY},second-key",
+        BILIM_ADMIN_KEYS=ADMIN_KEY,
+        BILIM_RATE_LIMIT="1000/minute",
+        BILIM_MAX_UPLOAD_BYTES="300000",
+        BILIM_MAX_EXTRACTED_CHARS="200000",
+        **env,
+    )

@@ -3,19 +3,49 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.servers import ADMIN, ADMIN_KEY, ASK, ASK_KEY, QUOTA_KY
-from tests.support import TINY_DOCS, run_module, write_docs
+from ingest.pipeline import IngestReport
+from tests.postgres import fresh_database
+from tests.servers import ADMIN, ADMIN_KEY, ASK, ASK_KEY, QUOTA_KY, api_test_server
+from tests.support import TINY_DOCS, cli_env, run_module, write_docs
 
 # Slow: every test talks to the API server (`python -m assistant serve`) over the real model and store.
 pytestmark = pytest.mark.slow
 
 TALAS_Q = "Талас облусундагы жаңы мектепте канча окуучу окуйт?"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def records_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Where the server keeps its records: the default SQLite file, or a fresh PostgreSQL database — the whole
+    suite runs against each."""
+    if request.param == "sqlite":
+        return {}
+    return {"BILIM_DATABASE_URL": fresh_database(request.getfixturevalue("postgres_url"), "api_suite")}
+
+
+@pytest.fixture(scope="module")
+def api_dir(
+    corpus_store_dir: tuple[Path, IngestReport], tmp_path_factory: pytest.TempPathFactory, records_env: dict[str, str]
+) -> Path:
+    """A private copy of the ingested sample store for this database's server."""
+    target = tmp_path_factory.mktemp("api") / "store"
+    shutil.copytree(corpus_store_dir[0], target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def api(api_dir: Path, records_env: dict[str, str]) -> Iterator[str]:
+    """The API tests' server over this module's store, its records in the parametrised database."""
+    with api_test_server(api_dir, **records_env) as url:
+        yield url
 
 
 def ask(api: str, question: str, headers: dict[str, str] = ASK, **extra: Any) -> httpx.Response:
@@ -358,7 +388,9 @@ def test_document_management_needs_an_admin_key(api: str) -> None:
 # -- feedback, health, metrics -----------------------------------------------------------------------
 
 
-def test_feedback_is_stored_and_exported_as_draft_gold_lines(api: str, api_dir: Path, tmp_path: Path) -> None:
+def test_feedback_is_stored_and_exported_as_draft_gold_lines(
+    api: str, api_dir: Path, tmp_path: Path, records_env: dict[str, str]
+) -> None:
     first = ask(api, "Министр квотаны канчага чейин көбөйтүүнү сунуштады?").json()
     follow = ask(api, "Алардын ичинен жетимдерге канчасы?", conversation_id=first["conversation_id"]).json()
     down = httpx.post(
@@ -375,7 +407,9 @@ def test_feedback_is_stored_and_exported_as_draft_gold_lines(api: str, api_dir: 
     )
 
     out = tmp_path / "drafts.jsonl"
-    result = run_module("eval", "feedback", "--data-dir", api_dir, "--out", out, "--rating", "down")
+    result = run_module(
+        "eval", "feedback", "--data-dir", api_dir, "--out", out, "--rating", "down", env=cli_env(**records_env)
+    )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     draft = next(line for line in lines if line["review"]["answer_id"] == follow["answer_id"])
