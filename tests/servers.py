@@ -78,34 +78,40 @@ def chroma_process(path: Path, port: int, log_path: Path) -> Iterator[str]:
 
 
 @contextmanager
+def serving(
+    command: list[str], log_path: Path, ready_url: str, env: dict[str, str], timeout: float = READY_TIMEOUT
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server command (its output to `log_path`) until `ready_url` answers 200, then yield its process;
+    always stopped."""
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    what = " ".join(command[1:4])
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log_path.read_text()}")
+            try:
+                if httpx.get(ready_url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} was not ready within {timeout} s:\n{log_path.read_text()}")
+            time.sleep(0.25)
+        yield proc
+    finally:
+        _stop(proc)
+
+
+@contextmanager
 def api_server(data_dir: Path, log_path: Path, *args: str, wait_for: str = "/readyz", **env: str) -> Iterator[str]:
     """`python -m assistant serve` on a free port, yielded once `wait_for` answers 200; always stopped."""
     port = free_port()
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--data-dir", str(data_dir), *args],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=cli_env(ANONYMIZED_TELEMETRY="False", **env),
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + READY_TIMEOUT
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the API exited with {proc.returncode}:\n{log_path.read_text()}")
-                try:
-                    if httpx.get(f"{url}{wait_for}", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the API was not ready within {READY_TIMEOUT} s:\n{log_path.read_text()}")
-                time.sleep(0.25)
-            yield url
-        finally:
-            _stop(proc)
+    command = [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
+    url = f"http://127.0.0.1:{port}"
+    with serving(command, log_path, url + wait_for, cli_env(ANONYMIZED_TELEMETRY="False", **env)):
+        yield url
 
 
 def api_test_server(api_dir: Path, **env: str) -> AbstractContextManager[str]:

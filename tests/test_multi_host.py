@@ -24,7 +24,7 @@ import yaml
 from eval.bench_ingest import allowed_articles
 from tests.conftest import CORPUS, DISTRACTORS
 from tests.postgres import fresh_database
-from tests.servers import ADMIN, ADMIN_KEY, ASK, ASK_KEY, chroma_server, free_port
+from tests.servers import ADMIN, ADMIN_KEY, ASK, ASK_KEY, chroma_server, free_port, serving
 from tests.support import ROOT, TINY_DOCS, cli_env
 
 pytestmark = pytest.mark.slow
@@ -99,37 +99,10 @@ def host(name: str, workdir: Path, env: dict[str, str]) -> Iterator[Host]:
     """Start one API host the way compose.yaml does, with its own data dir; stopped at the end."""
     port, data_dir = free_port(), workdir / name / "data"
     data_dir.mkdir(parents=True)
-    log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            api_command(port),
-            cwd=ROOT,
-            env=cli_env(BILIM_DATA_DIR=str(data_dir), ANONYMIZED_TELEMETRY="False", **env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 600
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"host {name} exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                if httpx.get(url + READY_PATH, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"host {name} was not ready within 600 s:\n{log_path.read_text()}")
-            time.sleep(0.5)
+    environment = cli_env(BILIM_DATA_DIR=str(data_dir), ANONYMIZED_TELEMETRY="False", **env)
+    with serving(api_command(port), workdir / f"{name}.log", url + READY_PATH, environment, timeout=600) as process:
         yield Host(url, process, data_dir)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")

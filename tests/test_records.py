@@ -92,6 +92,10 @@ def test_every_commit_is_seen_by_another_worker_or_host(target: Path | str, open
     window = (time.time() - 60, time.time() + 60)
     assert records.cited_documents(*window, None) == {"doc-a": 22}
     assert records.unanswered(*window, "ky", 5)[1] == 1  # the 👎-rated one
+    days = records.daily_counts(*window, None)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert {d["day"] for d in days} <= {today, time.strftime("%Y-%m-%d", time.gmtime(time.time() - 60))}
+    assert [sum(d[k] for d in days) for k in ("asked", "refused", "rated_down", "rated_up")] == [22, 0, 1, 0]
     assert records.counts() == {"conversations": 21, "answers": 22, "feedback": 1}
 
 
