@@ -242,6 +242,20 @@ def _unavailable(exc: sa.exc.SQLAlchemyError) -> RecordsUnavailable:
     return RecordsUnavailable(f"the service's records are unavailable ({exc.__class__.__name__}: {exc}); retry shortly")
 
 
+@contextmanager
+def unavailable_when_failing() -> Iterator[None]:
+    """Turn a database that is locked past the busy timeout, full or down into RecordsUnavailable (a 503 with
+    Retry-After): the request can succeed later. Other database errors are bugs and stay what they are."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+        raise _unavailable(exc) from exc
+    except sa.exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise _unavailable(exc) from exc
+        raise
+
+
 # The latest rating of each answer (a user may change their mind), joined to the answers of a window.
 _a = answers.alias("a")
 _latest = (
@@ -265,10 +279,11 @@ class RecordStore:
         self._busy = BusyTimeout(busy_timeout)
         self.engine = open_engine(target, self._busy)
         try:
-            migrate(self.engine)
-        except sa.exc.SQLAlchemyError as exc:
+            with unavailable_when_failing():
+                migrate(self.engine)
+        except BaseException:
             self.engine.dispose()
-            raise _unavailable(exc) from exc
+            raise
 
     @staticmethod
     def is_sqlite(target: Path | str) -> bool:
@@ -286,16 +301,8 @@ class RecordStore:
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as db:
-                yield db
-        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-            # Locked past the busy timeout, disk full, the server down: the request can succeed later (503).
-            raise _unavailable(exc) from exc
-        except sa.exc.DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise _unavailable(exc) from exc
-            raise
+        with unavailable_when_failing(), self.engine.begin() as db:
+            yield db
 
     def close(self) -> None:
         """Close every pooled connection (at shutdown); a later transaction opens a new one."""

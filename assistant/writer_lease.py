@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from assistant.core.errors import StoreBusy, WriterLeaseLost
+from assistant.records import unavailable_when_failing
 
 log = logging.getLogger("bilim.lease")
 STORE = "store"  # the one lease there is: writes to the vector store
@@ -52,8 +53,9 @@ class WriterLease:
         return sa.func.make_interval(0, 0, 0, 0, 0, 0, self._seconds)
 
     def check(self) -> None:
-        """Raise WriterLeaseLost unless this lease is still the current one and unexpired (before a write)."""
-        with self._engine.connect() as db:
+        """Raise WriterLeaseLost unless this lease is still the current one and unexpired (before a write);
+        RecordsUnavailable when the database cannot say."""
+        with unavailable_when_failing(), self._engine.connect() as db:
             current = db.execute(
                 sa.select(_lease.c.token).where(
                     _lease.c.name == STORE, _lease.c.token == self.token, _lease.c.expires > _NOW
@@ -89,22 +91,26 @@ class WriterLease:
         self._renewer.start()
 
     def release(self) -> None:
-        """Stop renewing and free the lease at once (only if it is still this one)."""
+        """Stop renewing and free the lease at once (only if it is still this one); when the database is down
+        it frees itself at expiry."""
         self._stop.set()
         if self._renewer.is_alive():
             self._renewer.join()
-        with self._engine.begin() as db:
-            db.execute(
-                sa.update(_lease)
-                .where(_lease.c.name == STORE, _lease.c.token == self.token)
-                .values(holder=None, expires=_NOW)
-            )
+        try:
+            with self._engine.begin() as db:
+                db.execute(
+                    sa.update(_lease)
+                    .where(_lease.c.name == STORE, _lease.c.token == self.token)
+                    .values(holder=None, expires=_NOW)
+                )
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("could not release the store's writer lease (it frees itself at expiry): %s", exc)
 
 
 def try_acquire(engine: Engine, seconds: float, holder: str) -> int | None:
     """Take the lease when it is free or expired (one atomic update); its new token, or None when held."""
     interval = sa.func.make_interval(0, 0, 0, 0, 0, 0, seconds)
-    with engine.begin() as db:
+    with unavailable_when_failing(), engine.begin() as db:
         token = db.execute(
             sa.update(_lease)
             .where(_lease.c.name == STORE, sa.or_(_lease.c.holder.is_(None), _lease.c.expires <= _NOW))
@@ -116,7 +122,7 @@ def try_acquire(engine: Engine, seconds: float, holder: str) -> int | None:
 
 def current_holder(engine: Engine) -> tuple[str | None, float]:
     """Who holds the lease and in how many seconds it expires (for the busy message)."""
-    with engine.connect() as db:
+    with unavailable_when_failing(), engine.connect() as db:
         row = db.execute(
             sa.select(_lease.c.holder, sa.func.extract("epoch", _lease.c.expires - _NOW)).where(_lease.c.name == STORE)
         ).one_or_none()

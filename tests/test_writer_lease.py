@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.core.errors import StoreBusy, WriterLeaseLost
+from assistant.core.errors import RecordsUnavailable, StoreBusy, WriterLeaseLost
 from assistant.records import RecordStore
 from assistant.settings import Settings
 from assistant.wiring import no_fence, shared_writes, store_lock
 from assistant.writer_lease import WriterLease, current_holder, try_acquire, writer_lease
 from tests.fakes import FakeEmbedder, InMemoryChunkStore
-from tests.postgres import fresh_database
+from tests.postgres import fresh_database, postgres_cluster
 from tests.support import ROOT, TINY_DOCS, cli_env, write_docs
 
 pytestmark = pytest.mark.slow
@@ -145,3 +145,20 @@ def test_a_killed_holder_process_frees_the_lease_after_it_expires(postgres_url: 
         holder.wait()
         if holder.stdout is not None:
             holder.stdout.close()
+
+
+def test_a_database_that_went_away_is_unavailable_for_records_and_the_fence() -> None:
+    with postgres_cluster() as url:
+        records = RecordStore(url)
+        token = try_acquire(records.engine, 30, "this host")
+        assert token is not None
+        lease = WriterLease(records.engine, token, 30)
+    # The cluster is stopped: every call is a RecordsUnavailable (a 503 with Retry-After), never a raw driver error.
+    with pytest.raises(RecordsUnavailable, match="retry shortly"):
+        records.counts()
+    with pytest.raises(RecordsUnavailable):
+        lease.check()
+    with pytest.raises(RecordsUnavailable):
+        try_acquire(records.engine, 30, "another host")
+    lease.release()  # logs, does not raise: the lease frees itself at expiry
+    records.close()
