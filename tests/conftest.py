@@ -145,5 +145,5 @@ def api(api_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throw-away PostgreSQL cluster for the session (Debian's server, started on first use); its URL."""
-    with postgres_cluster() as url:
-        yield url
+    with postgres_cluster() as cluster:
+        yield cluster.url

@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -35,9 +36,27 @@ def _as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
+@dataclass
+class Cluster:
+    """A running throw-away cluster: the postgresql:// URL of its `bilim` database, and its server."""
+
+    url: str
+    server: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """Stop the server (a fast shutdown: open connections are cut); again is a no-op."""
+        if self.server.poll() is None:
+            self.server.terminate()
+            try:
+                self.server.wait(30)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+
+
 @contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """Start a fresh cluster (fsync off: it is thrown away) and yield a postgresql:// URL of its `bilim` database."""
+def postgres_cluster() -> Iterator[Cluster]:
+    """Start a fresh cluster (fsync off: it is thrown away); stopped and deleted at the end."""
     bindir = server_binaries()
     if bindir is None:
         raise RuntimeError(INSTALL_HINT)
@@ -71,7 +90,7 @@ def postgres_cluster() -> Iterator[str]:
             stdout=subprocess.DEVNULL,
             stderr=out,
         )
-    url = f"postgresql://bilim@127.0.0.1:{port}/bilim"
+    cluster = Cluster(f"postgresql://bilim@127.0.0.1:{port}/bilim", server)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -83,14 +102,9 @@ def postgres_cluster() -> Iterator[str]:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"PostgreSQL did not start: {log.read_text()[-2000:]}") from None
                 time.sleep(0.2)
-        yield url
+        yield cluster
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

