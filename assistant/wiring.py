@@ -425,7 +425,7 @@ def seed_store(settings: Settings, corpus: Path, progress: ProgressFactory = no_
 def rebuild_store(settings: Settings, embedder: Embedder, progress: ProgressFactory) -> tuple[int, int]:
     """Re-embed every stored chunk with this embedder (after changing it), then add any missing sentence vectors;
     returns (chunks re-embedded, sentences embedded)."""
-    with store_lock(settings):
+    with store_lock(settings) as fence:
         client = connect(settings.data_dir, settings.chroma_url)
         with progress(collection_size(client, settings.collection), "re-embedding") as advance:
             rebuilt = rebuild_collection(
@@ -436,8 +436,9 @@ def rebuild_store(settings: Settings, embedder: Embedder, progress: ProgressFact
                 dim=embedder.dim,
                 data_dir=settings.data_dir,
                 advance=advance,
+                fence=fence,
             )
-        return rebuilt, ensure_sentence_vectors(open_store(settings, embedder), embedder, progress)
+        return rebuilt, ensure_sentence_vectors(open_store(settings, embedder), embedder, progress, fence)
 
 
 def upload_limits(settings: Settings) -> LoadLimits:

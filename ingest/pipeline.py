@@ -77,7 +77,7 @@ def ingest_paths(
     """Bring the store in line with the given folders/files; embeds only chunks whose text is new. `fence` runs
     before each write batch."""
     report = IngestReport()
-    report.sentences_embedded = ensure_sentence_vectors(store, embedder, progress)
+    report.sentences_embedded = ensure_sentence_vectors(store, embedder, progress, fence)
     plans: list[_Planned] = []
     seen: set[str] = set()
     kept_by_source: dict[str, set[str]] = {}
@@ -260,7 +260,9 @@ def _embed_into(vectors: dict[str, Vector], missing: dict[str, str], embedder: E
     return len(missing)
 
 
-def ensure_sentence_vectors(store: WritableChunkStore, embedder: Embedder, progress: ProgressFactory) -> int:
+def ensure_sentence_vectors(
+    store: WritableChunkStore, embedder: Embedder, progress: ProgressFactory, fence: Fence = no_fence
+) -> int:
     """Give every stored chunk its sentence vectors when the store was built before them (or another way)."""
     if store.sentence_version() == SENTENCE_VECTORS_VERSION:
         return 0
@@ -275,9 +277,11 @@ def ensure_sentence_vectors(store: WritableChunkStore, embedder: Embedder, progr
             embedded += _embed_into(
                 known, {h: missing[h] for _, h, _ in part if h in missing and h not in known}, embedder, advance
             )
+            fence()
             store.add_sentences(
                 [s for s, _, _ in part], np.stack([known[h] for _, h, _ in part]), [h for _, h, _ in part]
             )
+    fence()
     store.set_sentence_version(SENTENCE_VECTORS_VERSION)
     return embedded
 

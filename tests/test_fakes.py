@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from assistant.core.errors import WriterLeaseLost
 from assistant.core.models import Chunk, Question
 from assistant.core.ports import Vector
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences
 from ingest.chunking import CHUNKER_VERSION
-from ingest.pipeline import ingest_paths, remove_document
+from ingest.pipeline import ensure_sentence_vectors, ingest_paths, no_progress, remove_document
 from tests.fakes import (
     FakeEmbedder,
     FixedSimilarity,
@@ -155,3 +156,21 @@ def test_ingest_writes_a_batch_while_the_next_one_embeds_and_stops_at_a_failed_w
     with pytest.raises(RuntimeError, match="refused"):
         ingest_paths([corpus], store=failing, embedder=FakeEmbedder())
     assert events == ["write"] and failing.count() == 0  # nothing was written after the failure
+
+
+def test_a_fence_that_fails_stops_adding_sentence_vectors_before_any_is_written(tmp_path: Path) -> None:
+    embedder, store = FakeEmbedder(), InMemoryChunkStore()
+    ingest_paths([write_docs(tmp_path / "docs", TINY_DOCS)], store=store, embedder=embedder)
+    store.set_sentence_version("an older way")
+    store._sentences.clear()  # as if the store was built before sentence vectors
+
+    def lost() -> None:
+        raise WriterLeaseLost("taken over")
+
+    with pytest.raises(WriterLeaseLost):
+        ensure_sentence_vectors(store, embedder, no_progress, lost)
+    assert store._sentences == {} and store.sentence_version() == "an older way"
+    assert (
+        ensure_sentence_vectors(store, embedder, no_progress) > 0
+        and store.sentence_version() == SENTENCE_VECTORS_VERSION
+    )

@@ -436,8 +436,10 @@ def rebuild_collection(
     dim: int,
     data_dir: Path,
     advance: Any = None,
+    fence: Callable[[], None] | None = None,
 ) -> int:
-    """Re-embed every chunk into a fresh collection (new embedder), keeping ids, texts and metadata."""
+    """Re-embed every chunk into a fresh collection (new embedder), keeping ids, texts and metadata; `fence` runs
+    before each write batch and before the swap (it raises when this writer lost its lease)."""
     staging = f"{collection}-rebuild"
     recover_interrupted_rebuild(client, collection)
     try:
@@ -465,6 +467,8 @@ def rebuild_collection(
     batch = 32
     for i in range(0, len(ids), batch):
         vectors = embed(texts[i : i + batch])
+        if fence is not None:
+            fence()
         fresh.upsert(
             ids=ids[i : i + batch],
             embeddings=np.asarray(vectors, dtype=np.float32),
@@ -473,6 +477,8 @@ def rebuild_collection(
         )
         if advance is not None:
             advance(len(ids[i : i + batch]))
+    if fence is not None:
+        fence()
     client.delete_collection(collection)
     fresh.modify(name=collection)
     return len(ids)
