@@ -32,7 +32,7 @@ from assistant.core.errors import BilimError, NotAQuestion, RateLimited
 from assistant.core.pipeline import NO_WORDS
 from assistant.core.usecases import AskInConversation
 from assistant.insights import Clustering
-from assistant.records import RecordStore
+from assistant.records import RecordStore, describe
 from assistant.settings import Settings, get_settings
 from assistant.wiring import Service, StoreLibrary, build_service, open_records
 
@@ -231,7 +231,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             state.metrics.chunks.set(state.library.chunk_count())
             state.purge_if_due()
             app.state.bilim = state
-            log.info("ready: %d chunks in %s", state.library.chunk_count(), cfg.chroma_url or cfg.data_dir)
+            log.info(
+                "ready: %d chunks in %s, records in %s",
+                state.library.chunk_count(),
+                cfg.chroma_url or cfg.data_dir,
+                describe(records.target),  # a database URL without its password
+            )
             yield
         finally:
             if records is not None:
