@@ -36,6 +36,7 @@ from assistant.core.ports import Vector
 MAX_HISTORY = 5
 RECORDS_FILE = "records.sqlite3"  # in the data dir, when no database URL is set
 MIGRATIONS = Path(__file__).parent / "migrations"
+PG_CONNECTIONS = 16  # per worker process, at most
 # pg_advisory_lock keys (one 64-bit space per database): the schema migration and the retention clean-up.
 MIGRATION_LOCK = 0x62696C696D_01
 PURGE_LOCK = 0x62696C696D_02
@@ -187,10 +188,14 @@ def open_engine(target: Path | str, busy: BusyTimeout) -> Engine:
     url = database_url(target)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, busy)
+    # At most PG_CONNECTIONS per worker (a transaction takes ~1 ms, so a request rarely waits for one): hosts ×
+    # workers × this must stay under the server's max_connections (100 by default). A request that waits past
+    # the busy timeout for a connection is a 503 too.
     engine = sa.create_engine(
         url,
-        pool_size=8,
-        max_overflow=56,
+        pool_size=PG_CONNECTIONS // 2,
+        max_overflow=PG_CONNECTIONS - PG_CONNECTIONS // 2,
+        pool_timeout=busy.seconds,
         pool_pre_ping=True,  # a restarted server's dead connections are replaced, not handed to a request
         connect_args={"connect_timeout": max(1, math.ceil(busy.seconds))},
     )
