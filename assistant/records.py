@@ -34,7 +34,6 @@ from assistant.core.models import Answer
 from assistant.core.ports import Vector
 
 MAX_HISTORY = 5
-RECORDS_FILE = "records.sqlite3"  # in the data dir, when no database URL is set
 MIGRATIONS = Path(__file__).parent / "migrations"
 PG_CONNECTIONS = 16  # per worker process, at most
 # pg_advisory_lock keys (one 64-bit space per database): the schema migration and the retention clean-up.

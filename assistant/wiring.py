@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,10 +38,7 @@ from assistant.core.ports import (
 from assistant.core.retrieval import FusionConfig, HybridRetriever
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage, text_hash
 from assistant.gazetteer import build_gazetteer
-from assistant.insights import Clustering, Window, build_insights
-from assistant.records import RECORDS_FILE, RecordStore
 from assistant.settings import Settings
-from assistant.writer_lease import writer_lease
 from ingest.chunking import CHUNKER_VERSION, chunk_document, chunk_id
 from ingest.cleaning import clean_text
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadFailure, LoadLimits, iter_documents, load_file
@@ -67,6 +64,12 @@ from vectorstore.embedders import EmbeddingSimilarity, create_embedder
 from vectorstore.lexical import BM25Index, plain_analyzer
 from vectorstore.locks import writer_lock
 from vectorstore.stemming import analyze
+
+if TYPE_CHECKING:  # imported where used: SQLAlchemy and scikit-learn added 0.4 s to every `python -m ingest`
+    from assistant.insights import Window
+    from assistant.records import RecordStore
+
+RECORDS_FILE = "records.sqlite3"  # in the data dir, when no database URL is set
 
 # What the ingestion command reports, and how many texts it embeds per call, re-exported for the entry points.
 __all__ = ["EMBED_BATCH", "Fence", "IngestReport", "no_fence"]
@@ -147,7 +150,7 @@ def shared_writes(settings: Settings) -> bool:
     return (
         settings.chroma_url is not None
         and settings.database_url is not None
-        and not RecordStore.is_sqlite(settings.database_url.get_secret_value())
+        and not settings.database_url.get_secret_value().startswith("sqlite")
     )
 
 
@@ -159,6 +162,8 @@ def store_lock(settings: Settings, wait: float = 0.0) -> Iterator[Fence]:
         with writer_lock(settings.data_dir, wait=wait):
             yield no_fence
         return
+    from assistant.writer_lease import writer_lease
+
     records = open_records(settings)  # migrated: the lease's row exists
     try:
         with writer_lease(records.engine, settings.writer_lease_seconds, wait=wait) as lease:
@@ -571,6 +576,8 @@ def records_target(settings: Settings) -> Path | str:
 def open_records(settings: Settings, *, existing: bool = False) -> RecordStore:
     """The service's records (migrated to the newest schema); `existing`: NotFound when no server ever wrote a
     SQLite file there (a reader's typo in --data-dir)."""
+    from assistant.records import RecordStore
+
     target = records_target(settings)
     if existing and isinstance(target, Path) and not target.exists():
         raise NotFound(f"no service records at {target}: has the API run with this data dir?")
@@ -579,6 +586,8 @@ def open_records(settings: Settings, *, existing: bool = False) -> RecordStore:
 
 def staff_insights(settings: Settings, window: Window) -> dict[str, Any]:
     """The staff insights of a window over a data dir's records and store (`python -m eval insights`)."""
+    from assistant.insights import Clustering, build_insights
+
     records = open_records(settings, existing=True)
     store = open_store(settings, make_embedder(settings), create=False)
     try:

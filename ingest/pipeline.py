@@ -207,14 +207,10 @@ def _write_plans(
         chunk_texts = {h: text for h, text in chunk_texts.items() if h not in reusable}
         passages = {h: text for plan in pending for c in plan.chunks for _, h, text in sentences[c.id]}
         passages = {h: text for h, text in passages.items() if h not in reusable_sentences}
-        # One call for both: the model packs texts into long token runs, so larger calls embed faster.
-        vectors = (
-            embedder.embed_passages([*chunk_texts.values(), *passages.values()]) if chunk_texts or passages else None
-        )
-        if vectors is not None:
-            reusable.update(zip(chunk_texts, vectors[: len(chunk_texts)], strict=True))
-            reusable_sentences.update(zip(passages, vectors[len(chunk_texts) :], strict=True))
-            advance(len(chunk_texts) + len(passages))
+        # One call for the chunks, another for the sentences: one call mixing ~100-token chunks with ~27-token
+        # sentences took 5-6 % longer (28.0 s against 26.4 s for 100 articles, fastest of 3 alternating runs).
+        for texts, vectors in ((chunk_texts, reusable), (passages, reusable_sentences)):
+            _embed_into(vectors, texts, embedder, advance)
         report.chunks_embedded += len(chunk_texts)
         report.sentences_embedded += len(passages)
         if writing is not None:

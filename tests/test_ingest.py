@@ -570,3 +570,12 @@ def test_lock_is_held_across_processes(tmp_path: Path) -> None:
             holder.wait()
     with writer_lock(data_dir):  # released when its holder dies
         assert (data_dir / ".write.lock").read_text() == str(os.getpid())
+
+
+def test_the_ingest_command_starts_without_the_servers_libraries() -> None:
+    """`python -m ingest` is timed against the bare embedder: SQLAlchemy and scikit-learn (records, insights) took
+    0.4 s of its start-up, and ingestion without a shared database needs neither."""
+    probe = "import sys, assistant.ingest_command; print([m for m in ('sqlalchemy', 'sklearn') if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=cli_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

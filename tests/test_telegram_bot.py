@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.records import RECORDS_FILE
+from assistant.wiring import RECORDS_FILE
 from bots.texts import text
 from ingest.pipeline import IngestReport
 from tests.servers import ASK_KEY, QUOTA_KY, api_server, free_port
