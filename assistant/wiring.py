@@ -147,11 +147,11 @@ SEED_WAIT_SECONDS = 900.0  # the sample corpus takes ~1 min to embed on 2 cores;
 def shared_writes(settings: Settings) -> bool:
     """Whether several hosts may write to this store: a Chroma server and records in PostgreSQL. Their writers
     then take the writer lease in PostgreSQL; an embedded store (or SQLite records) means one host, one lock file."""
-    return (
-        settings.chroma_url is not None
-        and settings.database_url is not None
-        and not settings.database_url.get_secret_value().startswith("sqlite")
-    )
+    if settings.chroma_url is None or settings.database_url is None:
+        return False
+    from assistant.records import RecordStore
+
+    return not RecordStore.is_sqlite(settings.database_url.get_secret_value())
 
 
 @contextmanager

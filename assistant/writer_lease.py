@@ -34,6 +34,11 @@ _lease = sa.table(
 _NOW = sa.func.clock_timestamp()  # the database's clock, not this host's
 
 
+def _lasting(seconds: float) -> sa.ColumnElement[object]:
+    """An expiry `seconds` from now on the database's clock."""
+    return _NOW + sa.func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+
+
 def holder_name() -> str:
     """Who holds the lease, for the messages another host shows: host name and process id."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -48,9 +53,6 @@ class WriterLease:
         self._seconds = seconds
         self._stop = threading.Event()
         self._renewer = threading.Thread(target=self._renew_until_released, name="writer-lease", daemon=True)
-
-    def _interval(self) -> sa.ColumnElement[object]:
-        return sa.func.make_interval(0, 0, 0, 0, 0, 0, self._seconds)
 
     def check(self) -> None:
         """Raise WriterLeaseLost unless this lease is still the current one and unexpired (before a write);
@@ -73,7 +75,7 @@ class WriterLease:
             renewed = db.execute(
                 sa.update(_lease)
                 .where(_lease.c.name == STORE, _lease.c.token == self.token, _lease.c.expires > _NOW)
-                .values(expires=_NOW + self._interval())
+                .values(expires=_lasting(self._seconds))
             ).rowcount
         return bool(renewed)
 
@@ -109,12 +111,11 @@ class WriterLease:
 
 def try_acquire(engine: Engine, seconds: float, holder: str) -> int | None:
     """Take the lease when it is free or expired (one atomic update); its new token, or None when held."""
-    interval = sa.func.make_interval(0, 0, 0, 0, 0, 0, seconds)
     with unavailable_when_failing(), engine.begin() as db:
         token = db.execute(
             sa.update(_lease)
             .where(_lease.c.name == STORE, sa.or_(_lease.c.holder.is_(None), _lease.c.expires <= _NOW))
-            .values(holder=holder, token=_lease.c.token + 1, expires=_NOW + interval)
+            .values(holder=holder, token=_lease.c.token + 1, expires=_lasting(seconds))
             .returning(_lease.c.token)
         ).scalar_one_or_none()
     return None if token is None else int(token)
