@@ -3,13 +3,16 @@
 A fixed slice of the distractor articles (the first N whose labels name no reserved topic) is ingested by a
 `python -m ingest` process into a fresh data dir; in the same run the bare embedder (`embed_passages`, in-process)
 embeds the very texts ingest embeds — every distinct chunk text and every distinct sentence under its title. The
-two alternate for a number of rounds and each side keeps its fastest: this machine's speed drifts by ±15 % from one
-minute to the next, more than the difference measured.
+two alternate for a number of rounds: this machine's speed drifts by ±15 % from one minute to the next (CPU time
+drifts with it: it is the hardware's speed that changes, not the time the process is given), more than the
+difference measured. Two figures come out: each side's fastest round against the other's, and the median of the
+rounds' own ratios (each round's two sides back to back, their order alternating).
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -113,8 +116,13 @@ def run_ingest(embedder: Embedder, distractors: Path, articles: int, rounds: int
         bare_rounds: list[tuple[float, float]] = []
         ingest_rounds: list[tuple[float, dict[str, Any]]] = []
         for round_ in range(max(1, rounds)):
+            # The two sides run back to back, bare first in even rounds and ingest first in odd ones, so a steady
+            # drift of the machine's speed favours neither side of a round's ratio.
+            if round_ % 2:
+                ingest_rounds.append(run_ingest_process(source, Path(tmp) / f"store-{round_}"))
             bare_rounds.append((timed_embedding(embedder, texts), timed_embedding(embedder, passages)))
-            ingest_rounds.append(run_ingest_process(source, Path(tmp) / f"store-{round_}"))
+            if not round_ % 2:
+                ingest_rounds.append(run_ingest_process(source, Path(tmp) / f"store-{round_}"))
         chunks_s, sentences_s = min(bare_rounds, key=sum)
         wall, report = min(ingest_rounds, key=lambda r: r[0])
         rerun, again = run_ingest_process(source, Path(tmp) / "store-0")
@@ -131,6 +139,8 @@ def run_ingest(embedder: Embedder, distractors: Path, articles: int, rounds: int
         "sentences_per_s": rate(len(passages), sentences_s),
     }
     net = wall - rerun
+    # ingest tokens/s over bare tokens/s, round by round: the same tokens, so the bare seconds over the ingest's.
+    paired = [round(sum(b) / i[0], 3) for b, i in zip(bare_rounds, ingest_rounds, strict=True)]
     ingest = {
         "rounds_s": [round(r[0], 2) for r in ingest_rounds],
         "seconds": round(wall, 2),
@@ -157,5 +167,7 @@ def run_ingest(embedder: Embedder, distractors: Path, articles: int, rounds: int
         "x_bare_tokens_per_s_net": round(ingest["net_tokens_per_s"] / bare["tokens_per_s"], 3)
         if bare["tokens_per_s"]
         else 0.0,
+        "x_bare_paired": paired,
+        "x_bare_paired_median": round(statistics.median(paired), 3),
         "same_texts": report.get("chunks_embedded") == len(texts) and report.get("sentences_embedded") == len(passages),
     }

@@ -13,15 +13,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from charset_normalizer import from_bytes
-from docx import Document as open_docx
-from docx.table import Table
-from pypdf import PdfReader
 
 from assistant.core.errors import PayloadTooLarge, UnsupportedDocument
 from assistant.core.models import SourceDocument
+
+if TYPE_CHECKING:
+    from docx.table import Table
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 JSONL_SUFFIX = ".jsonl"
@@ -367,6 +367,8 @@ def _collapse(parts: list[str]) -> str:
 
 def _read_pdf(data: bytes, limits: LoadLimits) -> tuple[str, str | None]:
     """PDF: page texts joined by a blank line; title from the document metadata."""
+    from pypdf import PdfReader  # imported here: ingesting text files never waits for it
+
     try:
         reader = PdfReader(io.BytesIO(data))
         # Many official PDFs are "encrypted" with an empty user password just to block editing.
@@ -393,6 +395,9 @@ def _read_pdf(data: bytes, limits: LoadLimits) -> tuple[str, str | None]:
 
 def _read_docx(data: bytes, limits: LoadLimits) -> tuple[str, str | None]:
     """DOCX: paragraphs and table rows in document order, one per line; title from core properties."""
+    from docx import Document as open_docx  # imported here: ingesting text files never waits for it
+    from docx.table import Table
+
     _check_docx(data, limits)
     try:
         document = open_docx(io.BytesIO(data))

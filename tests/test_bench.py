@@ -98,6 +98,8 @@ def test_bench_prints_one_json_with_every_mode(writable_store_dir: Path) -> None
             "tokens_counted_by": str,
             "x_bare_tokens_per_s": float,
             "x_bare_tokens_per_s_net": float,
+            "x_bare_paired": list,
+            "x_bare_paired_median": float,
             "same_texts": bool,
             "bare": {
                 "seconds": float,
@@ -110,10 +112,11 @@ def test_bench_prints_one_json_with_every_mode(writable_store_dir: Path) -> None
     )
     assert ingest["articles"] == 3 and ingest["same_texts"] and "tokenizer" in ingest["tokens_counted_by"]
     assert ingest["ingest"]["rerun_embedded"] == 0
-    # Two alternating rounds by default, each side's fastest kept.
-    assert len(ingest["bare"]["rounds_s"]) == len(ingest["ingest"]["rounds_s"]) == 2
+    # Four rounds by default: each side's fastest, and each round's own ratio with their median.
+    assert len(ingest["bare"]["rounds_s"]) == len(ingest["ingest"]["rounds_s"]) == len(ingest["x_bare_paired"]) == 4
     assert ingest["bare"]["seconds"] == min(ingest["bare"]["rounds_s"])
     assert ingest["ingest"]["seconds"] == min(ingest["ingest"]["rounds_s"])
+    assert min(ingest["x_bare_paired"]) <= ingest["x_bare_paired_median"] <= max(ingest["x_bare_paired"])
 
     http = report["http"]
     with_floor = {**LATENCY, "x_floor_p50": float, "x_floor_p95": float}

