@@ -74,11 +74,16 @@ def counting(embedder: Embedder) -> tuple[Callable[[str], int], str]:
     return (lambda text: max(1, len(text) // APPROX_CHARS_PER_TOKEN)), "approximation: characters / 4"
 
 
+def ingestion_calls(texts: Sequence[str]) -> list[list[str]]:
+    """The texts cut into calls of as many texts as ingestion makes (both floors make these very calls)."""
+    return [list(texts[i : i + EMBED_BATCH]) for i in range(0, len(texts), EMBED_BATCH)]
+
+
 def timed_embedding(embedder: Embedder, texts: Sequence[str]) -> float:
     """Seconds the bare embedder takes for the texts, in calls of as many texts as ingestion makes."""
     started = time.perf_counter()
-    for i in range(0, len(texts), EMBED_BATCH):
-        embedder.embed_passages(texts[i : i + EMBED_BATCH])
+    for call in ingestion_calls(texts):
+        embedder.embed_passages(call)
     return time.perf_counter() - started
 
 
@@ -96,7 +101,7 @@ for batch in batches:
 
 def embedding_calls(texts: Sequence[str], passages: Sequence[str], path: Path) -> Path:
     """Write the calls ingestion makes (chunk texts, then sentence passages, EMBED_BATCH at a time) as JSON."""
-    calls = [list(part[i : i + EMBED_BATCH]) for part in (texts, passages) for i in range(0, len(part), EMBED_BATCH)]
+    calls = [*ingestion_calls(texts), *ingestion_calls(passages)]
     path.write_text(json.dumps(calls, ensure_ascii=False), encoding="utf-8")
     return path
 
