@@ -21,8 +21,8 @@ import psycopg
 import pytest
 import yaml
 
-from eval.bench_ingest import allowed_articles
-from tests.conftest import CORPUS, DISTRACTORS
+from assistant.core.sentences import split_sentences
+from tests.conftest import CORPUS
 from tests.postgres import fresh_database
 from tests.servers import ADMIN, ADMIN_KEY, ASK, ASK_KEY, chroma_server, free_port, serving
 from tests.support import ROOT, TINY_DOCS, cli_env
@@ -239,9 +239,17 @@ def test_simultaneous_uploads_on_both_hosts_write_one_after_the_other(hosts: Top
     assert {uploads[k][0] for k in written} <= listed
 
 
+def unseen_long_text() -> str:
+    """The sample corpus with each document's sentences in reverse order: ~80 KB that takes a while to embed, and
+    none of its chunks is stored yet (the hosts seed the corpus itself). Needs nothing outside the checkout."""
+    documents = sorted(CORPUS.glob("*.txt"))
+    return "\n\n".join(
+        " ".join(s.text for s in reversed(split_sentences(path.read_text(encoding="utf-8")))) for path in documents
+    )
+
+
 def test_a_writer_killed_mid_upload_frees_the_lease_for_the_next_upload(hosts: Topology) -> None:
-    articles = allowed_articles(DISTRACTORS)[:40]
-    big = "\n\n".join(str(a["text"]) for a in articles).encode()
+    big = unseen_long_text().encode()
     failed: list[BaseException] = []
 
     def doomed() -> None:
