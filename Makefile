@@ -67,7 +67,7 @@ ask: setup
 		"Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?" \
 		"Сколько бюджетных мест выделяется гражданам Кыргызстана в вузах России?" \
 		"How many state-funded places do Russian universities give Kyrgyz citizens each year?" \
-		"Кыргызстандыктар үчүн Казакстандын ЖОЖдорунда канча бюджеттик орун бар?"
+		"Бишкектен Ошко чейин канча километр?"
 
 lint: setup
 	$(PY) -m ruff check .
@@ -89,8 +89,10 @@ test-fast: $(STAMP)
 		--cov=assistant.core --cov-report=term-missing --cov-fail-under=85
 
 # Every README evaluation table: the dev set and both gold parts, with the floors beside each figure (~10 min).
+# Without ../shared/distractors: EVAL_ARGS=--gate-slice scores over the committed gate corpus instead.
+EVAL_ARGS ?=
 eval: setup
-	$(PY) -m eval report --out eval-report
+	$(PY) -m eval report --out eval-report $(EVAL_ARGS)
 
 clean:
 	rm -rf $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache .coverage

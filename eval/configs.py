@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from assistant.core.retrieval import FusionConfig
+from assistant.settings import Settings
 
 ALL_LANGUAGES_LEXICAL = {"ky": 1.0, "ru": 1.0, "en": 1.0}
+DEFAULT_ANSWERER: str = Settings.model_fields["answerer"].default
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,8 @@ class RunConfig:
     description: str
     fusion: FusionConfig
     stemmed: bool = True
-    answerer: Literal["extractive", "fitted", "cosine"] = "extractive"
+    answerer: str = DEFAULT_ANSWERER  # a name registered in assistant.wiring
+    refusal: Literal["safe", "fitted"] = "safe"  # which fitted answerability threshold refuses (Settings.refusal)
     generated: bool = False  # answers written by the model at BILIM_LLM_URL (only this configuration reads it)
 
 
@@ -27,14 +30,16 @@ CONFIGS: dict[str, RunConfig] = {
     for c in [
         RunConfig(
             "hybrid",
-            "dense + stemmed BM25 (Kyrgyz questions, same-language chunks), RRF, number/acronym anchors — the default",
+            "dense + stemmed BM25 (Kyrgyz questions, same-language chunks), RRF, number/acronym anchors, then the "
+            f"default answerer (`{DEFAULT_ANSWERER}`) — the default",
             FusionConfig(),
         ),
         RunConfig(
-            "fitted",
-            "the default retrieval, then the fitted answerer (weights from `python -m eval train`, fit part only)",
+            "refusing",
+            "the default, refusing below the fitted answerability threshold of ≤ 5 % false refusals out of fold on "
+            "the fit part (the default's threshold refused none there)",
             FusionConfig(),
-            answerer="fitted",
+            refusal="fitted",
         ),
         RunConfig(
             "cosine",

@@ -1,4 +1,4 @@
-"""Markdown tables of an evaluation: each figure beside its floor and the retrieval ceiling, with 95 % intervals."""
+"""An evaluation's Markdown tables (each figure beside its floor and the ceiling, 95 % intervals) and summary."""
 
 from __future__ import annotations
 
@@ -32,6 +32,25 @@ ANSWER_HEADER = (
     "| citation precision | refusal recall | false refusals | unsupported numbers | median chars |"
 )
 RETRIEVAL_HEADER = "| set | lang | hit@1 | dense hit@1 | hit@5 | dense hit@5 | MRR@10 | facts@3 | dense facts@3 |"
+# The console summary of a set: (header, metric, format) per column, split in two tables to fit a terminal.
+SUMMARY_RETRIEVAL = (
+    ("questions", "questions", "d"),
+    ("unanswerable", "unanswerable", "d"),
+    ("hit@1", "hit@1", ".3f"),
+    ("hit@5", "hit@5", ".3f"),
+    ("facts@3", "fact_recall@3", ".3f"),
+    ("ceiling", "ceiling", ".3f"),
+    ("p50 ms", "latency_p50_ms", ".0f"),
+)
+SUMMARY_ANSWERS = (
+    ("accuracy", "answer_accuracy", ".3f"),
+    ("lead accuracy", "lead_accuracy", ".3f"),
+    ("citation precision", "citation_precision", ".3f"),
+    ("refusal recall", "refusal_recall", ".3f"),
+    ("false refusals", "false_refusals", ".3f"),
+    ("unsupported numbers", "unsupported_numbers", "d"),
+    ("median chars", "median_answer_chars", ".0f"),
+)
 
 
 def with_interval(agg: dict[str, Any], metric: str) -> str:
@@ -125,3 +144,28 @@ def markdown_report(reports: list[dict[str, Any]], set_name: str) -> str:
             f"{f['source']}; cited {f['cited']}; given: {given}"
         )
     return "\n".join(lines) + "\n"
+
+
+def aligned(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 2) -> list[str]:
+    """A header and rows in columns as wide as their widest cell: the first `text_columns` left, figures right."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    return [
+        "  ".join(
+            cell.ljust(width) if i < text_columns else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in (header, *rows)
+    ]
+
+
+def summary(set_name: str, reports: Sequence[dict[str, Any]]) -> str:
+    """The console summary of one set: every configuration overall and per language, each figure under its name."""
+    lines: list[str] = []
+    for title, columns in (("questions and retrieval", SUMMARY_RETRIEVAL), ("answers", SUMMARY_ANSWERS)):
+        rows = [
+            [report["config"], lang, *(format(agg[metric], spec) for _, metric, spec in columns)]
+            for report in reports
+            for lang, agg in _scopes(report)
+        ]
+        lines += ["", f"{set_name} — {title}:", *aligned(["config", "lang", *(h for h, _, _ in columns)], rows)]
+    return "\n".join(lines)

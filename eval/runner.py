@@ -201,7 +201,7 @@ def evaluate(
     """Ask every question through the service pipeline; return per-question results and the report."""
     # Only the `llm` configuration talks to a model: every other one ignores BILIM_LLM_URL, so figures never move
     # with the environment.
-    settings = Settings(data_dir=data_dir, answerer=config.answerer)
+    settings = Settings(data_dir=data_dir, answerer=config.answerer, refusal=config.refusal)
     if not config.generated:
         settings = settings.model_copy(update={"llm_url": None})
     if config.generated and not settings.llm_url:

@@ -21,16 +21,18 @@ from typing import Any
 
 import numpy as np
 
-from assistant.core.evidence import (
+from assistant.core.answering.candidates import (
     ANSWERABLE_FEATURES,
     SENTENCE_FEATURES,
     SPAN_FEATURES,
-    Asked,
     Candidate,
+    CandidateReader,
     answerable_features,
     span_features,
 )
-from assistant.core.fitted import MULTI_PART, CandidateReader, rank_candidates, second_sentence
+from assistant.core.answering.kernel import SPAN_TYPES
+from assistant.core.answering.reading import Asked
+from assistant.core.answering.scoring import QuotePolicy, quoted, rank_candidates
 from assistant.core.models import Analyzer
 from assistant.core.pipeline import make_question
 from eval import metrics
@@ -230,7 +232,7 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         for e in examples
         if e.item.answerable
     ]
-    second_ratio, second_same_document, quoting = _fit_second_sentence(examples)
+    quote_policy, quoting = _fit_second_sentence(examples)
     # 2. Spans: inside sentences that hold a fact, which span is the asked-for one — ranked against the other
     # spans of the same sentence, like the sentences.
     span_matrices, span_labels, span_groups = [], [], []
@@ -273,11 +275,15 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
     answer_oof = _out_of_fold(ax, ay, ag, c=ANSWERABLE_C)
     answer_model = _fit(ax, ay, c=ANSWERABLE_C)
     gold_answerable = np.array([1 if e.item.answerable else 0 for e in examples])
-    threshold = _threshold(answer_oof, gold_answerable)
+    typeless = np.array([e.asked.expected in SPAN_TYPES and not any(c.spans for c in e.candidates) for e in examples])
+    threshold, typeless_threshold = _thresholds(answer_oof, gold_answerable, typeless)
     brier, ece, table = reliability(answer_oof, ay)
     from sklearn.metrics import roc_auc_score
 
-    refused = answer_oof < threshold
+    refused = (answer_oof < threshold) | (typeless & (answer_oof < typeless_threshold))
+    # The threshold that refused no answerable question out of fold: what the service refuses below by default.
+    safe_threshold = min(threshold, round(float(answer_oof[gold_answerable == 1].min()) - 1e-6, 6))
+    safely_refused = (answer_oof < safe_threshold) | (typeless & (answer_oof < typeless_threshold))
     cv = {
         "folds": FOLDS,
         "questions": len(examples),
@@ -291,6 +297,16 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         "ece": ece,
         "reliability": table,
         "threshold": threshold,
+        "typeless_threshold": typeless_threshold,
+        "safe_threshold": safe_threshold,
+        "safe_false_refusals": round(float(safely_refused[gold_answerable == 1].mean()), 4),
+        "safe_refusal_recall": round(float(safely_refused[gold_answerable == 0].mean()), 4)
+        if (gold_answerable == 0).any()
+        else None,
+        "typeless_questions": {
+            "answerable": int((typeless & (gold_answerable == 1)).sum()),
+            "unanswerable": int((typeless & (gold_answerable == 0)).sum()),
+        },
         "false_refusals": round(float(refused[gold_answerable == 1].mean()), 4),
         "refusal_recall": round(float(refused[gold_answerable == 0].mean()), 4)
         if (gold_answerable == 0).any()
@@ -304,52 +320,67 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         "fit_ids": sorted(e.item.id for e in examples),
         "cv": cv,
         "threshold": threshold,
+        "typeless_threshold": typeless_threshold,
+        "safe_threshold": safe_threshold,
         "span_threshold": 0.0,
-        "second_ratio": second_ratio,
-        "second_same_document": second_same_document,
+        "unsure_floor": quote_policy.unsure_floor,
+        "second_ratio": quote_policy.second_ratio,
+        "second_same_document": quote_policy.second_same_document,
+        "unsure_below": quote_policy.unsure_below,
         "sentence": _export_pairwise(scaler, coef, SENTENCE_FEATURES),
         "span": _export_pairwise(span_scaler, span_coef, SPAN_FEATURES),
         "answerable": _export(answer_model, ANSWERABLE_FEATURES),
     }
 
 
-def _fit_second_sentence(examples: Sequence[Example]) -> tuple[float, bool, dict[str, float]]:
+def _fit_second_sentence(examples: Sequence[Example]) -> tuple[QuotePolicy, dict[str, float]]:
     """When to quote the runner-up beside the best sentence: the grid point with the best accuracy plus
     citation precision on the answerable questions, from out-of-fold probabilities."""
-    best: tuple[float, float, bool, dict[str, float]] = (-1.0, 1.01, True, {})
-    for same_document in (True, False):
-        for ratio in (1.01, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.3, 0.0):
-            correct, cited = [], []
-            for example in examples:
-                if not example.item.answerable:
-                    continue
-                ranked = [
-                    c for _, c in sorted(zip(example.oof, example.candidates, strict=True), key=lambda pc: -pc[0])
-                ]
-                for probability, cand in zip(sorted(example.oof, reverse=True), ranked, strict=True):
-                    cand.probability = probability
-                if not ranked:
-                    correct.append(0.0)
-                    continue
-                multi = bool(MULTI_PART.search(example.item.question))
-                chosen = [ranked[0]]
-                second = second_sentence(ranked, multi, ratio, same_document)
-                if second is not None:
-                    chosen.append(second)
-                text = "\n".join(c.sentence.text for c in chosen)
-                correct.append(1.0 if metrics.all_facts_present(example.item.must, text) else 0.0)
-                cited += [
-                    1.0
-                    if c.scored.chunk.document_id == example.item.source
-                    or any(metrics.fact_present(f, c.sentence.text) for f in example.item.must)
-                    else 0.0
-                    for c in chosen
-                ]
-            accuracy, precision = float(np.mean(correct)), float(np.mean(cited)) if cited else 0.0
-            if accuracy + precision > best[0]:
-                figures = {"accuracy": round(accuracy, 4), "citation_precision": round(precision, 4)}
-                best = (accuracy + precision, ratio, same_document, figures)
-    return best[1], best[2], best[3]
+    best: tuple[float, QuotePolicy, dict[str, float]] = (-1.0, QuotePolicy(), {})
+    grid = [
+        QuotePolicy(second_ratio=ratio, second_same_document=same, unsure_below=unsure, unsure_floor=floor)
+        for same in (True, False)
+        for ratio in (1.01, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.3, 0.0)
+        for unsure in ((0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01) if same else (0.0,))
+        for floor in ((0, 1, 2) if unsure > 0 else (0,))
+    ]
+    for policy in grid:
+        accuracy, precision = _quoting(examples, policy)
+        if accuracy + precision > best[0]:
+            figures = {"accuracy": round(accuracy, 4), "citation_precision": round(precision, 4)}
+            best = (accuracy + precision, policy, figures)
+    floor_accuracy, floor_precision = _quoting(examples, QuotePolicy(unsure_below=1.01, unsure_floor=2), floor=True)
+    best[2].update(floor_accuracy=round(floor_accuracy, 4), floor_citation_precision=round(floor_precision, 4))
+    return best[1], best[2]
+
+
+def _quoting(examples: Sequence[Example], policy: QuotePolicy, floor: bool = False) -> tuple[float, float]:
+    """Accuracy and citation precision of the sentences the policy quotes (out of fold); `floor`: the cosine
+    floor's two sentences instead."""
+    correct, cited = [], []
+    for example in examples:
+        if not example.item.answerable:
+            continue
+        ranked = [c for _, c in sorted(zip(example.oof, example.candidates, strict=True), key=lambda pc: -pc[0])]
+        for probability, cand in zip(sorted(example.oof, reverse=True), ranked, strict=True):
+            cand.probability = probability
+        if not ranked:
+            correct.append(0.0)
+            continue
+        if floor:
+            chosen = sorted((c for c in ranked if c.rank < 4), key=lambda c: -c.features["cos"])[:2]
+        else:
+            chosen = quoted(ranked, example.asked.multi_part, policy)
+        text = "\n".join(c.sentence.text for c in chosen)
+        correct.append(1.0 if metrics.all_facts_present(example.item.must, text) else 0.0)
+        cited += [
+            1.0
+            if c.scored.chunk.document_id == example.item.source
+            or any(metrics.fact_present(f, c.sentence.text) for f in example.item.must)
+            else 0.0
+            for c in chosen
+        ]
+    return float(np.mean(correct)), float(np.mean(cited)) if cited else 0.0
 
 
 def _span_in_fact(span: str, fact: Sequence[str]) -> bool:
@@ -365,6 +396,29 @@ def _threshold(probabilities: np.ndarray, answerable: np.ndarray) -> float:
         return 0.5
     allowed = int(np.floor(MAX_FALSE_REFUSALS * len(scores)))
     return round(float(scores[allowed]) - 1e-6, 6) if allowed < len(scores) else 0.0
+
+
+def _thresholds(probabilities: np.ndarray, answerable: np.ndarray, typeless: np.ndarray) -> tuple[float, float]:
+    """The refusal threshold and the higher one for questions no candidate holds the asked type for: of the pairs
+    that refuse at most 5 % of the answerable questions (out-of-fold), the one refusing most unanswerable ones (of
+    equal ones, the highest typeless threshold: with no such question in the fit part, every typeless one refuses)."""
+    base = _threshold(probabilities, answerable)
+    best = (float(np.mean(probabilities[answerable == 0] < base)) if (answerable == 0).any() else 0.0, base, base)
+    allowed = int(np.floor(MAX_FALSE_REFUSALS * int(answerable.sum())))
+    for typeless_threshold in sorted({*np.round(probabilities[typeless], 6).tolist(), 1.0}):
+        extra = typeless & (probabilities < typeless_threshold)
+        # The base threshold that still keeps the false refusals within the allowance.
+        scores = np.sort(probabilities[(answerable == 1) & ~extra])
+        room = allowed - int((extra & (answerable == 1)).sum())
+        if room < 0 or not len(scores):
+            continue
+        threshold = round(float(scores[room]) - 1e-6, 6) if room < len(scores) else 0.0
+        threshold = min(threshold, typeless_threshold)
+        refused = (probabilities < threshold) | (typeless & (probabilities < typeless_threshold))
+        recall = float(np.mean(refused[answerable == 0])) if (answerable == 0).any() else 0.0
+        if recall >= best[0]:  # of equal recall, the higher typeless threshold: it costs no false refusal here
+            best = (recall, threshold, round(float(typeless_threshold), 6))
+    return best[1], max(best[2], best[1])
 
 
 def _commit() -> str:

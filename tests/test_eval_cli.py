@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from eval.cli import GATE_CORPUS, main
 from eval.runner import load_qa, store_dir_for
 from tests.conftest import CORPUS, DISTRACTORS, ROOT
 from tests.support import run_module, write_jsonl
@@ -91,6 +92,27 @@ def test_eval_run_rejects_a_missing_gold_file(tmp_path: Path) -> None:
     result = run_module("eval", "run", "--qa", tmp_path / "none.jsonl", "--out", tmp_path / "o", "--data-dir", tmp_path)
     assert result.returncode == 2
     assert "none.jsonl" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_eval_report_without_the_distractor_file_says_where_it_goes_and_offers_the_gate_slice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clone = tmp_path / "clone"  # a checkout with no ../shared next to it
+    clone.mkdir()
+    monkeypatch.chdir(clone)
+    assert main(["report"]) == 2
+    err = capsys.readouterr().err
+    expected = tmp_path / "shared" / "distractors" / "kyrgyz-news-24kg.jsonl"
+    assert err.startswith("error: the distractor articles are not at ../shared/distractors/kyrgyz-news-24kg.jsonl")
+    assert f"(absolute: {expected})" in err and "--distractors PATH" in err
+    assert "data/corpus, eval/datasets/gold/articles-fit.jsonl" in err and "eval/datasets/gold/gate-slice.jsonl" in err
+    assert " -m eval report --gate-slice --out eval-report\n" in err and "make eval EVAL_ARGS=--gate-slice" in err
+    assert "Traceback" not in err and list(clone.iterdir()) == []  # nothing written
+    # The gate slice is committed, and is what the CI gate's store (tests/conftest.py) ingests.
+    assert all((ROOT / path).exists() for path in GATE_CORPUS)
+    with pytest.raises(SystemExit):
+        main(["report", "--gate-slice", "--distractors", "x.jsonl"])  # one corpus or the other
+    assert "not allowed with" in capsys.readouterr().err
 
 
 def test_each_corpus_set_gets_its_own_store() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from assistant.core.models import Answer, Citation, Lead
 from eval import metrics
-from eval.report import ANSWER_HEADER, RETRIEVAL_HEADER, tables
+from eval.report import ANSWER_HEADER, RETRIEVAL_HEADER, SUMMARY_ANSWERS, SUMMARY_RETRIEVAL, summary, tables
 from eval.runner import QAItem, aggregate, score_item
 
 
@@ -97,3 +97,28 @@ def test_report_tables_put_each_figure_beside_its_floor_and_ceiling() -> None:
     answers_at, retrieval_at = lines.index(ANSWER_HEADER), lines.index(RETRIEVAL_HEADER)
     assert all(line.count("|") == ANSWER_HEADER.count("|") for line in lines[answers_at : answers_at + 4])
     assert all(line.count("|") == RETRIEVAL_HEADER.count("|") for line in lines[retrieval_at : retrieval_at + 4])
+
+
+def test_the_console_summary_names_every_figure_in_aligned_columns() -> None:
+    item = QAItem("x1", "ky", "?", [["375"]], "doc.txt", True, [], "count")
+    right = {"item": item, "score": score_item(item, Answer("ky", False, Lead("375", 1), (citation(1, QUOTE),)))}
+    wrong = {"item": item, "score": score_item(item, Answer("ky", False, None, (citation(1, "жок"),)))}
+    reports = [
+        {"config": config, "overall": aggregate(rows), "by_language": {"ky": aggregate(rows)}}
+        for config, rows in (("hybrid-noanchors", [right, right]), ("cosine", [right, wrong]))
+    ]
+    lines = summary("gold fit, + distractors", reports).splitlines()
+    for title, columns in (("questions and retrieval", SUMMARY_RETRIEVAL), ("answers", SUMMARY_ANSWERS)):
+        at = lines.index(f"gold fit, + distractors — {title}:")
+        header, *rows = lines[at + 1 : at + 6]
+        names = ["config", "lang", *(name for name, _, _ in columns)]
+        assert header.split() == " ".join(names).split()  # every column named, in order
+        scopes = [(config, lang) for config in ("hybrid-noanchors", "cosine") for lang in ("all", "ky")]
+        assert [tuple(row.split()[:2]) for row in rows] == scopes
+        assert all(len(row.split()) == len(names) for row in rows)  # one figure under each name
+        # Figures end where their name ends (right-aligned); the config and lang start where theirs start.
+        ends = [header.index(name) + len(name) for name in names[2:]]
+        for row in rows:
+            assert len(row) == len(header) and row.index(row.split()[1]) == header.index("lang")
+            assert all(row[end - 1] != " " and (end == len(row) or row[end] == " ") for end in ends), row
+    assert "0.500" in lines[lines.index("gold fit, + distractors — answers:") + 4]  # cosine's accuracy, all

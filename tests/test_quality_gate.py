@@ -1,4 +1,5 @@
-"""Quality gate: the dev set and the gold set's fit part must not fall below eval/baseline.json.
+"""Quality gate: on the dev set and the gold set's fit part, the default answerer must not fall below
+eval/baseline.json, nor below the cosine floor measured beside it.
 
 The gold set's test part is never scored here (only by `python -m eval run --split test`, for notes).
 """
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.configs import CONFIGS
+from eval.configs import ANSWER_FLOOR, CONFIGS
 from eval.runner import evaluate, load_qa
 from ingest.pipeline import IngestReport, no_progress
 from tests.conftest import ROOT
@@ -34,7 +35,10 @@ def test_quality_does_not_regress(
     results, report = evaluate(
         items, data_dir=store[0], embedder=embedder, config=CONFIGS["hybrid"], progress=no_progress
     )
+    _, floor = evaluate(items, data_dir=store[0], embedder=embedder, config=CONFIGS[ANSWER_FLOOR], progress=no_progress)
     overall, expected, tolerance = report["overall"], BASELINE["sets"][name], BASELINE["tolerance"]
+    # The default answerer runs beside the floor, and never below it.
+    assert overall["answer_accuracy"] >= floor["overall"]["answer_accuracy"], (overall, floor["overall"])
     assert len(results) == len(items)
     assert overall["answer_accuracy"] >= expected["answer_accuracy"] - tolerance, overall
     assert overall["citation_precision"] >= expected["citation_precision"] - tolerance, overall

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.core.answering import ExtractiveAnswerer
+from assistant.core.answering.candidates import CandidateReader
+from assistant.core.answering.kernel import ExtractiveAnswerer
+from assistant.core.answering.scoring import CosineScorer
 from assistant.core.models import Question
 from assistant.core.sentences import sentence_passage
+from assistant.gazetteer import build_gazetteer
 from tests.fakes import FakeEmbedder, InMemoryChunkStore, make_chunk, put_chunks, scored
 from vectorstore.embedders import EmbeddingSimilarity
 from vectorstore.stemming import analyze
@@ -49,11 +52,13 @@ def test_a_text_the_store_does_not_hold_is_embedded_once_then_cached() -> None:
     assert similarity.embedded == 1 and embedder.passages == [sentence_passage(TITLE, unknown[1])]
 
 
-def test_the_extractive_answerer_embeds_no_sentence_over_a_store_with_sentence_vectors() -> None:
+def test_the_answering_kernel_embeds_no_sentence_over_a_store_with_sentence_vectors() -> None:
     embedder, store = stored()
-    similarity = EmbeddingSimilarity(embedder, stored=store)
-    answerer = ExtractiveAnswerer(analyze, similarity=similarity)
+    reader = CandidateReader(
+        analyze=analyze, gazetteer=build_gazetteer(frozenset({"KG"})), embedder=embedder, sentences=store
+    )
+    answerer = ExtractiveAnswerer(reader, CosineScorer())
     chunks = scored([chunk for chunk, _ in store.query(embedder.embed_query("орун"), 1)])
     answer = answerer.generate(Question(text="Орусияда канча бюджеттик орун бар?", language="ky"), chunks)
     assert not answer.refused and "375" in answer.citations[0].quote
-    assert similarity.embedded == 0 and embedder.passages == []
+    assert embedder.passages == []

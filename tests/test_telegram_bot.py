@@ -115,10 +115,10 @@ def test_kyrgyz_and_russian_questions_get_cited_answers(telegram: TelegramStub, 
     assert all(len(d.encode()) <= 64 for d in data)
     assert any(m == "sendChatAction" and p.get("action") == "typing" for m, p in telegram.calls)
 
-    telegram.send_text(chat, "Сколько бюджетных мест выделяется гражданам Кыргызстана в вузах России?", user_id=chat)
+    telegram.send_text(chat, "Когда был подписан протокол с Кравцовым?", user_id=chat)
     russian = last_text(telegram, chat, 2)
-    assert russian["text"].startswith("Ответ: 375")
-    assert russian["source_text"].startswith("Ответ: <b>375</b> [1]\n«")  # rendered from the lead and the quotes
+    assert russian["text"].startswith("Ответ: 15-мартта")
+    assert russian["source_text"].startswith("Ответ: <b>15-мартта</b> [1]\n«")  # rendered from the lead and quotes
 
 
 def test_follow_up_sources_and_feedback(telegram: TelegramStub, bot: Path, api: str, api_dir: Path) -> None:
@@ -170,6 +170,16 @@ def test_follow_up_sources_and_feedback(telegram: TelegramStub, bot: Path, api: 
         return str(conversation_id)
 
     assert conversation(first) == conversation(follow) != conversation(after_reset)
+
+
+def test_a_refusal_has_no_sources_button(telegram: TelegramStub, bot: Path) -> None:
+    chat = 7108
+    telegram.send_text(chat, "Бишкектен Ошко чейин канча километр?", user_id=chat)  # no passage states a distance
+    refusal = last_text(telegram, chat, 1)
+    assert refusal["text"].startswith(f"🤷 {text('ky', 'refusal')}")
+    # Nothing to show under Sources; the rating and the reset stay.
+    data = buttons(refusal)
+    assert not any(d.startswith("src:") for d in data) and data[0].startswith("fb:up:a_") and "new" in data
 
 
 def test_stickers_long_questions_and_group_etiquette(telegram: TelegramStub, bot: Path) -> None:

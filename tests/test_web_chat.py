@@ -79,7 +79,7 @@ def test_follow_up_refusal_and_escaping(browser: Browser, api: str) -> None:
     expect(page.locator("#messages .answer")).to_have_count(2, timeout=30_000)
     expect(page.locator("#messages .answer").last).to_contain_text("50")
 
-    hostile = "<img src=x onerror=alert(1)> Казакстандын ЖОЖдорунда канча орун бар?"
+    hostile = "<img src=x onerror=alert(1)> Бишкектен Ошко чейин канча километр?"  # no passage states a distance
     page.fill("#question", hostile)
     page.press("#question", "Enter")
     refused = page.locator("#messages .answer.refused").last

@@ -10,6 +10,7 @@ from assistant.core.errors import InvalidInput, NotAQuestion
 from assistant.core.followup import is_followup
 from assistant.core.language import detect_language
 from assistant.core.models import Answer, Language, Question
+from assistant.core.pleasantries import strip_pleasantries
 from assistant.core.ports import AnswerGenerator, Reranker, Retriever
 
 MAX_QUESTION_CHARS = 1000
@@ -41,11 +42,14 @@ def make_question(
         raise NotAQuestion(NO_WORDS)
     if len(text) > max_chars:
         raise InvalidInput(f"the question is too long ({len(text)} characters; the limit is {max_chars})")
+    text = strip_pleasantries(text)  # "Здравствуйте! Сколько мест?" asks what "Сколько мест?" does
     previous = next((h for h in reversed(history) if h and h.strip()), None)
+    if previous:
+        previous = strip_pleasantries(" ".join(previous.split()))
     return Question(
         text=text,
         language=language or detect_language(text),
-        previous=" ".join(previous.split()) if previous and is_followup(text) else None,
+        previous=previous if previous and is_followup(text) else None,
         history=tuple(" ".join(h.split()) for h in history if h and h.strip()),
     )
 

@@ -206,18 +206,18 @@ class Bot:
             )
 
     @staticmethod
-    def answer_buttons(answer_id: str, lang: str) -> InlineKeyboardMarkup:
-        """📄 Sources, 👍/👎 and a new-question reset under an answer (callback data ≤ 64 bytes)."""
-        return InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(text(lang, "sources"), callback_data=f"src:{answer_id}"),
-                    InlineKeyboardButton(text(lang, "up"), callback_data=f"fb:up:{answer_id}"),
-                    InlineKeyboardButton(text(lang, "down"), callback_data=f"fb:down:{answer_id}"),
-                ],
-                [InlineKeyboardButton(text(lang, "new_question"), callback_data="new")],
-            ]
-        )
+    def answer_buttons(payload: dict[str, Any], lang: str) -> InlineKeyboardMarkup:
+        """📄 Sources (unless refused), 👍/👎 and a new-question reset under an answer (callback data ≤ 64 bytes)."""
+        answer_id = payload["answer_id"]
+        rating = [
+            InlineKeyboardButton(text(lang, "up"), callback_data=f"fb:up:{answer_id}"),
+            InlineKeyboardButton(text(lang, "down"), callback_data=f"fb:down:{answer_id}"),
+        ]
+        # A refusal cites nothing, so its Sources button could only say so. 👍/👎 stay: rating a refusal is still
+        # feedback for the staff's insights.
+        if not payload.get("refused") and payload.get("citations"):
+            rating.insert(0, InlineKeyboardButton(text(lang, "sources"), callback_data=f"src:{answer_id}"))
+        return InlineKeyboardMarkup([rating, [InlineKeyboardButton(text(lang, "new_question"), callback_data="new")]])
 
     @staticmethod
     def language_buttons() -> InlineKeyboardMarkup:
@@ -319,7 +319,7 @@ class Bot:
         body = render_answer(payload, lang)
         if expired:
             body = f"<i>{_escape(text(lang, 'expired'))}</i>\n\n{body}"
-        await self.reply(message, body, self.answer_buttons(payload["answer_id"], lang))
+        await self.reply(message, body, self.answer_buttons(payload, lang))
 
     async def _ask(self, update: Update, context: Context, question: str) -> tuple[dict[str, Any], bool]:
         conversation = (context.chat_data or {}).get("conversation_id")

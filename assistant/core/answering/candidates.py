@@ -12,22 +12,19 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from rapidfuzz import fuzz
 
-from assistant.core.answer_types import Kind, Span, question_kind, spans_of_kind
-from assistant.core.coverage import Evidence, Gazetteer, Specific, coverage, specifics, to_latin
-from assistant.core.models import Analyzer, ChunkSentence, Question, ScoredChunk
+from assistant.core.answering.reading import Asked, read_question
+from assistant.core.answering.spans import Span, spans_of_type
+from assistant.core.coverage import Evidence, Gazetteer, coverage, to_latin
+from assistant.core.models import Analyzer, Chunk, ChunkSentence, Question, ScoredChunk
 from assistant.core.numbers import is_year, join_digit_groups
 from assistant.core.ports import Vector
 from assistant.core.retrieval import anchors_of
 
-# The words right after "канча / сколько / how many" name what is counted ("канча окуучу" → pupils).
-_COUNTED = re.compile(
-    r"\b(?:канча\w*|сколько|скольк\w+|how\s+(?:many|much))\s+((?:[^\W\d_]+[\s-]*){1,3})", re.IGNORECASE
-)
-_PERCENT_QUESTION = re.compile(r"процент|percent|пайыз|%|\bдол[яию]\b|\bshare\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Kyrgyz place-case endings (locative, dative, ablative, "of/in" -дагы), Russian and English place prepositions.
 _PLACE_CASE = re.compile(r"(?:да|де|та|те|до|дө|то|тө|дагы|деги|тагы|теги|га|ге|ка|ке|дан|ден|тан|тен)$")
@@ -86,23 +83,6 @@ SPAN_FEATURES = (
 ANSWERABLE_FEATURES = ("best", "top_chunk_dense", "chunk_cover")
 
 
-@dataclass(frozen=True)
-class Asked:
-    """What the answerer reads off a question once: kind, vectors, stems, specifics, anchors, what is counted."""
-
-    question: Question
-    kind: Kind
-    vector: Vector
-    counted_vector: Vector | None
-    stems: frozenset[str]
-    counted_stems: frozenset[str]
-    specifics: tuple[Specific, ...]
-    anchors: frozenset[str]
-    percent: bool
-    latin_stems: frozenset[str] = frozenset()  # the question's words in Latin letters, first five letters
-    latin_content: tuple[str, ...] = ()  # its longer words in Latin letters: shared names and loanwords
-
-
 @dataclass
 class Candidate:
     """A sentence of a retrieved chunk with what it is compared on; `features` in SENTENCE_FEATURES order."""
@@ -119,37 +99,6 @@ class Candidate:
     spans: list[Span]
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0
-
-
-def counted_phrase(text: str) -> str | None:
-    """What a how-many question counts ("бюджеттик орун" in "канча бюджеттик орун"), if it says."""
-    match = _COUNTED.search(text)
-    return match.group(1).strip() if match else None
-
-
-def read_question(
-    question: Question,
-    vector: Vector,
-    counted_vector: Vector | None,
-    analyze: Analyzer,
-    gazetteer: Gazetteer,
-) -> Asked:
-    """Everything the features need from the question."""
-    kind = question_kind(question.text)
-    counted = counted_phrase(question.text) if kind == "count" else None
-    return Asked(
-        question=question,
-        kind=kind,
-        vector=vector,
-        counted_vector=counted_vector,
-        stems=frozenset(analyze(question.search_text, question.language)),
-        counted_stems=frozenset(analyze(counted, question.language)) if counted else frozenset(),
-        specifics=tuple(specifics(question.search_text, gazetteer)),
-        anchors=frozenset(anchors_of(question.search_text)),
-        percent=bool(_PERCENT_QUESTION.search(question.text)),
-        latin_stems=frozenset(to_latin(w)[:5] for w in _WORD.findall(question.search_text) if len(w) >= 3),
-        latin_content=tuple(dict.fromkeys(to_latin(w)[:6] for w in _WORD.findall(question.text) if len(w) >= 5)),
-    )
 
 
 def build_candidates(
@@ -186,7 +135,7 @@ def build_candidates(
                     evidence=evidence,
                     context_evidence=context,
                     chunk_evidence=chunk_evidence,
-                    spans=spans_of_kind(sentence.text, asked.kind),
+                    spans=spans_of_type(sentence.text, asked.kind, asked.expected),
                 )
             )
     _add_features(asked, out, sentences, analyze)
@@ -353,3 +302,44 @@ def answerable_features(asked: Asked, ranked: Sequence[Candidate]) -> dict[str, 
         chunk_cover=coverage(list(asked.specifics), [best.chunk_evidence]),
     )
     return features
+
+
+class QueryEmbedder(Protocol):
+    """Embeds a question (cached by the adapter, so retrieval and the answerer share one embedding)."""
+
+    def embed_query(self, text: str) -> Vector: ...
+
+
+class SentenceVectors(Protocol):
+    """Where each chunk's ingest-time sentence vectors are read."""
+
+    def sentences(self, chunks: Sequence[Chunk]) -> dict[str, list[tuple[ChunkSentence, Vector]]]: ...
+
+
+class CandidateReader:
+    """Reads a question once and turns the retrieved chunks' sentences into candidates with features."""
+
+    def __init__(
+        self,
+        *,
+        analyze: Analyzer,
+        gazetteer: Gazetteer,
+        embedder: QueryEmbedder,
+        sentences: SentenceVectors,
+        max_chunks: int = 8,
+    ) -> None:
+        self.analyze = analyze
+        self._gazetteer = gazetteer
+        self._embedder = embedder
+        self._sentences = sentences
+        self._max_chunks = max_chunks
+
+    def read(self, question: Question, chunks: Sequence[ScoredChunk]) -> tuple[Asked, list[Candidate]]:
+        """The question as read, and the candidates of its top chunks (the query path embeds at most the
+        question, which retrieval already did, and what a how-many question counts)."""
+        top = list(chunks[: self._max_chunks])
+        asked = read_question(question, self._embedder.embed_query, self.analyze, self._gazetteer)
+        found = build_candidates(
+            asked, top, self._sentences.sentences([sc.chunk for sc in top]), self.analyze, self._gazetteer
+        )
+        return asked, found

@@ -1,5 +1,6 @@
-"""The FittedAnswerer with the shipped weights, on hand-built chunks whose sentence vectors come from the fake embedder:
-which sentence it quotes, the lead span, the answerability that decides refusal; and the pieces it is built from."""
+"""The answering kernel with the fitted scorer and the shipped weights, on hand-built chunks whose sentence vectors
+come from the fake embedder: which sentence it quotes, the lead span, the answerability that decides refusal; and the
+pieces it is built from."""
 
 from __future__ import annotations
 
@@ -12,16 +13,17 @@ from pathlib import Path
 import pytest
 
 import assistant
-from assistant.core.coverage import Evidence
-from assistant.core.evidence import ANSWERABLE_FEATURES, Candidate
-from assistant.core.fitted import (
+from assistant.core.answering.candidates import ANSWERABLE_FEATURES, Candidate, CandidateReader
+from assistant.core.answering.kernel import ExtractiveAnswerer
+from assistant.core.answering.scoring import (
     AnswerModel,
-    CandidateReader,
-    FittedAnswerer,
+    FittedScorer,
     LinearModel,
+    QuotePolicy,
     rank_candidates,
     second_sentence,
 )
+from assistant.core.coverage import Evidence
 from assistant.core.models import Answer, Chunk, ChunkSentence
 from assistant.core.pipeline import make_question
 from assistant.gazetteer import build_gazetteer
@@ -53,16 +55,16 @@ def answerer_over(
     model: AnswerModel = MODEL,
     min_confidence: float | None = None,
     max_answer_chars: int = 600,
-) -> tuple[FittedAnswerer, FakeEmbedder]:
+) -> tuple[ExtractiveAnswerer, FakeEmbedder]:
     """A fitted answerer whose reader gets sentence vectors from an in-memory store holding these chunks."""
     embedder, store = FakeEmbedder(), InMemoryChunkStore()
     put_chunks(store, embedder, chunks)
     reader = CandidateReader(analyze=analyze, gazetteer=GAZETTEER, embedder=embedder, sentences=store)
-    answerer = FittedAnswerer(model, reader, min_confidence=min_confidence, max_answer_chars=max_answer_chars)
-    return answerer, embedder
+    scorer = FittedScorer(model, analyze, min_confidence=min_confidence, max_answer_chars=max_answer_chars)
+    return ExtractiveAnswerer(reader, scorer), embedder
 
 
-def ask(answerer: FittedAnswerer, question: str, chunks: Sequence[Chunk], similarity: float = 0.9) -> Answer:
+def ask(answerer: ExtractiveAnswerer, question: str, chunks: Sequence[Chunk], similarity: float = 0.9) -> Answer:
     answer = answerer.generate(make_question(question), scored(chunks, similarity=similarity))
     by_id = {c.id: c for c in chunks}
     for citation in answer.citations:  # verbatim quotes; the lead stands at its citation's highlight
@@ -138,11 +140,11 @@ def test_with_nothing_retrieved_or_no_sentence_vectors_it_refuses_with_the_prior
 def test_the_confidence_floor_can_be_set_either_way() -> None:
     question = "Казакстанда кыргызстандыктар үчүн канча бюджеттик орун бар?"
     eager, _ = answerer_over([RUSSIA], min_confidence=0.0)
-    assert eager.min_confidence == 0.0 and not ask(eager, question, [RUSSIA], similarity=0.6).refused
+    assert eager.scorer.policy.threshold == 0.0 and not ask(eager, question, [RUSSIA], similarity=0.6).refused
     strict, _ = answerer_over([RUSSIA], min_confidence=1.0)
     assert ask(strict, "Орусияда канча бюджеттик орун бар?", [RUSSIA]).refused
     default, _ = answerer_over([RUSSIA])
-    assert default.min_confidence == MODEL.threshold
+    assert default.scorer.policy.threshold == MODEL.threshold
 
 
 def test_without_a_sure_enough_span_there_is_no_lead() -> None:
@@ -209,16 +211,24 @@ def test_the_second_sentence_rule() -> None:
     best = _candidate("a", 0, "Протокол төмөнкүлөрдү камтыйт:", 0.6)
     after = _candidate("a", 31, "алмашуу программасы.", 0.01)
     other = _candidate("b", 0, "Башка документ.", 0.3)
-    assert second_sentence([], False, 0.5, True) is None
-    assert second_sentence([best, other, after], False, 0.9, True) is after  # the item after a colon
+
+    def policy(ratio: float, same_document: bool, max_chars: int = 600, unsure: float = 0.0) -> QuotePolicy:
+        return QuotePolicy(
+            second_ratio=ratio, second_same_document=same_document, max_answer_chars=max_chars, unsure_below=unsure
+        )
+
+    assert second_sentence([], False, policy(0.5, True)) is None
+    assert second_sentence([best, other, after], False, policy(0.9, True)) is after  # the item after a colon
     plain = _candidate("a", 0, "Мектеп ачылды.", 0.6)
     near = _candidate("a", 100, "Мектеп чоң.", 0.3)
-    assert second_sentence([plain, other, near], False, 0.5, True) is near  # same document, half as likely
-    assert second_sentence([plain, other, near], False, 0.6, True) is None  # not likely enough
-    assert second_sentence([plain, other, near], False, 0.5, False) is other  # any document
-    assert second_sentence([plain, near], True, 0.99, True) is near  # a question of several parts
-    assert second_sentence([plain, other], False, 0.1, True) is None  # nothing else in the document
-    assert second_sentence([plain, near], False, 0.1, True, max_chars=20) is None  # too long together
+    assert second_sentence([plain, other, near], False, policy(0.5, True)) is near  # same document, half as likely
+    assert second_sentence([plain, other, near], False, policy(0.6, True)) is None  # not likely enough
+    assert second_sentence([plain, other, near], False, policy(0.5, False)) is other  # any document
+    assert second_sentence([plain, near], True, policy(0.99, True)) is near  # a question of several parts
+    assert second_sentence([plain, other], False, policy(0.1, True)) is None  # nothing else in the document
+    assert second_sentence([plain, near], False, policy(0.1, True, max_chars=20)) is None  # too long together
+    # Unsure of the best (0.6 < 0.7), the runner-up is quoted from any document, however likely.
+    assert second_sentence([plain, other, near], False, policy(0.99, True, unsure=0.7)) is other
 
 
 def test_rank_candidates_turns_scores_into_shares_and_breaks_ties_by_rank_then_position() -> None:

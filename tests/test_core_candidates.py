@@ -1,24 +1,23 @@
-"""The evidence the fitted answerer weighs, on hand-built chunks whose sentence vectors have exact cosines."""
+"""The candidates and evidence the answering kernel weighs, on hand-built chunks whose sentence vectors have exact
+cosines."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from assistant.core.answer_types import Span, spans_of_kind
-from assistant.core.coverage import Evidence, Specific, coverage_of_kind
-from assistant.core.evidence import (
+from assistant.core.answering.candidates import (
     ANSWERABLE_FEATURES,
     SENTENCE_FEATURES,
     SPAN_FEATURES,
-    Asked,
     Candidate,
     answerable_features,
     build_candidates,
-    counted_phrase,
-    read_question,
     span_features,
 )
+from assistant.core.answering.reading import Asked, counted_phrase, read_question
+from assistant.core.answering.spans import Span, spans_of_kind
+from assistant.core.coverage import Evidence, Specific, coverage_of_kind
 from assistant.core.models import Chunk, ChunkSentence
 from assistant.core.pipeline import make_question
 from assistant.core.ports import Vector
@@ -38,15 +37,7 @@ LATER = make_chunk(
 
 
 def ask(question: str = QUESTION.text) -> Asked:
-    asked_question = make_question(question)
-    counted = counted_phrase(question)
-    return read_question(
-        asked_question,
-        EMBEDDER.vector(asked_question.search_text),
-        EMBEDDER.vector(counted) if counted else None,
-        analyze,
-        GAZETTEER,
-    )
+    return read_question(make_question(question), EMBEDDER.vector, analyze, GAZETTEER)
 
 
 def rows(chunk: Chunk, query: Vector, cosines: list[float]) -> list[tuple[ChunkSentence, Vector]]:
@@ -208,3 +199,17 @@ def test_spans_of_a_passage_question_and_coverage_of_one_kind() -> None:
     wanted = [Specific("number", "375"), Specific("number", "200"), Specific("code", "RU")]
     assert coverage_of_kind(wanted, evidence, "number") == 0.5
     assert coverage_of_kind(wanted, evidence, "code") == 1.0 and coverage_of_kind(wanted, evidence, "name") == 1.0
+
+
+def test_a_followup_keeps_the_earlier_subject_and_swaps_in_what_it_names() -> None:
+    followup = make_question("А в Нарынской области?", history=["Сколько случаев выявили в Бишкеке 17 июля?"])
+    asked = read_question(followup, EMBEDDER.vector, analyze, GAZETTEER)
+    names = [s.key for s in asked.specifics if s.kind == "name"]
+    assert names == ["narynskoy"]  # Naryn replaces Bishkek
+    assert Specific("number", "17") in asked.specifics and Specific("code", "M07") in asked.specifics
+    assert (asked.kind, asked.expected) == ("count", "count")  # asked as the earlier question asked
+    assert asked.counted_stems == set(analyze("случаев выявили в", "ru"))
+    bare = read_question(
+        make_question("Нарындачы?", history=["Бишкекте канча мектеп бар?"]), EMBEDDER.vector, analyze, GAZETTEER
+    )
+    assert [s.key for s in bare.specifics if s.kind == "name"] == ["naryndachy"]  # its first word is the name

@@ -1,67 +1,17 @@
-"""What kind of span a question asks for, and the spans of that kind in a sentence, by generic patterns.
+"""The spans of a sentence that can answer a question of a kind and type: numbers, amounts of money,
+percentages, distances, dates, names, places — by generic patterns.
 
-Word lists here are closed classes of ky / ru / en: question words, month names, number words and
-multipliers, as any grammar or CLDR lists them.
+Word lists here are closed classes of ky / ru / en: month names, number words, multipliers, currencies and
+length units, as any grammar or CLDR lists them.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
+from assistant.core.answering.reading import AnswerType, Kind
 from assistant.core.numbers import GROUP_SPACE, is_year
-
-Kind = Literal["count", "date", "who", "where", "other"]
-KINDS: tuple[Kind, ...] = ("count", "date", "who", "where", "other")
-
-# Question words per kind (ky / ru / en and Russian or Kyrgyz typed in Latin letters).
-_KIND_PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
-    (
-        "date",
-        re.compile(
-            r"\bкачан|кайсы\s+(?:жыл|күн|ай|мезгил)|канчанчы\s+(?:жыл|күн)|\bкогда\b|в\s+как(?:ом|ой)\s+(?:году|месяце|день)"
-            r"|какого\s+числа|до\s+какого|с\s+какого\s+(?:года|числа|времени)|\bwhen\b|what\s+(?:year|date|month|day)"
-            r"|which\s+(?:year|month|day|date)|since\s+when|until\s+when|\bkachan\b|\bkogda\b",
-            re.I,
-        ),
-    ),
-    (
-        "count",
-        re.compile(
-            r"\bканча|\bсколько|\bскольк|how\s+(?:many|much|long|old)|what\s+(?:number|percentage|share|amount|sum)"
-            r"|как(?:ое|ой|ая)\s+(?:число|количество|сумм|процент|дол)|\bпроцент|\bpercent|\bskolko|\bkancha|\bнече\b",
-            re.I,
-        ),
-    ),
-    (
-        "who",
-        re.compile(
-            r"\bким(?:ге|дин|дер|ди)?\b|\bкимдер|\bкто\b|\bкого\b|\bкому\b|\bкем\b|\bwho\b|\bwhom\b|\bwhose\b"
-            r"|\bkim\b|\bkto\b|кайсы\s+(?:уюм|мекеме|компания|министрлик)|как(?:ая|ое|ой)\s+(?:организац|компани|ведомств)"
-            r"|which\s+(?:organi[sz]ation|company|ministry|agency|body)",
-            re.I,
-        ),
-    ),
-    (
-        "where",
-        re.compile(
-            r"\bкайда|\bкайсы\s+(?:өлкө|шаар|облус|район|айыл|жер)|\bгде\b|\bкуда\b|\bоткуда\b"
-            r"|в\s+как(?:их|ой|ом)\s+(?:стран|город|област|район|мест)|из\s+как(?:ой|ого)\s+(?:стран|город)"
-            r"|\bwhere\b|which\s+(?:country|countries|city|cities|region|town|place)|from\s+which",
-            re.I,
-        ),
-    ),
-]
-
-
-def question_kind(text: str) -> Kind:
-    """What kind of span answers the question: a number, a date, a name, a place, or a passage."""
-    for kind, pattern in _KIND_PATTERNS:
-        if pattern.search(text):
-            return kind
-    return "other"
-
 
 _MONTHS = (
     "январ|феврал|март|апрел|май|мая|июн|июл|август|сентябр|октябр|ноябр|декабр|"
@@ -73,8 +23,9 @@ _NUMBER = re.compile(
     rf"|(?<![\w.,])\d+(?:[.,]\d+)?(?:\s?{_MULTIPLIER}(?:\s\d{{1,3}}(?:\s?{_MULTIPLIER})?)?)?",
     re.I,
 )
+# Number words from two up: "бир" is also Kyrgyz's indefinite article ("a"), so like "one" and "один" it is no count.
 _NUMBER_WORD = re.compile(
-    r"\b(?:бир|эки|үч|төрт|беш|алты|жети|сегиз|тогуз|он|жыйырма|отуз|кырк|элүү|жүз"
+    r"\b(?:эки|үч|төрт|беш|алты|жети|сегиз|тогуз|он|жыйырма|отуз|кырк|элүү|жүз"
     r"|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять|сто"
     r"|two|three|four|five|six|seven|eight|nine|ten|twenty|hundred)\b",
     re.I,
@@ -148,3 +99,47 @@ def _without_overlaps(spans: list[Span]) -> list[Span]:
         if all(span.end <= k.start or span.start >= k.end for k in kept):
             kept.append(span)
     return sorted(kept, key=lambda s: s.start)
+
+
+# A currency after an amount ("25 миң сом", "500 долларга", "1,5 млн рублей") or its sign before it ("$500").
+_CURRENCY_AFTER = re.compile(
+    r"[\s\u00a0-]?(?:сом|som\b|kgs\b|доллар|долл\b|usd\b|\$|рубл|руб\b|rub\b|тенге|теңге|kzt\b|евро|eur\b|€|юан|"
+    r"dollars?\b|roubles?\b|rubles?\b|euros?\b|yuan\b|£|фунт)[^\W\d_]*",
+    re.IGNORECASE,
+)
+_CURRENCY_BEFORE = re.compile(r"(?:\$|€|£|usd|kgs|eur|rub)\s?$", re.IGNORECASE)
+_LENGTH_AFTER = re.compile(
+    r"[\s\u00a0-]?(?:км|километр|чакырым|km\b|kilomet|метр|miles?\b|mi\b)[^\W\d_]*", re.IGNORECASE
+)
+_PERCENT = re.compile(r"%|пайыз|процент|percent", re.IGNORECASE)
+
+
+def spans_of_type(sentence: str, kind: Kind, expected: AnswerType) -> list[Span]:
+    """The spans of the asked kind that also have the expected type: an amount of money carries its currency
+    (and the lead shows it), a percentage its sign, a distance its unit; a count is no amount of money."""
+    if expected in ("money", "percent", "distance"):
+        kind = "count"  # "What is the tuition fee?" asks for an amount without a how-many word
+    found = spans_of_kind(sentence, kind)
+    if kind != "count" or expected not in ("money", "percent", "distance", "count"):
+        return found
+    out = []
+    for span in found:
+        after = _CURRENCY_AFTER.match(sentence, span.end)
+        before = _CURRENCY_BEFORE.search(sentence[: span.start])
+        money = after or before
+        if expected == "money" and after is not None:
+            out.append(_through(sentence, span, after))
+        elif expected == "money" and before is not None:
+            out.append(Span(before.start(), span.end, sentence[before.start() : span.end]))
+        elif expected == "percent" and _PERCENT.search(span.text):
+            out.append(span)
+        elif expected == "distance" and (unit := _LENGTH_AFTER.match(sentence, span.end)) is not None:
+            out.append(_through(sentence, span, unit))
+        elif expected == "count" and money is None:
+            out.append(span)
+    return out
+
+
+def _through(sentence: str, span: Span, unit: re.Match[str]) -> Span:
+    """The span stretched over the unit written after it ("25 миң" → "25 миң сом")."""
+    return Span(span.start, unit.end(), sentence[span.start : unit.end()].strip())

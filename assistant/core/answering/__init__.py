@@ -1,0 +1,1 @@
+"""The answering kernel: reading, candidates, scorers, assembly — one extractive answerer for every scorer."""
