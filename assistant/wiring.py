@@ -25,7 +25,7 @@ from assistant.core.answering.kernel import ExtractiveAnswerer
 from assistant.core.answering.scoring import AnswerModel, CosineScorer, FittedScorer, Scorer
 from assistant.core.errors import ConfigurationError, NotFound, StoreMismatch
 from assistant.core.generation import GeneratedAnswerer, GenerationConfig
-from assistant.core.models import Answer, Chunk, ChunkSentence, DocumentAdded, Language, StoredDocument
+from assistant.core.models import Answer, Chunk, ChunkSentence, DocumentAdded, Language, Question, StoredDocument
 from assistant.core.pipeline import answer_question, make_question
 from assistant.core.ports import (
     AnswerGenerator,
@@ -280,15 +280,17 @@ class Service:
         except Exception:  # a thread's error would go unseen: log it; the next refresh tries again
             log.exception("the lexical index could not catch up with the store")
 
-    def question_vector(self, text: str, history: Sequence[str] = ()) -> Vector:
+    def question_vector(self, question: Question) -> Vector:
         """What retrieval embedded for the question (a follow-up completed by the earlier question): a cache hit
         once it has been answered, so keeping it costs nothing."""
-        question = make_question(text, None, self.settings.max_question_chars, history)
         return self.embedder.embed_query(question.search_text)
 
     def ask(self, text: str, language: Language | None = None, history: Sequence[str] = ()) -> Answer:
-        """Answer one question with citations (or a refusal); `history` holds earlier questions."""
-        question = make_question(text, language, self.settings.max_question_chars, history)
+        """Answer one raw question with citations (or a refusal); `history` holds earlier questions."""
+        return self.answer(make_question(text, language, self.settings.max_question_chars, history))
+
+    def answer(self, question: Question) -> Answer:
+        """Answer a question as read (make_question) with citations, or refuse."""
         self.refresh_lexical()
         return answer_question(
             question,

@@ -9,6 +9,7 @@ import pytest
 
 from assistant.answer_json import answer_text, answer_to_json
 from assistant.core.models import Answer
+from assistant.core.pipeline import make_question
 from assistant.wiring import Service
 from eval.metrics import unsupported_numbers
 from ingest.cleaning import clean_text
@@ -191,6 +192,6 @@ def test_the_question_vector_kept_for_insights_is_the_one_retrieval_embedded(ser
     earlier = ["Орусиянын ЖОЖдорунда кыргызстандыктар үчүн канча бюджеттик орун бар?"]
     service.ask("Алардын ичинен жетимдерге канчасы?", history=earlier)
     embedded = service.embedder.embed_query.cache_info().misses  # type: ignore[attr-defined]
-    vector = service.question_vector("Алардын ичинен жетимдерге канчасы?", earlier)
+    vector = service.question_vector(make_question("Алардын ичинен жетимдерге канчасы?", history=earlier))
     assert service.embedder.embed_query.cache_info().misses == embedded  # type: ignore[attr-defined]
     assert vector is service.embedder.embed_query(f"{earlier[0]} Алардын ичинен жетимдерге канчасы?")

@@ -24,13 +24,8 @@ def has_words(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
-def make_question(
-    text: str,
-    language: Language | None = None,
-    max_chars: int = MAX_QUESTION_CHARS,
-    history: Sequence[str] = (),
-) -> Question:
-    """Validate a raw question, attach its language (given, or detected) and, for a follow-up, the last turn."""
+def clean_question(text: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    """A raw question with its runs of whitespace collapsed, or the error that says why it is no question."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("the question is empty")
     text = " ".join(text.split())
@@ -42,7 +37,18 @@ def make_question(
         raise NotAQuestion(NO_WORDS)
     if len(text) > max_chars:
         raise InvalidInput(f"the question is too long ({len(text)} characters; the limit is {max_chars})")
-    text = strip_pleasantries(text)  # "Здравствуйте! Сколько мест?" asks what "Сколько мест?" does
+    return text
+
+
+def make_question(
+    text: str,
+    language: Language | None = None,
+    max_chars: int = MAX_QUESTION_CHARS,
+    history: Sequence[str] = (),
+) -> Question:
+    """Validate a raw question, attach its language (given, or detected) and, for a follow-up, the last turn."""
+    # "Здравствуйте! Сколько мест?" asks what "Сколько мест?" does.
+    text = strip_pleasantries(clean_question(text, max_chars))
     previous = next((h for h in reversed(history) if h and h.strip()), None)
     if previous:
         previous = strip_pleasantries(" ".join(previous.split()))

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Protocol
 
 from assistant.core.errors import BilimError
-from assistant.core.models import Answer, DocumentAdded, Language, StoredDocument
-from assistant.core.pipeline import make_question
+from assistant.core.models import Answer, DocumentAdded, Language, Question, StoredDocument
+from assistant.core.pipeline import clean_question, make_question
 from assistant.core.ports import Conversations, Library, Vector
 
 
@@ -20,9 +20,9 @@ class Answering(Protocol):
     @property
     def max_question_chars(self) -> int: ...
 
-    def ask(self, text: str, language: Language | None = None, history: Sequence[str] = ()) -> Answer: ...
+    def answer(self, question: Question) -> Answer: ...
 
-    def question_vector(self, text: str, history: Sequence[str] = ()) -> Vector: ...
+    def question_vector(self, question: Question) -> Vector: ...
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,17 @@ class AskInConversation:
 
     def check(self, question: str, language: Language | None, conversation_id: str | None, owner: str) -> list[str]:
         """Validate before any work (a 422 or an unknown conversation's 404 comes first); returns the history."""
-        make_question(question, language, self.answering.max_question_chars)
+        clean_question(question, self.answering.max_question_chars)
         return self.conversations.history(conversation_id, owner) if conversation_id else []
 
     def __call__(self, question: str, language: Language | None, conversation_id: str | None, owner: str) -> Asked:
         """Answer and record; raises the core's errors (invalid input, unknown conversation, store down)."""
         history = self.check(question, language, conversation_id, owner)
-        answer = self.answering.ask(question, language, history)
+        asked = make_question(question, language, self.answering.max_question_chars, history)  # read once
+        answer = self.answering.answer(asked)
         text = " ".join(question.split())
         # Kept with the answer so staff insights can group near-duplicate questions without embedding them again.
-        vector = self.answering.question_vector(text, history)
+        vector = self.answering.question_vector(asked)
         conversation, answer_id = self.conversations.record(conversation_id, owner, text, answer, vector)
         return Asked(answer=answer, conversation_id=conversation, answer_id=answer_id)
 
