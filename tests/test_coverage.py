@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.core import coverage as coverage_module
 from assistant.core.answering.reading import question_kind
 from assistant.core.answering.spans import spans_of_kind
 from assistant.core.coverage import Evidence, coverage, specifics, to_latin
@@ -86,3 +87,14 @@ def test_question_kinds(question: str, kind: str) -> None:
 )
 def test_spans_of_the_asked_kind(sentence: str, kind: str, spans: list[str]) -> None:
     assert [s.text for s in spans_of_kind(sentence, kind)] == spans  # type: ignore[arg-type]
+
+
+def test_a_passage_is_read_once_while_it_stays_among_the_last_ones_read() -> None:
+    gazetteer = build_gazetteer(frozenset({"KG"}))
+    text = "Орусияда 2023-жылы 375 орун бар; Beishenaliev 15-мартта келди."
+    first = gazetteer.evidence(text)
+    assert first == Evidence.of(text, gazetteer) and gazetteer.evidence(text) is first
+    assert gazetteer.code("Орусияда") == "RU" == gazetteer.code("Орусияда")  # the cached reading is the same
+    for n in range(coverage_module._TEXTS_KEPT + 1):
+        gazetteer.evidence(f"text {n}")
+    assert gazetteer.evidence(text) is not first and gazetteer.evidence(text) == first  # evicted, read again

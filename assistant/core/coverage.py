@@ -8,8 +8,11 @@ countries and months by code, through a gazetteer built from CLDR and ISO names 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -66,6 +69,12 @@ _STEM_CHARS = 5
 _FUZZY = 80
 
 
+# Words repeat across the passages of every question: each is read once (a few MB for a large vocabulary).
+_WORDS_KEPT = 1 << 17
+_TEXTS_KEPT = 4096
+
+
+@lru_cache(maxsize=_WORDS_KEPT)
 def to_latin(word: str) -> str:
     """A word in lower-case Latin letters (Cyrillic transliterated, Latin kept)."""
     return word.lower().translate(_TO_LATIN).replace("'", "")
@@ -78,9 +87,35 @@ class Gazetteer:
     stems: Mapping[str, str] = field(default_factory=dict)
     implicit: frozenset[str] = frozenset()  # the deployment's own country: every document is about it
     max_suffix: int = 5
+    # What each word and passage was read as (the answerer reads the same passages over and over).
+    _codes: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+    _evidence: OrderedDict[str, Evidence] = field(default_factory=OrderedDict, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def code(self, word: str) -> str | None:
         """The code of a country or month a word names, inflected ("Орусиянын", "России", "мартта") or not."""
+        if word in self._codes:
+            return self._codes[word]
+        found = self._look_up(word)
+        if len(self._codes) < _WORDS_KEPT:
+            self._codes[word] = found
+        return found
+
+    def evidence(self, text: str) -> Evidence:
+        """What a passage names (read once while it stays among the last few thousand passages read)."""
+        with self._lock:
+            found = self._evidence.get(text)
+            if found is not None:
+                self._evidence.move_to_end(text)
+                return found
+        found = Evidence.of(text, self)
+        with self._lock:
+            self._evidence[text] = found
+            while len(self._evidence) > _TEXTS_KEPT:
+                self._evidence.popitem(last=False)
+        return found
+
+    def _look_up(self, word: str) -> str | None:
         capitalised = word[:1].isupper()
         if word.isascii() and not capitalised:
             return None  # English writes country and month names in capitals ("may" is a verb, "May" a month)

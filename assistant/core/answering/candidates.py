@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from assistant.core.answering.reading import Asked, read_question
 from assistant.core.answering.spans import Span, spans_of_type
@@ -114,16 +114,16 @@ def build_candidates(
     for rank, scored in enumerate(chunks):
         chunk = scored.chunk
         rows = sentences.get(chunk.id, [])
-        title_evidence = Evidence.of(chunk.title, gazetteer)
-        chunk_evidence = Evidence.of(f"{chunk.title} {chunk.text}", gazetteer)
+        title_evidence = gazetteer.evidence(chunk.title)
+        chunk_evidence = gazetteer.evidence(f"{chunk.title} {chunk.text}")
         for i, (sentence, vector) in enumerate(rows):
             key = (chunk.document_id, sentence.start)
             if key in seen:
                 continue
             seen.add(key)
             previous = rows[i - 1][0].text if i > 0 else ""
-            evidence = Evidence.of(sentence.text, gazetteer)
-            context = Evidence.of(f"{previous} {chunk.title}", gazetteer) if previous else title_evidence
+            evidence = gazetteer.evidence(sentence.text)
+            context = gazetteer.evidence(f"{previous} {chunk.title}") if previous else title_evidence
             out.append(
                 Candidate(
                     scored=scored,
@@ -217,8 +217,8 @@ def _latin_share(wanted: tuple[str, ...], words: tuple[str, ...]) -> float:
     ("coronavirus" ~ "коронавирус", "партия" ~ "partiya"): names and loanwords cross languages."""
     if not wanted:
         return 0.0
-    prefixes = {w[:6] for w in words if len(w) >= 4}
-    hits = sum(1 for stem in wanted if any(fuzz.ratio(stem, prefix) >= 80 for prefix in prefixes))
+    prefixes = list({w[:6] for w in words if len(w) >= 4})
+    hits = sum(1 for stem in wanted if process.extractOne(stem, prefixes, scorer=fuzz.ratio, score_cutoff=80))
     return hits / len(wanted)
 
 
