@@ -38,7 +38,7 @@ from eval.insights_report import insights_command, insights_fit_command
 from eval.paraphrases import clustering_report
 from eval.report import markdown_report, summary, tables
 from eval.robustness import robustness_report, robustness_table
-from eval.runner import QAItem, evaluate, load_qa, prepare_store, store_dir_for
+from eval.runner import QAItem, configured_service, evaluate, load_qa, prepare_store, store_dir_for
 from eval.train import collect, train, write_model
 
 DEFAULT_CORPUS = Path("data/corpus")
@@ -457,14 +457,7 @@ def robustness_command(args: argparse.Namespace) -> int:
         prepare_store(GATE_CORPUS, data_dir, embedder, progress_bar)
         reports = {}
         for name in names:
-            config = CONFIGS[name]
-            settings = Settings(
-                data_dir=data_dir,
-                answerer=config.answerer,
-                refusal=config.refusal,
-                llm_url=None,
-            )
-            service = build_service(settings, fusion=config.fusion, embedder=embedder, stemmed=config.stemmed)
+            service = configured_service(CONFIGS[name], data_dir, embedder)
             print(f"asking the robustness sets ({name})", file=sys.stderr)
             reports[name] = robustness_report(service.ask)
     except BilimError as exc:

@@ -17,7 +17,7 @@ from assistant.core.models import Answer
 from assistant.core.ports import Embedder
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION
 from assistant.settings import Settings
-from assistant.wiring import IngestReport, build_service, ingest_into
+from assistant.wiring import IngestReport, Service, build_service, ingest_into
 from eval import metrics
 from eval.configs import RunConfig
 
@@ -190,6 +190,18 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def configured_service(config: RunConfig, data_dir: Path, embedder: Embedder) -> Service:
+    """The service a configuration names, over the store at `data_dir`."""
+    # Only the `llm` configuration talks to a model: every other one ignores BILIM_LLM_URL, so figures never move
+    # with the environment.
+    settings = Settings(data_dir=data_dir, answerer=config.answerer, refusal=config.refusal)
+    if not config.generated:
+        settings = settings.model_copy(update={"llm_url": None})
+    if config.generated and not settings.llm_url:
+        raise ConfigurationError("--config llm needs a model server: set BILIM_LLM_URL (and BILIM_LLM_MODEL)")
+    return build_service(settings, fusion=config.fusion, embedder=embedder, stemmed=config.stemmed)
+
+
 def evaluate(
     items: Sequence[QAItem],
     *,
@@ -199,19 +211,7 @@ def evaluate(
     progress: Progress,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Ask every question through the service pipeline; return per-question results and the report."""
-    # Only the `llm` configuration talks to a model: every other one ignores BILIM_LLM_URL, so figures never move
-    # with the environment.
-    settings = Settings(data_dir=data_dir, answerer=config.answerer, refusal=config.refusal)
-    if not config.generated:
-        settings = settings.model_copy(update={"llm_url": None})
-    if config.generated and not settings.llm_url:
-        raise ConfigurationError("--config llm needs a model server: set BILIM_LLM_URL (and BILIM_LLM_MODEL)")
-    service = build_service(
-        settings,
-        fusion=config.fusion,
-        embedder=embedder,
-        stemmed=config.stemmed,
-    )
+    service = configured_service(config, data_dir, embedder)
     rows: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
     with progress(len(items), f"asking ({config.name})") as advance:

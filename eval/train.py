@@ -30,7 +30,7 @@ from assistant.core.answering.candidates import (
     answerable_features,
     span_features,
 )
-from assistant.core.answering.kernel import SPAN_TYPES
+from assistant.core.answering.kernel import lacks_asked_type
 from assistant.core.answering.reading import Asked
 from assistant.core.answering.scoring import QuotePolicy, quoted, rank_candidates
 from assistant.core.models import Analyzer
@@ -275,7 +275,7 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
     answer_oof = _out_of_fold(ax, ay, ag, c=ANSWERABLE_C)
     answer_model = _fit(ax, ay, c=ANSWERABLE_C)
     gold_answerable = np.array([1 if e.item.answerable else 0 for e in examples])
-    typeless = np.array([e.asked.expected in SPAN_TYPES and not any(c.spans for c in e.candidates) for e in examples])
+    typeless = np.array([lacks_asked_type(e.asked, e.candidates) for e in examples])
     threshold, typeless_threshold = _thresholds(answer_oof, gold_answerable, typeless)
     brier, ece, table = reliability(answer_oof, ay)
     from sklearn.metrics import roc_auc_score

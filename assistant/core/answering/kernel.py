@@ -44,8 +44,7 @@ class ExtractiveAnswerer:
             return refusal(question.language, shown, chunks)
         # "How much is tuition?" over passages that state no amount of money cannot be answered, unless the
         # documents otherwise look very much like they answer it.
-        typeless = asked.expected in SPAN_TYPES and not any(c.spans for c in ranked)
-        if typeless and confidence is not None and confidence < policy.typeless_threshold:
+        if lacks_asked_type(asked, ranked) and confidence is not None and confidence < policy.typeless_threshold:
             return refusal(question.language, shown, chunks)
         chosen = quoted(ranked, asked.multi_part, policy)
         return assemble(question.language, chosen, self._lead(asked, ranked[0]), shown, chunks)
@@ -57,3 +56,8 @@ class ExtractiveAnswerer:
             return None
         span, probability = self.scorer.lead_span(asked, best)
         return span if span is not None and probability >= self.scorer.policy.span_threshold else None
+
+
+def lacks_asked_type(asked: Asked, candidates: Sequence[Candidate]) -> bool:
+    """Whether the question asks for a span (an amount, a date, a name…) that no candidate holds."""
+    return asked.expected in SPAN_TYPES and not any(c.spans for c in candidates)
