@@ -7,13 +7,13 @@ from collections.abc import Sequence
 
 from assistant.core.answering.assembly import assemble, refusal
 from assistant.core.answering.candidates import Candidate, CandidateReader
-from assistant.core.answering.reading import Asked
+from assistant.core.answering.reading import ANSWER_TYPES, Asked
 from assistant.core.answering.scoring import Scorer, quoted
 from assistant.core.answering.spans import Span
 from assistant.core.models import Answer, Question, ScoredChunk
 
 # Answer types whose lead is a span: for these a candidate without such a span cannot state the answer.
-SPAN_TYPES = frozenset({"money", "count", "percent", "distance", "date", "person", "organisation", "place"})
+SPAN_TYPES = frozenset(ANSWER_TYPES) - {"passage"}
 
 
 class ExtractiveAnswerer:
