@@ -31,7 +31,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from assistant.answer_json import answer_to_json
 from assistant.core.errors import NotFound, RateLimited, RecordsUnavailable
 from assistant.core.models import Answer
-from assistant.core.ports import Vector
+from assistant.core.ports import Recorded, Vector
 
 MAX_HISTORY = 5
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -369,15 +369,14 @@ class RecordStore:
 
     def record(
         self, conversation_id: str | None, owner: str, question: str, answer: Answer, question_vector: Vector
-    ) -> tuple[str, str]:
-        """Keep an answer as the JSON the clients get, with the question's vector (the core's `Conversations` port)."""
-        return self.save_answer(
-            conversation_id=conversation_id,
-            owner=owner,
-            question=question,
-            payload=answer_to_json(answer),
-            vector=question_vector,
+    ) -> Recorded:
+        """Keep an answer as the JSON the clients get, with the question's vector (the core's `Conversations` port);
+        that JSON is returned too, so an answer is rendered once."""
+        payload = answer_to_json(answer)
+        conversation, answer_id = self.save_answer(
+            conversation_id=conversation_id, owner=owner, question=question, payload=payload, vector=question_vector
         )
+        return Recorded(conversation_id=conversation, answer_id=answer_id, kept=payload)
 
     def answer(self, answer_id: str, owner: str) -> dict[str, Any]:
         """A stored answer's JSON with its question, conversation and answer ids — for whoever asked it only

@@ -8,6 +8,7 @@ nothing else of the project changes for them.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,9 +19,9 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
 
-from assistant import wiring
+from assistant import answer_json, wiring
 from assistant.api.app import create_app
-from assistant.core.models import Question, ScoredChunk
+from assistant.core.models import Answer, Question, ScoredChunk
 from assistant.settings import Settings
 from tests.fakes import FakeEmbedder, InMemoryChunkStore, NoOpReranker, registered_fakes
 
@@ -161,6 +162,30 @@ async def test_an_empty_store_is_not_ready_then_an_upload_makes_it_answerable(ap
         assert "120 scholarships" in answer["citations"][0]["quote"]
         assert "120" in answer["answer"]
         assert CountingReranker.calls == calls + 1
+
+
+@pytest.mark.anyio
+async def test_an_asked_answer_is_rendered_once_and_served_as_stored(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renders: list[str] = []
+    real = answer_json.answer_to_json
+
+    def counting(answer: Answer) -> dict[str, Any]:
+        renders.append(answer.language)
+        return real(answer)
+
+    for module in list(sys.modules.values()):  # wherever the project imported it
+        if module.__name__.startswith("assistant") and getattr(module, "answer_to_json", None) is real:
+            monkeypatch.setattr(module, "answer_to_json", counting)
+    async with serving(app) as client:
+        await _upload(client, ("grants.txt", GRANTS))
+        asked = (
+            await client.post("/v1/ask", json={"question": "How many scholarships does the ministry grant?"})
+        ).json()
+        assert renders == ["en"]  # once: what is recorded is what the client gets
+        stored = (await client.get(f"/v1/answers/{asked['answer_id']}")).json()
+        assert {k: stored[k] for k in asked} == asked
 
 
 @pytest.mark.anyio

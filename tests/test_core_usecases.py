@@ -10,7 +10,7 @@ import pytest
 from assistant.core import pipeline, usecases
 from assistant.core.errors import InvalidInput, NotFound
 from assistant.core.models import Answer, Question
-from assistant.core.ports import Vector
+from assistant.core.ports import Recorded, Vector
 from assistant.core.usecases import AskInConversation
 
 
@@ -45,9 +45,9 @@ class Conversations:
 
     def record(
         self, conversation_id: str | None, owner: str, question: str, answer: Answer, question_vector: Vector
-    ) -> tuple[str, str]:
+    ) -> Recorded:
         self.recorded.append((conversation_id, owner, question))
-        return conversation_id or "c2", "a1"
+        return Recorded(conversation_id or "c2", "a1", {"refused": answer.refused})
 
 
 def test_a_question_is_read_once_answered_and_recorded_with_its_history(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,6 +67,7 @@ def test_a_question_is_read_once_answered_and_recorded_with_its_history(monkeypa
     assert question.text == "А в Казахстане?"
     assert conversations.recorded == [("c1", "u", "Здравствуйте! А в Казахстане?")]  # kept as the user wrote it
     assert (asked.conversation_id, asked.answer_id, asked.answer.refused) == ("c1", "a1", True)
+    assert asked.kept == {"refused": True}  # the answer as kept, handed on rather than rendered again
 
 
 def test_bad_input_is_refused_before_the_conversation_is_looked_up() -> None:

@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, status
 from fastapi.responses import StreamingResponse
 
-from assistant.answer_json import answer_to_json
 from assistant.api.schemas import AnswerOut, AskRequest, FeedbackOut, FeedbackRequest, StoredAnswerOut, problems
 from assistant.api.security import Caller, asker
 from assistant.api.state import AppState, app_state
@@ -40,7 +39,7 @@ def _answer(state: AppState, caller: Caller, body: AskRequest) -> dict[str, Any]
     if reason:
         state.metrics.fallbacks.labels(reason).inc()
     state.purge_if_due()
-    return {**answer_to_json(asked.answer), "conversation_id": asked.conversation_id, "answer_id": asked.answer_id}
+    return {**asked.kept, "conversation_id": asked.conversation_id, "answer_id": asked.answer_id}
 
 
 @router.post("/ask", response_model=AnswerOut, responses=ASK_ERRORS, summary="Answer a question with citations")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence, Set
+from collections.abc import Collection, Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -136,6 +137,15 @@ class WritableChunkStore(ChunkStore, Protocol):
     def add_sentences(self, sentences: Sequence[ChunkSentence], vectors: Vector, hashes: Sequence[str]) -> None: ...
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """Where an answer was recorded, and the answer as kept (the form the clients are given, built once)."""
+
+    conversation_id: str
+    answer_id: str
+    kept: Mapping[str, Any]
+
+
 class Conversations(Protocol):
     """Where asked questions and their answers are kept, per conversation and owner."""
 
@@ -143,7 +153,7 @@ class Conversations(Protocol):
 
     def record(
         self, conversation_id: str | None, owner: str, question: str, answer: Answer, question_vector: Vector
-    ) -> tuple[str, str]: ...
+    ) -> Recorded: ...
 
 
 class Library(Protocol):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from assistant.core.errors import BilimError
 from assistant.core.models import Answer, DocumentAdded, Language, Question, StoredDocument
@@ -27,11 +27,12 @@ class Answering(Protocol):
 
 @dataclass(frozen=True)
 class Asked:
-    """An answer and where it was recorded."""
+    """An answer, where it was recorded, and the answer as kept (what the clients are given)."""
 
     answer: Answer
     conversation_id: str
     answer_id: str
+    kept: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,10 @@ class AskInConversation:
         text = " ".join(question.split())
         # Kept with the answer so staff insights can group near-duplicate questions without embedding them again.
         vector = self.answering.question_vector(asked)
-        conversation, answer_id = self.conversations.record(conversation_id, owner, text, answer, vector)
-        return Asked(answer=answer, conversation_id=conversation, answer_id=answer_id)
+        recorded = self.conversations.record(conversation_id, owner, text, answer, vector)
+        return Asked(
+            answer=answer, conversation_id=recorded.conversation_id, answer_id=recorded.answer_id, kept=recorded.kept
+        )
 
 
 def list_documents(library: Library) -> list[StoredDocument]:
