@@ -208,8 +208,10 @@ def _named_by_question(asked: Asked, span: Span) -> bool:
     question = join_digit_groups(asked.question.search_text).lower()
     if normalized in question:
         return True
-    words = _WORD.findall(normalized)
-    return bool(words) and all(to_latin(w)[:5] in asked.latin_stems for w in words if not w.isdigit())
+    # A number the question doesn't write is new; a name is named when each of its words begins like one of the
+    # question's, in either script.
+    words = [w for w in _WORD.findall(normalized) if not w.isdigit()]
+    return bool(words) and all(to_latin(w)[:5] in asked.latin_stems for w in words)
 
 
 def _latin_share(wanted: tuple[str, ...], words: tuple[str, ...]) -> float:
