@@ -208,10 +208,8 @@ def _named_by_question(asked: Asked, span: Span) -> bool:
     question = join_digit_groups(asked.question.search_text).lower()
     if normalized in question:
         return True
-    # A number the question doesn't write is new; a name is named when each of its words begins like one of the
-    # question's, in either script.
-    words = [w for w in _WORD.findall(normalized) if not w.isdigit()]
-    return bool(words) and all(to_latin(w)[:5] in asked.latin_stems for w in words)
+    words = _WORD.findall(normalized)
+    return bool(words) and all(to_latin(w)[:5] in asked.latin_stems for w in words if not w.isdigit())
 
 
 def _latin_share(wanted: tuple[str, ...], words: tuple[str, ...]) -> float:
