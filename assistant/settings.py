@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         description="which fitted answerability threshold refuses: `safe` (no false refusal out of fold on the fit "
         "part) or `fitted` (≤ 5 % there, but 10.9 % on the held-out test part, below the floor's accuracy)",
     )
+    leads: Literal["all", "likely"] = Field(
+        default="all",
+        description="which proposed leads are shown in bold: `all` (the span model's pick in the best sentence) or "
+        "`likely` (only those the fitted lead model finds more likely right than wrong: far fewer wrong leads, "
+        "a quarter of the right ones lost)",
+    )
     home_country: str = Field(
         default="KG", description="ISO code of the country every document is about: not a specific a question names"
     )

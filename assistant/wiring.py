@@ -111,6 +111,7 @@ def fitted_scorer(settings: Settings) -> Scorer:
         min_confidence=settings.min_answer_confidence,
         max_chunks=settings.top_k,
         safe=settings.refusal == "safe",
+        likely_leads=settings.leads == "likely",
     )
 
 

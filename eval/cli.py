@@ -412,7 +412,8 @@ def report_command(args: argparse.Namespace) -> int:
         (f"gold fit, {label}", GOLD_SET, "fit", fit_corpora),
         (f"gold test, {label}", GOLD_SET, "test", test_corpora),
     ]
-    figures = ["hybrid", "refusing"]  # the default answerer and it refusing by answerability, beside the floors
+    # The default answerer, it refusing by answerability, and it showing only likely leads, beside the floors.
+    figures = ["hybrid", "refusing", "likely-leads"]
     names = [*figures, ANSWER_FLOOR, RETRIEVAL_FLOOR]
     try:
         runs = []

@@ -22,6 +22,7 @@ class RunConfig:
     stemmed: bool = True
     answerer: str = DEFAULT_ANSWERER  # a name registered in assistant.wiring
     refusal: Literal["safe", "fitted"] = "safe"  # which fitted answerability threshold refuses (Settings.refusal)
+    leads: Literal["all", "likely"] = "all"  # which proposed leads are shown (Settings.leads)
     generated: bool = False  # answers written by the model at BILIM_LLM_URL (only this configuration reads it)
 
 
@@ -40,6 +41,12 @@ CONFIGS: dict[str, RunConfig] = {
             "the fit part (the default's threshold refused none there)",
             FusionConfig(),
             refusal="fitted",
+        ),
+        RunConfig(
+            "likely-leads",
+            "the default, showing a lead only when the fitted lead model finds it more likely right than wrong",
+            FusionConfig(),
+            leads="likely",
         ),
         RunConfig(
             "cosine",

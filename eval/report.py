@@ -16,6 +16,7 @@ ALL_CONFIG_METRICS = [
     "answer_accuracy",
     "lead_accuracy",
     "lead_share",
+    "wrong_leads",
     "gold_cited",
     "citation_precision",
     "refusal_recall",
@@ -28,8 +29,8 @@ INTERVAL_NOTE = (
     "~9 points, so differences inside the intervals are noise."
 )
 ANSWER_HEADER = (
-    "| set | lang | questions | accuracy | cosine floor | ceiling | lead accuracy | lead share | gold cited "
-    "| citation precision | refusal recall | false refusals | unsupported numbers | median chars |"
+    "| set | lang | questions | accuracy | cosine floor | ceiling | lead accuracy | lead share | wrong leads "
+    "| gold cited | citation precision | refusal recall | false refusals | unsupported numbers | median chars |"
 )
 RETRIEVAL_HEADER = "| set | lang | hit@1 | dense hit@1 | hit@5 | dense hit@5 | MRR@10 | facts@3 | dense facts@3 |"
 # The console summary of a set: (header, metric, format) per column, split in two tables to fit a terminal.
@@ -45,6 +46,7 @@ SUMMARY_RETRIEVAL = (
 SUMMARY_ANSWERS = (
     ("accuracy", "answer_accuracy", ".3f"),
     ("lead accuracy", "lead_accuracy", ".3f"),
+    ("wrong leads", "wrong_leads", ".3f"),
     ("citation precision", "citation_precision", ".3f"),
     ("refusal recall", "refusal_recall", ".3f"),
     ("false refusals", "false_refusals", ".3f"),
@@ -73,7 +75,8 @@ def answer_rows(name: str, figure: dict[str, Any], floor: dict[str, Any]) -> lis
             f"| {name} | {lang} | {agg['questions']} ({agg['unanswerable']} unanswerable) "
             f"| {with_interval(agg, 'answer_accuracy')} | {with_interval(floors[lang], 'answer_accuracy')} "
             f"| {with_interval(agg, 'ceiling')} | {with_interval(agg, 'lead_accuracy')} | {agg['lead_share']:.3f} "
-            f"| {agg['gold_cited']:.3f} | {agg['citation_precision']:.3f} | {with_interval(agg, 'refusal_recall')} "
+            f"| {agg['wrong_leads']:.3f} | {agg['gold_cited']:.3f} | {agg['citation_precision']:.3f} "
+            f"| {with_interval(agg, 'refusal_recall')} "
             f"| {with_interval(agg, 'false_refusals')} | {agg['unsupported_numbers']} "
             f"| {agg['median_answer_chars']:.0f} |"
         )

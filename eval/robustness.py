@@ -76,6 +76,12 @@ def answer_types(ask: Ask, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 for i, a in zip(present, present_answers, strict=True)
             ]
         ),
+        "present_lead_wrong": _share(
+            [
+                not a.refused and a.lead is not None and not metrics.all_facts_present(i["must"], a.lead.text)
+                for i, a in zip(present, present_answers, strict=True)
+            ]
+        ),
         "present_right": _share(
             [
                 not a.refused and metrics.all_facts_present(i["must"], _stated(a))
@@ -160,6 +166,7 @@ def robustness_table(reports: dict[str, dict[str, Any]], targets: Targets = Targ
             targets.present_losing_lead,
         ),
         ("present-type questions with the right lead", "answer_types", "present_lead_right", "", None),
+        ("present-type questions with a wrong lead", "answer_types", "present_lead_wrong", "", None),
         ("greeting variants with the same answer", "greetings", "same_answer", "≥", targets.greetings_same_answer),
         (
             "names in either script finding their document",

@@ -114,6 +114,11 @@ def score_item(item: QAItem, answer: Answer) -> dict[str, Any]:
     row: dict[str, Any] = {
         "refused": answer.refused,
         "has_lead": lead is not None,
+        # A lead shown in bold that doesn't hold the answer (any lead of an unanswerable question): what users
+        # are misled by most.
+        "wrong_lead": (not answer.refused)
+        and lead is not None
+        and not (item.answerable and metrics.all_facts_present(item.must, lead)),
         "length": len(answer_text(answer)),
         "unsupported_numbers": sorted(metrics.unsupported_numbers(lead or "", quotes)) if not answer.refused else [],
         "latency_ms": answer.timings_ms.get("total", 0.0),
@@ -177,6 +182,7 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "answer_accuracy": _mean(per_question["answer_accuracy"]),
         "lead_accuracy": _mean(per_question["lead_accuracy"]),
         "lead_share": _mean([1.0 if s["has_lead"] else 0.0 for s in answered]),
+        "wrong_leads": _mean([1.0 if s["wrong_lead"] else 0.0 for s in answered]),
         "gold_cited": _mean([1.0 if s["gold_cited"] else 0.0 for s in scored]),
         "citation_precision": _mean([1.0 if ok else 0.0 for ok in cites]),
         "unsupported_numbers": sum(len(r["score"]["unsupported_numbers"]) for r in rows),
@@ -194,7 +200,7 @@ def configured_service(config: RunConfig, data_dir: Path, embedder: Embedder) ->
     """The service a configuration names, over the store at `data_dir`."""
     # Only the `llm` configuration talks to a model: every other one ignores BILIM_LLM_URL, so figures never move
     # with the environment.
-    settings = Settings(data_dir=data_dir, answerer=config.answerer, refusal=config.refusal)
+    settings = Settings(data_dir=data_dir, answerer=config.answerer, refusal=config.refusal, leads=config.leads)
     if not config.generated:
         settings = settings.model_copy(update={"llm_url": None})
     if config.generated and not settings.llm_url:

@@ -23,16 +23,18 @@ import numpy as np
 
 from assistant.core.answering.candidates import (
     ANSWERABLE_FEATURES,
+    LEAD_FEATURES,
     SENTENCE_FEATURES,
     SPAN_FEATURES,
     Candidate,
     CandidateReader,
     answerable_features,
+    lead_features,
     span_features,
 )
-from assistant.core.answering.kernel import lacks_asked_type
+from assistant.core.answering.kernel import SPAN_TYPES, lacks_asked_type
 from assistant.core.answering.reading import Asked
-from assistant.core.answering.scoring import QuotePolicy, quoted, rank_candidates
+from assistant.core.answering.scoring import LinearModel, QuotePolicy, quoted, rank_candidates
 from assistant.core.models import Analyzer
 from assistant.core.pipeline import make_question
 from eval import metrics
@@ -42,6 +44,7 @@ MAX_FALSE_REFUSALS = 0.05
 FOLDS = 5
 PAIRWISE_C = 0.1  # regularisation of the sentence ranker: ~100 questions are few
 ANSWERABLE_C = 0.3  # and of the answerability model: ~30 unanswerable questions are fewer
+LEAD_THRESHOLD = 0.5  # a lead is shown when the lead model finds it more likely right than wrong
 
 
 @dataclass
@@ -284,6 +287,29 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
     # The threshold that refused no answerable question out of fold: what the service refuses below by default.
     safe_threshold = min(threshold, round(float(answer_oof[gold_answerable == 1].min()) - 1e-6, 6))
     safely_refused = (answer_oof < safe_threshold) | (typeless & (answer_oof < typeless_threshold))
+    # 4. Leads: whether the span proposed in the best sentence is the answer, from the out-of-fold answerability
+    # and ranking; shown only when more likely right than wrong.
+    span_model = LinearModel.from_json(_export_pairwise(span_scaler, span_coef, SPAN_FEATURES))
+    lead_rows, lead_y, lead_groups = [], [], []
+    for example, answerability in zip(examples, answer_oof, strict=True):
+        if example.asked.expected not in SPAN_TYPES or not example.candidates:
+            continue
+        best = max(zip(example.oof, example.candidates, strict=True), key=lambda pc: pc[0])[1]
+        proposals = [
+            (span_model.probability(values), span, values)
+            for span in best.spans
+            for values in [span_features(example.asked, best, span, analyze)]
+        ]
+        if not proposals:
+            continue
+        probability, span, values = max(proposals, key=lambda p: p[0])
+        lead_rows.append(lead_features(best, values, probability, float(answerability)))
+        lead_y.append(1 if example.item.answerable and metrics.all_facts_present(example.item.must, span.text) else 0)
+        lead_groups.append(group_of[example.item.source or example.item.id])
+    lx, ly, lg = _matrix(lead_rows, LEAD_FEATURES), np.array(lead_y), np.array(lead_groups)
+    lead_oof = _out_of_fold(lx, ly, lg, c=ANSWERABLE_C)
+    lead_model = _fit(lx, ly, c=ANSWERABLE_C)
+    shown = lead_oof >= LEAD_THRESHOLD
     cv = {
         "folds": FOLDS,
         "questions": len(examples),
@@ -306,6 +332,14 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         "typeless_questions": {
             "answerable": int((typeless & (gold_answerable == 1)).sum()),
             "unanswerable": int((typeless & (gold_answerable == 0)).sum()),
+        },
+        "leads": {
+            "proposed": len(ly),
+            "right_when_all_shown": round(float(ly.mean()), 4) if len(ly) else None,
+            "shown": round(float(shown.mean()), 4) if len(ly) else None,
+            "right_when_shown": round(float(ly[shown].mean()), 4) if shown.any() else None,
+            "right_ones_kept": round(float(shown[ly == 1].mean()), 4) if (ly == 1).any() else None,
+            "auc": round(float(roc_auc_score(ly, lead_oof)), 4) if len(set(ly)) > 1 else None,
         },
         "false_refusals": round(float(refused[gold_answerable == 1].mean()), 4),
         "refusal_recall": round(float(refused[gold_answerable == 0].mean()), 4)
@@ -330,6 +364,8 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         "sentence": _export_pairwise(scaler, coef, SENTENCE_FEATURES),
         "span": _export_pairwise(span_scaler, span_coef, SPAN_FEATURES),
         "answerable": _export(answer_model, ANSWERABLE_FEATURES),
+        "lead": _export(lead_model, LEAD_FEATURES),
+        "lead_threshold": LEAD_THRESHOLD,
     }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import assistant
-from assistant.core.answering.candidates import ANSWERABLE_FEATURES, Candidate, CandidateReader
+from assistant.core.answering.candidates import ANSWERABLE_FEATURES, LEAD_FEATURES, Candidate, CandidateReader
 from assistant.core.answering.kernel import ExtractiveAnswerer
 from assistant.core.answering.scoring import (
     AnswerModel,
@@ -32,6 +32,10 @@ from vectorstore.stemming import analyze
 
 WEIGHTS = Path(assistant.__file__).parent / "models" / "answerer.json"
 MODEL = AnswerModel.from_json(json.loads(WEIGHTS.read_text(encoding="utf-8")))
+# The fake embedder's cosines run far below e5's, so the lead model would rarely find a lead likely right here: the
+# tests of which span leads let the span model alone decide (as the service does by default), and the lead model
+# has tests of its own below.
+SPANS = replace(MODEL, lead=None)
 GAZETTEER = build_gazetteer(frozenset({"KG"}))
 
 TALAS = make_chunk(
@@ -55,12 +59,15 @@ def answerer_over(
     model: AnswerModel = MODEL,
     min_confidence: float | None = None,
     max_answer_chars: int = 600,
+    likely_leads: bool = False,
 ) -> tuple[ExtractiveAnswerer, FakeEmbedder]:
     """A fitted answerer whose reader gets sentence vectors from an in-memory store holding these chunks."""
     embedder, store = FakeEmbedder(), InMemoryChunkStore()
     put_chunks(store, embedder, chunks)
     reader = CandidateReader(analyze=analyze, gazetteer=GAZETTEER, embedder=embedder, sentences=store)
-    scorer = FittedScorer(model, analyze, min_confidence=min_confidence, max_answer_chars=max_answer_chars)
+    scorer = FittedScorer(
+        model, analyze, min_confidence=min_confidence, max_answer_chars=max_answer_chars, likely_leads=likely_leads
+    )
     return ExtractiveAnswerer(reader, scorer), embedder
 
 
@@ -81,7 +88,7 @@ def ask(answerer: ExtractiveAnswerer, question: str, chunks: Sequence[Chunk], si
 
 
 def test_a_count_question_leads_with_the_counted_number_and_quotes_its_neighbour_from_the_same_document() -> None:
-    answerer, embedder = answerer_over([TALAS, NARYN])
+    answerer, embedder = answerer_over([TALAS, NARYN], model=SPANS)
     question = "Талас облусундагы жаңы мектепте канча окуучу окуйт?"
     answer = ask(answerer, question, [TALAS, NARYN])
     assert not answer.refused and answer.lead is not None and answer.lead.text == "640"
@@ -93,7 +100,7 @@ def test_a_count_question_leads_with_the_counted_number_and_quotes_its_neighbour
 
 
 def test_the_number_next_to_the_counted_word_is_chosen_over_the_better_ranked_chunk() -> None:
-    answerer, _ = answerer_over([TALAS, NARYN])
+    answerer, _ = answerer_over([TALAS, NARYN], model=SPANS)
     answer = ask(answerer, "Нарында канча мугалим жетишпейт?", [TALAS, NARYN])
     assert answer.lead is not None and answer.lead.text == "85"
     assert [c.quote for c in answer.citations] == [NARYN.text]  # no runner-up from another document
@@ -104,14 +111,14 @@ def test_the_number_next_to_the_counted_word_is_chosen_over_the_better_ranked_ch
     [("Жолугушууну ким өткөрдү?", "Алмазбек Бейшеналиев"), ("Жолугушуу кайда болду?", "Бишкекте")],
 )
 def test_who_and_where_questions_lead_with_the_name_or_the_place(question: str, lead: str) -> None:
-    answerer, _ = answerer_over([MEETING])
+    answerer, _ = answerer_over([MEETING], model=SPANS)
     answer = ask(answerer, question, [MEETING])
     assert answer.lead is not None and answer.lead.text == lead
     assert [c.quote for c in answer.citations] == [MEETING.text]
 
 
 def test_a_country_the_passage_does_not_name_lowers_answerability_below_the_threshold() -> None:
-    answerer, _ = answerer_over([RUSSIA])
+    answerer, _ = answerer_over([RUSSIA], model=SPANS)
     russia = ask(answerer, "Орусияда кыргызстандыктар үчүн канча бюджеттик орун бар?", [RUSSIA], similarity=0.8)
     kazakhstan = ask(answerer, "Казакстанда кыргызстандыктар үчүн канча бюджеттик орун бар?", [RUSSIA], similarity=0.8)
     assert not russia.refused and russia.lead is not None and russia.lead.text == "375"
@@ -148,13 +155,49 @@ def test_the_confidence_floor_can_be_set_either_way() -> None:
 
 
 def test_without_a_sure_enough_span_there_is_no_lead() -> None:
-    answerer, _ = answerer_over([TALAS], model=replace(MODEL, span_threshold=1.01))
+    answerer, _ = answerer_over([TALAS], model=replace(SPANS, span_threshold=1.01))
     answer = ask(answerer, "Талас облусундагы жаңы мектепте канча окуучу окуйт?", [TALAS])
     assert not answer.refused and answer.lead is None and all(c.highlight is None for c in answer.citations)
 
 
+def _lead_model(**coef: float) -> LinearModel:
+    """A lead model over the shipped features, weighing only the ones given (intercept under "intercept")."""
+    intercept = coef.pop("intercept", 0.0)
+    names = MODEL.lead.features if MODEL.lead is not None else ()
+    return LinearModel(
+        features=names,
+        mean=(0.0,) * len(names),
+        scale=(1.0,) * len(names),
+        coef=tuple(coef.get(name, 0.0) for name in names),
+        intercept=intercept,
+    )
+
+
+def test_a_lead_is_shown_only_when_the_lead_model_finds_it_more_likely_right_than_wrong() -> None:
+    question = "Талас облусундагы жаңы мектепте канча окуучу окуйт?"
+    sure, _ = answerer_over([TALAS], model=replace(MODEL, lead=_lead_model(intercept=1.0)), likely_leads=True)
+    unsure, _ = answerer_over([TALAS], model=replace(MODEL, lead=_lead_model(intercept=-1.0)), likely_leads=True)
+    every, _ = answerer_over([TALAS], model=replace(MODEL, lead=_lead_model(intercept=-1.0)))  # the default
+    assert (lead := ask(every, question, [TALAS]).lead) is not None and lead.text == "640"
+    shown, hidden = ask(sure, question, [TALAS]), ask(unsure, question, [TALAS])
+    assert shown.lead is not None and shown.lead.text == "640"
+    # The same quotes either way: only the bold number goes, and nothing is highlighted.
+    assert hidden.lead is None and all(c.highlight is None for c in hidden.citations)
+    assert [c.quote for c in hidden.citations] == [c.quote for c in shown.citations]
+
+
+def test_the_lead_model_weighs_the_answerability_estimate() -> None:
+    question = "Орусияда кыргызстандыктар үчүн канча бюджеттик орун бар?"
+    model = replace(MODEL, lead=_lead_model(answerable=10.0, intercept=-5.0))  # right when answerability > 0.5
+    answerer, _ = answerer_over([RUSSIA], model=model, min_confidence=0.0, likely_leads=True)
+    likely, unlikely = ask(answerer, question, [RUSSIA], similarity=0.9), ask(answerer, question, [RUSSIA], 0.6)
+    assert likely.confidence is not None and unlikely.confidence is not None
+    assert likely.confidence > 0.5 > unlikely.confidence
+    assert likely.lead is not None and likely.lead.text == "375" and unlikely.lead is None
+
+
 def test_a_two_part_question_quotes_the_runner_up_from_another_document_as_a_second_citation() -> None:
-    answerer, _ = answerer_over([NARYN, TALAS])
+    answerer, _ = answerer_over([NARYN, TALAS], model=SPANS)
     question = "Нарында канча мугалим жетишпейт жана Таласта канча окуучу окуйт?"
     answer = ask(answerer, question, [NARYN, TALAS])
     assert [(c.index, c.document) for c in answer.citations] == [(1, "naryn"), (2, "talas")]  # by document
@@ -184,9 +227,12 @@ def test_a_linear_model_standardises_its_features_and_saturates_its_probability(
     assert 0.0 < model.probability({"b": 1e6}) == pytest.approx(1 / (1 + math.exp(30)))
 
 
-def test_the_shipped_weights_read_into_three_models_and_a_threshold() -> None:
+def test_the_shipped_weights_read_into_four_models_and_thresholds() -> None:
     assert 0.0 < MODEL.threshold < 1.0 and MODEL.version and 0.0 <= MODEL.second_ratio <= 1.0
     assert len(MODEL.sentence.coef) == len(MODEL.sentence.features) == len(MODEL.sentence.mean)
+    assert MODEL.lead is not None and MODEL.lead.features == LEAD_FEATURES and MODEL.lead_threshold == 0.5
+    assert FittedScorer(MODEL, analyze, likely_leads=True).policy.span_threshold == 0.5  # the lead model decides
+    assert FittedScorer(MODEL, analyze).policy.span_threshold == MODEL.span_threshold  # by default, the span model
 
 
 def _candidate(doc: str, start: int, text: str, probability: float, rank: int = 0) -> Candidate:
@@ -242,3 +288,12 @@ def test_rank_candidates_turns_scores_into_shares_and_breaks_ties_by_rank_then_p
     empty: list[Candidate] = []
     rank_candidates(empty, [])
     assert empty == []
+
+
+def test_the_settings_choose_which_leads_are_shown() -> None:
+    from assistant.settings import Settings
+    from assistant.wiring import fitted_scorer
+
+    every, likely = fitted_scorer(Settings()), fitted_scorer(Settings(leads="likely"))
+    assert isinstance(every, FittedScorer) and isinstance(likely, FittedScorer)
+    assert (every.policy.span_threshold, likely.policy.span_threshold) == (MODEL.span_threshold, 0.5)

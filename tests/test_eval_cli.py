@@ -23,6 +23,7 @@ METRICS = {
     "answer_accuracy",
     "lead_accuracy",
     "lead_share",
+    "wrong_leads",
     "gold_cited",
     "citation_precision",
     "unsupported_numbers",

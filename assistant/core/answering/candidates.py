@@ -81,6 +81,7 @@ SPAN_FEATURES = (
     "cos",
 )
 ANSWERABLE_FEATURES = ("best", "top_chunk_dense", "chunk_cover")
+LEAD_FEATURES = ("answerable", "best", "span", "counted_near", "near_counted_word", "near_question_word", "cover")
 
 
 @dataclass
@@ -302,6 +303,22 @@ def answerable_features(asked: Asked, ranked: Sequence[Candidate]) -> dict[str, 
         chunk_cover=coverage(list(asked.specifics), [best.chunk_evidence]),
     )
     return features
+
+
+def lead_features(
+    best: Candidate, span_values: dict[str, float], span_probability: float, answerable: float
+) -> dict[str, float]:
+    """What tells a right lead from a wrong one: how answerable the question looks, how sure the ranker is of the
+    best sentence and the span model of its span, and whether what is asked about stands by the span."""
+    return {
+        "answerable": answerable,
+        "best": best.probability,
+        "span": span_probability,
+        "counted_near": best.features.get("counted_near", 0.0),
+        "near_counted_word": span_values.get("near_counted_word", 0.0),
+        "near_question_word": span_values.get("near_question_word", 0.0),
+        "cover": best.features.get("cover_context", 0.0),
+    }
 
 
 class QueryEmbedder(Protocol):

@@ -47,14 +47,15 @@ class ExtractiveAnswerer:
         if lacks_asked_type(asked, ranked) and confidence is not None and confidence < policy.typeless_threshold:
             return refusal(question.language, shown, chunks)
         chosen = quoted(ranked, asked.multi_part, policy)
-        return assemble(question.language, chosen, self._lead(asked, ranked[0]), shown, chunks)
+        return assemble(question.language, chosen, self._lead(asked, ranked[0], confidence), shown, chunks)
 
-    def _lead(self, asked: Asked, best: Candidate) -> Span | None:
-        """The span the scorer proposes, when the question asks for a span: candidates only hold spans of the
-        asked type, so a money question never leads with a count."""
+    def _lead(self, asked: Asked, best: Candidate, confidence: float | None) -> Span | None:
+        """The span the scorer proposes, when the question asks for a span and the scorer thinks it more likely
+        right than not: candidates only hold spans of the asked type, so a money question never leads with a
+        count, and an amount from an unrelated sentence is quoted, not put in bold."""
         if asked.expected not in SPAN_TYPES:
             return None
-        span, probability = self.scorer.lead_span(asked, best)
+        span, probability = self.scorer.lead_span(asked, best, confidence)
         return span if span is not None and probability >= self.scorer.policy.span_threshold else None
 
 

@@ -14,10 +14,12 @@ from typing import Any, Protocol
 
 from assistant.core.answering.candidates import (
     ANSWERABLE_FEATURES,
+    LEAD_FEATURES,
     SENTENCE_FEATURES,
     SPAN_FEATURES,
     Candidate,
     answerable_features,
+    lead_features,
     span_features,
 )
 from assistant.core.answering.reading import Asked
@@ -38,7 +40,7 @@ class QuotePolicy:
     unsure_floor: int = 0  # … or, when above 0, this many of the floor's sentences (most similar to the question)
     threshold: float | None = None
     typeless_threshold: float = 0.0  # refuse below this answerability when no candidate holds the asked type
-    span_threshold: float = 0.0
+    span_threshold: float = 0.0  # below this probability that the lead is right, no lead is shown
     max_chunks: int = 8
     max_answer_chars: int = 600
 
@@ -53,8 +55,8 @@ class Scorer(Protocol):
         """The candidates best first, each with its `probability` among them."""
         ...
 
-    def lead_span(self, asked: Asked, candidate: Candidate) -> tuple[Span | None, float]:
-        """The span of the candidate the question asks for, and how sure the scorer is of it."""
+    def lead_span(self, asked: Asked, candidate: Candidate, answerability: float | None) -> tuple[Span | None, float]:
+        """The span of the candidate the question asks for, and how sure the scorer is that it is the answer."""
         ...
 
     def answerability(self, asked: Asked, ranked: Sequence[Candidate]) -> float | None:
@@ -111,6 +113,8 @@ class AnswerModel:
     unsure_floor: int = 0  # … or, when above 0, this many of the floor's sentences
     typeless_threshold: float = 0.0  # refuse below this answerability when no candidate holds the asked type
     safe_threshold: float = 0.0  # the highest threshold that refused no answerable fit question out of fold
+    lead: LinearModel | None = None  # P(the proposed lead is right); None: the span model's probability decides
+    lead_threshold: float = 0.5  # a lead is shown when it is more likely right than wrong
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> AnswerModel:
@@ -128,11 +132,14 @@ class AnswerModel:
             unsure_floor=int(raw.get("unsure_floor", 0)),
             typeless_threshold=float(raw.get("typeless_threshold", 0.0)),
             safe_threshold=float(raw.get("safe_threshold", 0.0)),
+            lead=LinearModel.from_json(raw["lead"]) if raw.get("lead") else None,
+            lead_threshold=float(raw.get("lead_threshold", 0.5)),
         )
         for part, names in (
             (model.sentence, SENTENCE_FEATURES),
             (model.span, SPAN_FEATURES),
             (model.answerable, ANSWERABLE_FEATURES),
+            *(((model.lead, LEAD_FEATURES),) if model.lead is not None else ()),
         ):
             if part.features != names:
                 raise ValueError(f"the answer model's features {part.features} are not this code's {names}")
@@ -141,7 +148,8 @@ class AnswerModel:
 
 class FittedScorer:
     """The fitted models: a pairwise sentence ranker, a span ranker and an answerability model; it refuses below
-    `min_confidence`, else below the fitted threshold (`safe`: the one that refused no answerable fit question)."""
+    `min_confidence`, else below the fitted threshold (`safe`: the one that refused no answerable fit question), and
+    with `likely_leads` shows a lead only when the lead model finds it more likely right than wrong."""
 
     name = "fitted"
 
@@ -153,7 +161,10 @@ class FittedScorer:
         max_chunks: int = 8,
         max_answer_chars: int = 600,
         safe: bool = False,
+        likely_leads: bool = False,
     ) -> None:
+        # Leads only when the lead model finds them more likely right than wrong (when the weights hold one).
+        self._lead_model = model.lead if likely_leads else None
         self.model = model
         self._analyze = analyze
         self.policy = QuotePolicy(
@@ -163,7 +174,7 @@ class FittedScorer:
             unsure_floor=model.unsure_floor,
             threshold=(model.safe_threshold if safe else model.threshold) if min_confidence is None else min_confidence,
             typeless_threshold=model.typeless_threshold,
-            span_threshold=model.span_threshold,
+            span_threshold=model.lead_threshold if self._lead_model is not None else model.span_threshold,
             max_chunks=max_chunks,
             max_answer_chars=max_answer_chars,
         )
@@ -173,14 +184,20 @@ class FittedScorer:
         rank_candidates(candidates, [self.model.sentence.score(c.features) for c in candidates])
         return candidates
 
-    def lead_span(self, asked: Asked, candidate: Candidate) -> tuple[Span | None, float]:
-        """The candidate's span the span model rates best, and its probability."""
-        best: tuple[Span | None, float] = (None, 0.0)
+    def lead_span(self, asked: Asked, candidate: Candidate, answerability: float | None) -> tuple[Span | None, float]:
+        """The candidate's span the span model rates best, and the lead model's probability that it is right (the
+        span model's, without a lead model)."""
+        best: tuple[Span | None, float, dict[str, float]] = (None, 0.0, {})
         for span in candidate.spans:
-            probability = self.model.span.probability(span_features(asked, candidate, span, self._analyze))
+            values = span_features(asked, candidate, span, self._analyze)
+            probability = self.model.span.probability(values)
             if probability > best[1]:
-                best = (span, probability)
-        return best
+                best = (span, probability, values)
+        chosen, probability, values = best
+        if chosen is None or self._lead_model is None:
+            return chosen, probability
+        features = lead_features(candidate, values, probability, 1.0 if answerability is None else answerability)
+        return chosen, self._lead_model.probability(features)
 
     def answerability(self, asked: Asked, ranked: Sequence[Candidate]) -> float | None:
         """The answerability model's probability."""
@@ -201,7 +218,7 @@ class CosineScorer:
         rank_candidates(candidates, [c.features["cos"] * 100 for c in candidates])
         return candidates
 
-    def lead_span(self, asked: Asked, candidate: Candidate) -> tuple[Span | None, float]:
+    def lead_span(self, asked: Asked, candidate: Candidate, answerability: float | None) -> tuple[Span | None, float]:
         """No lead: a floor, not a product."""
         return None, 0.0
 
