@@ -352,13 +352,15 @@ def build_answerer(settings: Settings, embedder: Embedder, store: WritableChunkS
         model,
         answerer,
         build_gazetteer(frozenset({settings.home_country.upper()})),
+        analyze,
         similarity=EmbeddingSimilarity(embedder, stored=store),
         config=GenerationConfig(concurrency=settings.llm_concurrency, min_similarity=load_min_similarity()),
     )
 
 
 def load_min_similarity(path: Path = GENERATION_MODEL) -> float:
-    """The e5 cosine an unverifiable generated claim must reach, as `python -m eval llm-fit` fitted it."""
+    """The e5 cosine a generated claim must reach to the sentence it cites in another language, as
+    `python -m eval llm-fit` fitted it."""
     try:
         return float(json.loads(path.read_text(encoding="utf-8"))["min_similarity"])
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -202,3 +202,101 @@ def detect_language(text: str) -> Language:
         elif len(w) > 4 and w.endswith(_KY_ENDINGS):
             ky += 1
     return "ru" if ru > ky else "ky"
+
+
+# What a reply may be written in besides ky / ru / en, by signs no ky / ru / en text shows: Ukrainian and Kazakh
+# letters, French accents, and the function words of Ukrainian and French (closed classes, as any grammar lists).
+_FOREIGN_CYRILLIC = set("іїєґәғқұһў")
+_UK_WORDS = {"що", "це", "та", "від", "які", "який", "яка", "було", "були", "році", "щоб", "також", "й", "із"}
+_FOREIGN_LATIN = set("éèêëàâçùûôîïœæ")
+_FR_WORDS = {
+    "le",
+    "la",
+    "les",
+    "des",
+    "du",
+    "et",
+    "est",
+    "une",
+    "un",
+    "pour",
+    "dans",
+    "sur",
+    "avec",
+    "par",
+    "au",
+    "aux",
+    "qui",
+    "que",
+    "ce",
+    "cette",
+    "ces",
+    "sont",
+    "ont",
+    "pas",
+    "ne",
+    "en",
+    "chaque",
+    "environ",
+}
+_EN_REPLY_WORDS = _EN_WORDS | {
+    "a",
+    "an",
+    "was",
+    "were",
+    "on",
+    "with",
+    "by",
+    "that",
+    "this",
+    "it",
+    "as",
+    "at",
+    "from",
+    "be",
+    "has",
+    "have",
+    "will",
+    "its",
+    "their",
+    "each",
+    "every",
+    "year",
+    "about",
+    "more",
+    "than",
+}
+# Russian verb and adjective endings no Kyrgyz word ends in (Kyrgyz verbs end in -т, -ды, -ган; its nouns in cases).
+_RU_REPLY_ENDINGS = (*_RU_ENDINGS, "ает", "яет", "ует", "ится", "ются", "ами", "ями", "ому", "ыми", "ими", "ила", "ило")
+
+
+def reply_language(text: str) -> str:
+    """The language a whole reply is written in: "ky", "ru", "en", or "other" (Ukrainian, Kazakh, French, …).
+
+    Every common word votes (capitalised words inside a sentence are names and do not); a reply in one language
+    with a word or two of another is that language, so one Kyrgyz word does not make a Russian reply Kyrgyz."""
+    words: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        for i, word in enumerate(_WORD.findall(sentence)):
+            if i == 0 or not word[0].isupper() or len(word) == 1:
+                words.append(word.lower())
+    if not words:
+        return detect_language(text)
+    if any(ch in _FOREIGN_CYRILLIC for w in words for ch in w) or sum(w in _UK_WORDS for w in words) >= 2:
+        return "other"
+    latin = [w for w in words if not re.search("[а-яёңөү]", w)]
+    if len(latin) * 2 > len(words):
+        english = sum(w in _EN_REPLY_WORDS for w in latin)
+        foreign = sum(w in _FR_WORDS for w in latin) + sum(1 for w in latin if any(ch in _FOREIGN_LATIN for ch in w))
+        return "en" if foreign == 0 or english > 2 * foreign else "other"
+    ky = ru = 0
+    for w in words:
+        if any(ch in _KY_LETTERS for ch in w) or w in _KY_WORDS:
+            ky += 1
+        elif w in _RU_WORDS or any(ch in _RU_LETTERS for ch in w) or (len(w) > 3 and w.endswith(_RU_REPLY_ENDINGS)):
+            ru += 1
+        elif len(w) > 4 and w.endswith(_KY_ENDINGS):
+            ky += 1
+    if ky == ru:
+        return detect_language(text)
+    return "ky" if ky > ru else "ru"
