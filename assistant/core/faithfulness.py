@@ -40,7 +40,7 @@ _FUNCTION_WORDS = {
         a an the of and or in on at to for from by with as is are was were be been being it its this that these
         those which who whom whose there their they them than then so such also into about around approximately
         some each every per has have had will would shall can may might must both either own other up out over
-        more most nearly almost roughly just only what when where how
+        more most nearly almost roughly just only what when where how s while although though whereas however
         """,
 }
 FUNCTION_WORDS = {language: frozenset(words.split()) for language, words in _FUNCTION_WORDS.items()}
@@ -60,6 +60,25 @@ _KY_NOT_NEGATIVE = ("көбөй",)  # "көбөйт" (make more) reads as a nega
 _PARTICLES_AFTER = frozenset({"эмес", "жок"})  # Kyrgyz: they deny the word before them
 _PARTICLES_BEFORE = frozenset({"не", "ни", "нет", "not", "no", "never", "cannot"})  # the word after them
 _ALL_PARTICLES = _PARTICLES_AFTER | _PARTICLES_BEFORE
+# Kyrgyz verb endings (tense, person, participle, converb, verbal noun, mood, voice), in every harmony variant:
+# stripped, two forms of one verb meet at its root ("коюлду" / "коюшту" / "коюлган" → "кою").
+_KY_VERB_ENDING_WORDS = """
+    ды ди ду дү ты ти ту тү ган ген гон гөн кан кен кон көн ат ет от өт йт ышат ишет ушат үшөт шат шет шот шөт
+    ып ип уп үп уу үү оо өө мак мек мок мөк макчы мекчи мокчу мөкчү са се со сө ыш иш уш үш ыл ил ул үл ын ин
+    ун үн дыр дир дур дүр тыр тир тур түр йм йбыз
+"""
+_KY_VERB_ENDINGS = sorted(
+    {
+        *(a + b for a in ("", "ы", "и", "у", "ү") for b in ("шты", "шти", "шту", "штү")),
+        *_KY_VERB_ENDING_WORDS.split(),
+    },
+    key=len,
+    reverse=True,
+)
+_VOWELS = frozenset("аеёиоөуүыэюя")
+_KY_ROOT = 3  # letters a root keeps at least
+# Kyrgyz auxiliary verbs: after a converb in -ып they mark aspect ("алып жатат", "иштеп келет", "тандалып алынды").
+_KY_AUXILIARIES = ("жат", "кел", "тур", "жүр", "ал", "кал", "кет", "бер", "чык", "сал", "кой", "бол")
 _PREFIX = 5  # letters two forms of a word share at least, when their stems differ
 _FUZZY = 80
 
@@ -74,10 +93,32 @@ class Word:
     negated: bool
     start: int
     end: int
+    root: str | None = None  # a Kyrgyz word's verb root
 
     @property
     def latin(self) -> str:
         return to_latin(self.text)
+
+
+def ky_verb_root(word: str) -> str:
+    """A Kyrgyz word without its verb endings, as long as three letters remain."""
+    root = word
+    stripped = True
+    while stripped:
+        stripped = False
+        for ending in _KY_VERB_ENDINGS:
+            if root.endswith(ending) and len(root) - len(ending) >= _KY_ROOT:
+                root, stripped = root[: -len(ending)], True
+                break
+        # The passive, reflexive and reciprocal of a vowel-final root are one letter: "кою-л-ду", "оку-ш-ту".
+        if not stripped and root[-1:] in "лнш" and root[-2:-1] in _VOWELS and len(root) > _KY_ROOT:
+            root, stripped = root[:-1], True
+    return root
+
+
+def _ky_auxiliary(word: str, previous: str) -> bool:
+    """Whether a Kyrgyz word is an auxiliary verb after a converb ("жатат" in "алып жатат")."""
+    return previous.endswith(("ып", "ип", "уп", "үп")) and word.startswith(_KY_AUXILIARIES) and len(word) <= 9
 
 
 def ky_negative(word: str) -> bool:
@@ -108,6 +149,10 @@ def words_of(text: str, language: str, analyze: Analyzer) -> list[Word]:
         if any(ch.isdigit() for ch in word) or lower in function or lower in _ALL_PARTICLES:
             stems.append(None)
             continue
+        previous = raw[len(stems) - 1][0].lower() if stems else ""
+        if language == "ky" and _ky_auxiliary(lower, previous):
+            stems.append(None)
+            continue
         analysed = analyze(word, language)
         stems.append(analysed[0] if analysed else None)
     negated = [ky_negative(w.lower()) and not w[0].isupper() for w, _, _ in raw]
@@ -124,7 +169,15 @@ def words_of(text: str, language: str, analyze: Analyzer) -> list[Word]:
         if target is not None:
             negated[target] = not negated[target]
     return [
-        Word(text=w, stem=s, negated=n, start=a, end=b) for (w, a, b), s, n in zip(raw, stems, negated, strict=True)
+        Word(
+            text=w,
+            stem=s,
+            negated=n,
+            start=a,
+            end=b,
+            root=ky_verb_root(w.lower()) if language == "ky" and s is not None and not n else None,
+        )
+        for (w, a, b), s, n in zip(raw, stems, negated, strict=True)
     ]
 
 
@@ -150,6 +203,8 @@ def same_word(claim: Word, source: Word) -> bool:
     if source.stem is None or claim.stem is None:
         return False
     if claim.stem == source.stem:
+        return True
+    if claim.root is not None and claim.root == source.root:
         return True
     for a, b in ((claim.stem, source.stem), (claim.text.lower(), source.text.lower())):
         shared = _common_prefix(a, b)

@@ -129,11 +129,11 @@ def _names(text: str, gazetteer: Gazetteer, named: Set[str]) -> list[Specific]:
     found: dict[tuple[str, str], Specific] = {}
     for sentence in _SENTENCE_END.split(text):
         words = sentence.split()
+        if words and words[0].strip("«\"'(").lower() in _OPENERS:
+            words = words[1:]
         first = words[0].strip("«\"'(") if words else ""
-        if first.lower() in _OPENERS:
-            sentence = " ".join(words[1:])
-        elif first and to_latin(first)[:_NAME_STEM] in named:
-            sentence = "x " + sentence  # a lower-case word in front: the first word counts when capitalised
+        # A lower-case word in front: the first word counts when it is capitalised.
+        sentence = ("x " if first and to_latin(first)[:_NAME_STEM] in named else "") + " ".join(words)
         for specific in specifics(sentence, gazetteer):
             if specific.kind != "number":
                 found[(specific.kind, specific.key)] = specific
@@ -145,7 +145,10 @@ def _names(text: str, gazetteer: Gazetteer, named: Set[str]) -> list[Specific]:
 
 
 def _country(word: str, gazetteer: Gazetteer) -> str | None:
-    """The country a word names, capitalised or not (not a month: "may" is a verb, "март" was read already)."""
+    """The country a word names, capitalised or, in Latin letters, not ("kazakhstan"; Kyrgyz and Russian lower-case
+    words are adjectives or other words: "орусиялык", "специальности"); never a month ("may" is a verb)."""
+    if word[0].islower() and not word.isascii():
+        return None
     code = gazetteer.code(word[:1].upper() + word[1:])
     return code if code is not None and len(code) == 2 and code not in gazetteer.implicit else None
 
