@@ -274,6 +274,10 @@ _EN_REPLY_WORDS = _EN_WORDS | {
     "more",
     "than",
 }
+# Russian words no Kyrgyz text uses: the year and the months as dates write them ("15 марта 2023 года").
+_RU_REPLY_WORDS = _RU_WORDS | set(
+    "год года году лет января февраля марта апреля мая июня июля августа сентября октября ноября декабря".split()
+)
 # Russian verb and adjective endings no Kyrgyz word ends in (Kyrgyz verbs end in -т, -ды, -ган; its nouns in cases).
 _RU_REPLY_ENDINGS = (
     *_RU_ENDINGS,
@@ -313,10 +317,14 @@ def reply_language(text: str) -> str:
     Every common word votes (capitalised words inside a sentence are names and do not); a reply in one language
     with a word or two of another is that language, so one Kyrgyz word does not make a Russian reply Kyrgyz."""
     words: list[str] = []
+    voters: list[str] = []  # the words that vote between Kyrgyz and Russian: not a sentence's capitalised first
     for sentence in re.split(r"(?<=[.!?])\s+", text):
         for i, word in enumerate(_WORD.findall(sentence)):
             if i == 0 or not word[0].isupper() or len(word) == 1:
                 words.append(word.lower())
+                function = word.lower() in _KY_WORDS or word.lower() in _RU_REPLY_WORDS
+                if not (i == 0 and word[0].isupper()) or function:
+                    voters.append(word.lower())
     if not words:
         return detect_language(text)
     if any(ch in _FOREIGN_CYRILLIC for w in words for ch in w) or sum(w in _UK_WORDS for w in words) >= 2:
@@ -327,10 +335,14 @@ def reply_language(text: str) -> str:
         foreign = sum(w in _FR_WORDS for w in latin) + sum(1 for w in latin if any(ch in _FOREIGN_LATIN for ch in w))
         return "en" if foreign == 0 or english > 2 * foreign else "other"
     ky = ru = 0
-    for w in words:
+    for w in voters:
         if any(ch in _KY_LETTERS for ch in w) or w in _KY_WORDS:
             ky += 1
-        elif w in _RU_WORDS or any(ch in _RU_LETTERS for ch in w) or (len(w) > 3 and w.endswith(_RU_REPLY_ENDINGS)):
+        elif (
+            w in _RU_REPLY_WORDS or any(ch in _RU_LETTERS for ch in w) or (len(w) > 3 and w.endswith(_RU_REPLY_ENDINGS))
+        ):
+            ru += 1
+        elif len(w) > 5 and w.endswith(("ал", "ил", "ыл")):  # Russian past tense: "подписал", "выделил"
             ru += 1
         elif len(w) > 4 and w.endswith(_KY_ENDINGS):
             ky += 1
