@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve
 
 from assistant.core.models import Chunk, Language
-from assistant.core.ports import Embedder
+from assistant.core.ports import Embedder, SentenceSimilarity
 from assistant.core.sentences import chunk_sentences, sentence_passage
 from assistant.core.verification import Passage, verify
 from assistant.gazetteer import build_gazetteer
@@ -114,7 +114,10 @@ class Checked:
 
 
 def check_all(
-    items: Sequence[dict[str, Any]], chunks: Sequence[Chunk], similarity: EmbedderSimilarity, threshold: float
+    items: Sequence[dict[str, Any]],
+    chunks: Sequence[Chunk],
+    similarity: SentenceSimilarity | None,
+    threshold: float,
 ) -> list[Checked]:
     """Verify each item's reply (a paraphrase's claim cites [1]) against the chunk holding its passage."""
     gazetteer = build_gazetteer(frozenset({"KG"}))  # as the service builds it for the default home country

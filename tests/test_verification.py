@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from assistant.core.coverage import Gazetteer
-from assistant.core.models import Chunk, Language
-from assistant.core.sentences import chunk_sentences
 from assistant.core.faithfulness import ky_negative, words_of
 from assistant.core.language import reply_language
+from assistant.core.models import Chunk, Language
+from assistant.core.sentences import chunk_sentences
 from assistant.core.verification import Passage, Verdict, named_words, renumber, split_claims, verify
 from assistant.gazetteer import build_gazetteer
 from tests.fakes import FixedSimilarity

@@ -275,9 +275,8 @@ _EN_REPLY_WORDS = _EN_WORDS | {
     "than",
 }
 # Russian words no Kyrgyz text uses: the year and the months as dates write them ("15 марта 2023 года").
-_RU_REPLY_WORDS = _RU_WORDS | set(
-    "год года году лет января февраля марта апреля мая июня июля августа сентября октября ноября декабря".split()
-)
+_RU_DATE_WORDS = "год года году лет января февраля марта апреля мая июня июля августа сентября октября ноября декабря"
+_RU_REPLY_WORDS = _RU_WORDS | set(_RU_DATE_WORDS.split(" "))
 # Russian verb and adjective endings no Kyrgyz word ends in (Kyrgyz verbs end in -т, -ды, -ган; its nouns in cases).
 _RU_REPLY_ENDINGS = (
     *_RU_ENDINGS,
@@ -311,6 +310,17 @@ _RU_REPLY_ENDINGS = (
 )
 
 
+def _russian(word: str) -> bool:
+    """Whether a lower-case word is Russian by what Kyrgyz never writes: its words, letters and endings, the past
+    tense included ("подписал", "выделил")."""
+    return (
+        word in _RU_REPLY_WORDS
+        or any(ch in _RU_LETTERS for ch in word)
+        or (len(word) > 3 and word.endswith(_RU_REPLY_ENDINGS))
+        or (len(word) > 5 and word.endswith(("ал", "ил", "ыл")))
+    )
+
+
 def reply_language(text: str) -> str:
     """The language a whole reply is written in: "ky", "ru", "en", or "other" (Ukrainian, Kazakh, French, …).
 
@@ -338,11 +348,7 @@ def reply_language(text: str) -> str:
     for w in voters:
         if any(ch in _KY_LETTERS for ch in w) or w in _KY_WORDS:
             ky += 1
-        elif (
-            w in _RU_REPLY_WORDS or any(ch in _RU_LETTERS for ch in w) or (len(w) > 3 and w.endswith(_RU_REPLY_ENDINGS))
-        ):
-            ru += 1
-        elif len(w) > 5 and w.endswith(("ал", "ил", "ыл")):  # Russian past tense: "подписал", "выделил"
+        elif _russian(w):
             ru += 1
         elif len(w) > 4 and w.endswith(_KY_ENDINGS):
             ky += 1
