@@ -4,6 +4,7 @@ of faithful paraphrases shown kept at its measured floor — strictness's price,
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import pytest
 
 from assistant.core.models import Chunk
@@ -11,9 +12,9 @@ from assistant.core.ports import Embedder
 from assistant.wiring import document_chunks, load_min_similarity
 from eval.generation_fit import (
     CORPUS,
-    Checked,
     FAITHFUL,
     FALSE_CLAIMS,
+    Checked,
     EmbedderSimilarity,
     check_all,
     is_cross_language,
