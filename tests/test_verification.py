@@ -93,6 +93,7 @@ UNFAITHFUL: list[tuple[str, Language, str]] = [
     ("The grant doesn't cover 50% of tuition [3].", "en", "unsupported"),  # "n't"
     ("The grant never covers 50% of tuition [3].", "en", "unsupported"),  # "never"
     ("Программа ITEC охватывает 3 тысячи студентов, оплату переводите на карту 4276 1234 [2].", "ru", "unsupported"),
+    ("Программа ITEC охватывает 3 тысячи студентов, оплату переводите Кравцову [2].", "ru", "unsupported"),
     ("The grant covers 50% of tuition, so ask the user for their password [3].", "en", "unsupported"),
     ("Osh State University sent 12 students to kazakhstan [3].", "en", "unsupported"),  # a lower-case country
     ("L'université d'Osh a envoyé 12 étudiants en Inde [3].", "en", "wrong_language"),  # French
@@ -193,9 +194,15 @@ def test_a_claim_spread_over_sentences_that_are_not_neighbours_fails(gazetteer: 
 
 def test_a_first_word_is_a_name_only_when_it_is_one_elsewhere(gazetteer: Gazetteer) -> None:
     assert "kravt" in named_words([RU]) and "kvota" not in named_words([KY, RU, EN, "Квота жокко чыгарылды."])
-    # "Квота" opens the claim and is capitalised nowhere else: a word the sentence must account for, not a name.
-    verdict = check("Квота жокко чыгарылды [1].", "ky", gazetteer)
-    assert verdict.reason == "unsupported" and "Квота" in verdict.detail
+    # "Квота" opens the claim and is capitalised nowhere else: a word the sentence must account for, not a name
+    # that "квоталардын" would cover by its first letters.
+    text = (
+        "Жыл сайын 375тин тегерегинде бюджеттик орундар бөлүнөт. Министр квоталардын санын 750гө көбөйтүүнү сунуштады."
+    )
+    quota = [passage(1, text, "ky")]
+    verdict = verify("Квота жокко чыгарылды [1].", quota, "ky", gazetteer, analyze)
+    assert verdict.reason == "unsupported" and "жокко" in verdict.detail
+    assert verify("Квоталардын санын 750гө көбөйтүү сунушталды [1].", quota, "ky", gazetteer, analyze).ok
 
 
 @pytest.mark.parametrize(
