@@ -1,13 +1,13 @@
 """Checking a generated answer against the passages it cites, before anyone sees it.
 
-A reply is cut into claims, each ending in its `[n]` markers. Every number, date, percentage, acronym and
-proper name of a claim must be stated by one sentence — or two adjacent ones — of a passage the claim cites:
-not anywhere in the passage, and not in another passage. Numbers are compared by value, with their suffixes,
-multipliers and spellings ("375тин", "3 миң" / "3 тысячи" / "3,000", "26,4" / "26.4", "50%" / "50 пайыз");
-names across scripts and languages as the answerability check compares them (transliteration, fuzzy prefix,
-countries and months by code). A claim with nothing of that kind must be close enough in meaning (e5 cosine)
-to the sentence it cites. What this cannot catch: a number the sentence does state, attached in the claim to
-another attribute of it.
+A reply is cut into claims, each ending in its `[n]` markers, and is written in the question's language (told
+over the whole reply). A claim is shown only when one sentence — or two adjacent ones — of each passage it cites
+account for all of it: every number by value, with its suffixes, multipliers and spellings ("375тин", "3 миң" /
+"3 тысячи" / "3,000", "26,4" / "26.4", "50%" / "50 пайыз"); every name across scripts (transliteration, fuzzy
+prefix; countries and months by code); and, when the claim is in the passage's language, every content word
+and its negation (`assistant.core.faithfulness`). A claim in another language than its passage cannot be
+matched word by word: beyond its numbers, names and negation, the e5 cosine to the sentence vouches for it.
+What this cannot catch: a number the sentence does state, attached in the claim to another attribute of it.
 """
 
 from __future__ import annotations
