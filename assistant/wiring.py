@@ -25,7 +25,16 @@ from assistant.core.answering.kernel import ExtractiveAnswerer
 from assistant.core.answering.scoring import AnswerModel, CosineScorer, FittedScorer, Scorer
 from assistant.core.errors import ConfigurationError, NotFound, StoreMismatch
 from assistant.core.generation import GeneratedAnswerer, GenerationConfig
-from assistant.core.models import Answer, Chunk, ChunkSentence, DocumentAdded, Language, Question, StoredDocument
+from assistant.core.models import (
+    Analyzer,
+    Answer,
+    Chunk,
+    ChunkSentence,
+    DocumentAdded,
+    Language,
+    Question,
+    StoredDocument,
+)
 from assistant.core.pipeline import answer_question, make_question
 from assistant.core.ports import (
     AnswerGenerator,
@@ -353,13 +362,20 @@ def build_answerer(settings: Settings, embedder: Embedder, store: WritableChunkS
         model,
         answerer,
         build_gazetteer(frozenset({settings.home_country.upper()})),
+        analyze,
         similarity=EmbeddingSimilarity(embedder, stored=store),
         config=GenerationConfig(concurrency=settings.llm_concurrency, min_similarity=load_min_similarity()),
     )
 
 
+def claim_analyzer() -> Analyzer:
+    """How verification stems the words of a generated claim and of the sentences it cites (the BM25 analyser)."""
+    return analyze
+
+
 def load_min_similarity(path: Path = GENERATION_MODEL) -> float:
-    """The e5 cosine an unverifiable generated claim must reach, as `python -m eval llm-fit` fitted it."""
+    """The e5 cosine a generated claim must reach to the sentence it cites in another language, as
+    `python -m eval llm-fit` fitted it."""
     try:
         return float(json.loads(path.read_text(encoding="utf-8"))["min_similarity"])
     except (OSError, ValueError, KeyError, TypeError) as exc:

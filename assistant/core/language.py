@@ -108,6 +108,14 @@ _RU_WORDS = {
 }
 _RU_ENDINGS = ("ого", "его", "ых", "их", "ий", "ая", "ое", "ую", "ов", "ости", "ость", "ции", "ция", "ться", "ется")
 _KY_ENDINGS = (
+    "го",
+    "гө",
+    "ган",
+    "ген",
+    "гон",
+    "гөн",
+    "ду",
+    "дү",
     "нын",
     "дын",
     "тын",
@@ -202,3 +210,148 @@ def detect_language(text: str) -> Language:
         elif len(w) > 4 and w.endswith(_KY_ENDINGS):
             ky += 1
     return "ru" if ru > ky else "ky"
+
+
+# What a reply may be written in besides ky / ru / en, by signs no ky / ru / en text shows: Ukrainian and Kazakh
+# letters, French accents, and the function words of Ukrainian and French (closed classes, as any grammar lists).
+_FOREIGN_CYRILLIC = set("іїєґәғқұһў")
+_UK_WORDS = {"що", "це", "та", "від", "які", "який", "яка", "було", "були", "році", "щоб", "також", "й", "із"}
+_FOREIGN_LATIN = set("éèêëàâçùûôîïœæ")
+_FR_WORDS = {
+    "le",
+    "la",
+    "les",
+    "des",
+    "du",
+    "et",
+    "est",
+    "une",
+    "un",
+    "pour",
+    "dans",
+    "sur",
+    "avec",
+    "par",
+    "au",
+    "aux",
+    "qui",
+    "que",
+    "ce",
+    "cette",
+    "ces",
+    "sont",
+    "ont",
+    "pas",
+    "ne",
+    "en",
+    "chaque",
+    "environ",
+}
+_EN_REPLY_WORDS = _EN_WORDS | {
+    "a",
+    "an",
+    "was",
+    "were",
+    "on",
+    "with",
+    "by",
+    "that",
+    "this",
+    "it",
+    "as",
+    "at",
+    "from",
+    "be",
+    "has",
+    "have",
+    "will",
+    "its",
+    "their",
+    "each",
+    "every",
+    "year",
+    "about",
+    "more",
+    "than",
+}
+# Russian words no Kyrgyz text uses: the year and the months as dates write them ("15 марта 2023 года").
+_RU_DATE_WORDS = "год года году лет января февраля марта апреля мая июня июля августа сентября октября ноября декабря"
+_RU_REPLY_WORDS = _RU_WORDS | set(_RU_DATE_WORDS.split(" "))
+# Russian verb and adjective endings no Kyrgyz word ends in (Kyrgyz verbs end in -т, -ды, -ган; its nouns in cases).
+_RU_REPLY_ENDINGS = (
+    *_RU_ENDINGS,
+    "ает",
+    "яет",
+    "ует",
+    "ится",
+    "ются",
+    "ами",
+    "ями",
+    "ому",
+    "ыми",
+    "ими",
+    "ила",
+    "ило",
+    "ство",
+    "ение",
+    "ание",
+    "ые",
+    "ее",
+    "ной",
+    "ным",
+    "ных",
+    "ную",
+    "ная",
+    "ное",
+    "тся",
+    "лся",
+    "лась",
+    "лись",
+)
+
+
+def _russian(word: str) -> bool:
+    """Whether a lower-case word is Russian by what Kyrgyz never writes: its words, letters and endings, the past
+    tense included ("подписал", "выделил")."""
+    return (
+        word in _RU_REPLY_WORDS
+        or any(ch in _RU_LETTERS for ch in word)
+        or (len(word) > 3 and word.endswith(_RU_REPLY_ENDINGS))
+        or (len(word) > 5 and word.endswith(("ал", "ил", "ыл")))
+    )
+
+
+def reply_language(text: str) -> str:
+    """The language a whole reply is written in: "ky", "ru", "en", or "other" (Ukrainian, Kazakh, French, …).
+
+    Every common word votes (capitalised words inside a sentence are names and do not); a reply in one language
+    with a word or two of another is that language, so one Kyrgyz word does not make a Russian reply Kyrgyz."""
+    words: list[str] = []
+    voters: list[str] = []  # the words that vote between Kyrgyz and Russian: not a sentence's capitalised first
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        for i, word in enumerate(_WORD.findall(sentence)):
+            if i == 0 or not word[0].isupper() or len(word) == 1:
+                words.append(word.lower())
+                function = word.lower() in _KY_WORDS or word.lower() in _RU_REPLY_WORDS
+                if not (i == 0 and word[0].isupper()) or function:
+                    voters.append(word.lower())
+    if not words:
+        return detect_language(text)
+    if any(ch in _FOREIGN_CYRILLIC for w in words for ch in w) or sum(w in _UK_WORDS for w in words) >= 2:
+        return "other"
+    latin = [w for w in words if not re.search("[а-яёңөү]", w)]
+    if len(latin) * 2 > len(words):
+        english = sum(w in _EN_REPLY_WORDS for w in latin)
+        foreign = sum(w in _FR_WORDS for w in latin) + sum(1 for w in latin if any(ch in _FOREIGN_LATIN for ch in w))
+        return "en" if foreign == 0 or english > 2 * foreign else "other"
+    ky = ru = 0
+    for w in voters:
+        if any(ch in _KY_LETTERS for ch in w) or w in _KY_WORDS:
+            ky += 1
+        elif _russian(w):
+            ru += 1
+        elif len(w) > 4 and w.endswith(_KY_ENDINGS):
+            ky += 1
+    if ky == ru:
+        return detect_language(text)
+    return "ky" if ky > ru else "ru"

@@ -68,6 +68,8 @@ def _readings(core: str) -> set[float]:
         return {float(part) for part in re.split(r"[.,]", digits) if part}  # 15.03.2023: a date's parts
     if re.fullmatch(r"\d{1,3}(?:,\d{3})+", digits):
         return {float(digits.replace(",", ""))}  # 3,000 (a decimal comma is not followed by exactly three digits)
+    if digits.count(",") > 1:
+        return {float(part) for part in digits.split(",") if part}  # 5,6,7: a list's numbers
     if "," in digits:
         return {float(digits.replace(",", "."))}  # 26,4
     return {float(digits)}
