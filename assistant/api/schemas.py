@@ -109,8 +109,9 @@ class AnswerOut(BaseModel):
     )
     fallback_reason: str | None = Field(
         default=None,
-        description="why a model's answer was not shown (busy, timeout, rate_limited, unreachable, error, no_answer, "
-        "or the failed check: unsupported, unknown_citation, no_citation, uncited, wrong_language, empty, too_long)",
+        description="why a model's answer was not shown (busy, timeout, rate_limited, unreachable, error, malformed, "
+        "no_answer, or the failed check: unsupported, unknown_citation, no_citation, uncited, wrong_language, empty, "
+        "too_long)",
     )
     timings_ms: dict[str, float]
     conversation_id: str
