@@ -8,6 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The web chat's browser test drives Debian's Chromium (no browser download).
 CHROMIUM := /usr/bin/chromium
+# The schema test runs the OpenAPI patterns under ECMA rules with Debian's Node.js.
+NODE := /usr/bin/node
 
 # requirements/lock.txt pins every package of the project with its dev extra (torch as the CPU wheel on local
 # disk, no nvidia-*/triton); requirements/lock-runtime.txt is its subset without the extras, for the Docker image.
@@ -16,7 +18,7 @@ RUNTIME_LOCK := requirements/lock-runtime.txt
 
 .PHONY: setup lock run ingest ask test test-fast eval lint typecheck clean postgres-server
 
-setup: $(STAMP) $(CHROMIUM) postgres-server
+setup: $(STAMP) $(CHROMIUM) $(NODE) postgres-server
 
 # Re-runs only when the lock or pyproject.toml changes: the pinned packages first, then the project itself
 # (editable) without letting pip resolve anything more.
@@ -47,6 +49,10 @@ lock:
 $(CHROMIUM):
 	@if [ "$$(id -u)" != 0 ]; then echo "Debian's chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+$(NODE):
+	@if [ "$$(id -u)" != 0 ]; then echo "Debian's nodejs is missing: sudo apt-get install nodejs" >&2; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs
 
 # The tests of shared records start a throw-away PostgreSQL cluster from Debian's server binaries (no service is
 # started or needed); installed only when missing.

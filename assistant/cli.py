@@ -70,6 +70,13 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        # A new host's data dir: with Chroma and PostgreSQL elsewhere nothing else would create it, yet the seed
+        # marker (and, by default, the uploads) live there.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: cannot create the data dir {settings.data_dir}: {exc}", file=sys.stderr)
+        return 2
     if args.seed is not None:
         _seed(settings, args.seed)
     metrics_dir = None

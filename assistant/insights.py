@@ -27,6 +27,10 @@ MAX_DAYS = 366
 DEFAULT_DAYS = 30
 EXAMPLES = 3
 LANGUAGES = ("ky", "ru", "en")
+# Records are stamped in Unix seconds, so nothing is older than the epoch; a window's end is read as the start of
+# the day after it, so the last day a date can hold cannot end one.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date.max - timedelta(days=1)
 Linkage = Literal["ward", "complete", "average", "single"]
 
 
@@ -87,8 +91,11 @@ class Window:
     @classmethod
     def of(cls, since: date | None, until: date | None, language: str | None, today: date | None = None) -> Window:
         """The asked-for window with defaults (the last 30 days up to today); InvalidInput when it is not one."""
+        for name, day in (("since", since), ("until", until)):
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                raise InvalidInput(f"{name}: {day} is outside the days insights cover ({FIRST_DAY} to {LAST_DAY})")
         until = until or today or datetime.now(UTC).date()
-        since = since or until - timedelta(days=DEFAULT_DAYS - 1)
+        since = since or max(FIRST_DAY, until - timedelta(days=DEFAULT_DAYS - 1))
         if since > until:
             raise InvalidInput(f"since ({since}) is after until ({until})")
         if (until - since).days + 1 > MAX_DAYS:

@@ -3,6 +3,7 @@ through the maintained `openai` client (the optional `[llm]` extra)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,12 +32,15 @@ class OpenAIChat:
         self._max_tokens = max_tokens
 
     def complete(self, messages: Sequence[Mapping[str, str]]) -> str:
-        """The model's reply text; ModelFailed(timeout | rate_limited | unreachable | error) when there is none."""
+        """The model's reply text; ModelFailed(timeout | rate_limited | unreachable | error | malformed) when none."""
         openai = self._openai
         try:
-            response = self._client.chat.completions.create(
+            # The raw body, read here: the client trusts a 200's JSON to be a chat completion, and anything else
+            # (a list, a string, `"choices": 5`, not JSON at all) would fail later, far from the model call.
+            response = self._client.chat.completions.with_raw_response.create(
                 model=self._model, messages=list(messages), max_tokens=self._max_tokens, temperature=0
             )
+            body = response.content
         except openai.APITimeoutError as exc:
             raise ModelFailed("timeout") from exc
         except openai.RateLimitError as exc:
@@ -45,8 +49,23 @@ class OpenAIChat:
             raise ModelFailed("unreachable") from exc
         except openai.APIError as exc:  # any other status or a body the client cannot read
             raise ModelFailed("error", type(exc).__name__) from exc
-        choices = getattr(response, "choices", None) or []
-        content = choices[0].message.content if choices and choices[0].message else None
-        if not isinstance(content, str):
-            raise ModelFailed("error", "the reply holds no text")
-        return content
+        return reply_text(body)
+
+
+def reply_text(body: bytes) -> str:
+    """The text of a chat completion's first choice; ModelFailed(malformed) for a body that is not one."""
+    try:
+        completion = json.loads(body)
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise ModelFailed("malformed", "the reply is not JSON") from exc
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    message = first.get("message") if isinstance(first, dict) else None
+    if not isinstance(message, dict):
+        raise ModelFailed("malformed", "the reply is not a chat completion")
+    content = message.get("content")
+    if content is None:  # a well-formed reply without text (a refusal or a tool call)
+        raise ModelFailed("error", "the reply holds no text")
+    if not isinstance(content, str):
+        raise ModelFailed("malformed", "the reply's content is not text")
+    return content

@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     max_unpacked_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1024, description="what an uploaded DOCX may unzip to (zip bombs stop here)"
     )
-    max_docx_elements: int = Field(default=200_000, ge=10, description="paragraphs and table cells of an upload")
+    max_docx_elements: int = Field(
+        default=200_000, ge=10, description="paragraphs and table cells of an upload (and 10x as many XML elements)"
+    )
     max_pdf_pages: int = Field(default=2_000, ge=1, description="pages of an uploaded PDF")
     max_extracted_chars: int = Field(
         default=500_000,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from xml.parsers import expat
 
 from charset_normalizer import from_bytes
 
@@ -43,7 +44,7 @@ class LoadLimits:
     time of a large one (a zip bomb named .docx, two million empty paragraphs, a 100,000-page PDF)."""
 
     max_unpacked_bytes: int = 50 * 1024 * 1024  # everything a DOCX unzips to
-    max_docx_elements: int = 200_000  # paragraphs and table cells
+    max_docx_elements: int = 200_000  # paragraphs and table cells (and ten times as many XML elements)
     max_pdf_pages: int = 2_000
     max_extracted_chars: int = 20_000_000  # per document, after extraction
 
@@ -413,20 +414,57 @@ def _read_docx(data: bytes, limits: LoadLimits) -> tuple[str, str | None]:
     return "\n".join(lines), (document.core_properties.title or "").strip() or None
 
 
-_DOCX_ELEMENTS = (b"<w:p>", b"<w:p ", b"<w:p/>", b"<w:tc>", b"<w:tc ")
+WORD_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+# Paragraphs and table cells by namespace URI and local name (expat's "uri local"): the prefix is the file's choice,
+# so `<x:p/>` with x bound to Word's namespace is a paragraph too.
+_DOCX_COUNTED = frozenset({f"{WORD_NS} p", f"{WORD_NS} tc"})
+# Every element of every XML part, whatever its kind, is bounded too: python-docx parses the parts into trees, and
+# seven million `<w:r/>` would hold as much memory as seven million paragraphs. Ten per counted element is more
+# than any document within the unpacked-size limit holds (an element of real Word XML takes about 40 bytes).
+XML_ELEMENTS_PER_COUNTED = 10
+
+
+class _DocxElements:
+    """Counts a DOCX's XML elements while expat streams each part (no tree is built), stopping at the limits."""
+
+    def __init__(self, limits: LoadLimits) -> None:
+        self.limit = limits.max_docx_elements
+        self.counted = 0
+        self.elements = 0
+
+    def parser(self) -> Any:
+        """An expat parser for one part, with namespaces resolved, that raises at a limit or at a DTD."""
+        parser = expat.ParserCreate(namespace_separator=" ")
+        parser.StartElementHandler = self._element
+        parser.StartDoctypeDeclHandler = self._doctype  # Word writes none; an entity could expand unseen
+        return parser
+
+    def _element(self, name: str, attributes: object) -> None:
+        self.elements += 1
+        if name in _DOCX_COUNTED:
+            self.counted += 1
+            if self.counted > self.limit:
+                raise PayloadTooLarge(f"the DOCX has more than {self.limit} paragraphs and table cells")
+        if self.elements > self.limit * XML_ELEMENTS_PER_COUNTED:
+            raise PayloadTooLarge(f"the DOCX has more than {self.limit * XML_ELEMENTS_PER_COUNTED} XML elements")
+
+    def _doctype(self, *declaration: object) -> None:
+        raise UnsupportedDocument("cannot read DOCX (corrupt or not a Word file): its XML declares a DTD")
 
 
 def _check_docx(data: bytes, limits: LoadLimits) -> None:
     """Unzip a DOCX as a stream, before python-docx builds anything: stop at the unpacked-size limit (a zip
-    bomb never gets inflated) and count paragraphs and cells in the body (no XML tree is built to count)."""
+    bomb never gets inflated), and stream each XML part through expat counting paragraphs, cells and elements,
+    stopping at their limits (no XML tree is built to count)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise UnsupportedDocument(f"cannot read DOCX (corrupt or not a Word file): {exc}") from exc
     unpacked = 0
+    elements = _DocxElements(limits)
     with archive:
         for member in archive.infolist():
-            elements, tail = 0, b""
+            parser = elements.parser() if member.filename.endswith((".xml", ".rels")) else None
             try:
                 with archive.open(member) as stream:
                     while block := stream.read(1 << 20):
@@ -435,17 +473,17 @@ def _check_docx(data: bytes, limits: LoadLimits) -> None:
                             raise PayloadTooLarge(
                                 f"the DOCX unpacks to more than {limits.max_unpacked_bytes} bytes (a zip bomb?)"
                             )
-                        if member.filename == "word/document.xml":
-                            window = tail + block
-                            elements += sum(window.count(tag) for tag in _DOCX_ELEMENTS)
-                            tail = window[-5:]  # a tag cut by the block boundary is counted in the next window
-                            elements -= sum(tail.count(tag) for tag in _DOCX_ELEMENTS)
-                            if elements > limits.max_docx_elements:
-                                raise PayloadTooLarge(
-                                    f"the DOCX has more than {limits.max_docx_elements} paragraphs and table cells"
-                                )
+                        if parser is not None:
+                            parser.Parse(block, False)
+                if parser is not None:
+                    parser.Parse(b"", True)
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
                 raise UnsupportedDocument(f"cannot read DOCX (corrupt or not a Word file): {exc}") from exc
+            except expat.ExpatError as exc:
+                # python-docx's parser would stop there too (or read what expat cannot, unbounded): refused.
+                raise UnsupportedDocument(
+                    f"cannot read DOCX (corrupt or not a Word file): {member.filename}: {exc}"
+                ) from exc
 
 
 def _table_rows(table: Table) -> Iterator[str]:

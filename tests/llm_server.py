@@ -1,8 +1,9 @@
 """A small OpenAI-compatible chat-completions server for the tests: real HTTP, planned replies, no model.
 
 Each request takes the next planned step: a reply (where "{n}" becomes the number of the passage whose text
-holds `cite`), an HTTP error status, or a delay first. Streaming (`"stream": true`) and plain replies both work,
-so the real `openai` client can talk to it. Every request is recorded, headers included.
+holds `cite`), an HTTP error status, a raw body sent as application/json (a malformed reply), or a delay first.
+Streaming (`"stream": true`) and plain replies both work, so the real `openai` client can talk to it. Every
+request is recorded, headers included.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Step:
     cite: str | None = None  # "{n}" in the reply: the passage that holds this text
     status: int = 200
     delay: float = 0.0
+    raw: bytes | None = None  # sent as is, with status 200 and Content-Type application/json
 
 
 @dataclass
@@ -91,6 +93,9 @@ def _handler(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
             if step.status != 200:
                 error = {"error": {"message": f"scripted {step.status}", "type": "scripted", "code": step.status}}
                 self._send(step.status, json.dumps(error).encode())
+                return
+            if step.raw is not None:
+                self._send(200, step.raw)
                 return
             prompt = body["messages"][-1]["content"]
             text = step.reply.replace("{n}", str(passage_holding(prompt, step.cite))) if step.cite else step.reply

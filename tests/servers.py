@@ -105,12 +105,22 @@ def serving(
 
 
 @contextmanager
-def api_server(data_dir: Path, log_path: Path, *args: str, wait_for: str = "/readyz", **env: str) -> Iterator[str]:
-    """`python -m assistant serve` on a free port, yielded once `wait_for` answers 200; always stopped."""
+def api_process(
+    data_dir: Path, log_path: Path, *args: str, wait_for: str = "/readyz", **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`python -m assistant serve` on a free port, yielded with its process once `wait_for` answers 200; always
+    stopped."""
     port = free_port()
     command = [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--data-dir", str(data_dir), *args]
     url = f"http://127.0.0.1:{port}"
-    with serving(command, log_path, url + wait_for, cli_env(ANONYMIZED_TELEMETRY="False", **env)):
+    with serving(command, log_path, url + wait_for, cli_env(ANONYMIZED_TELEMETRY="False", **env)) as process:
+        yield url, process
+
+
+@contextmanager
+def api_server(data_dir: Path, log_path: Path, *args: str, wait_for: str = "/readyz", **env: str) -> Iterator[str]:
+    """`python -m assistant serve` on a free port, yielded once `wait_for` answers 200; always stopped."""
+    with api_process(data_dir, log_path, *args, wait_for=wait_for, **env) as (url, _):
         yield url
 
 

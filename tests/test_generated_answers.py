@@ -87,6 +87,12 @@ def test_a_faithful_reply_is_shown_with_the_sentence_that_holds_its_number(
         (Step(reply="Every year 375 budget places are allocated [{n}].", cite="375тин"), "wrong_language"),
         (Step(status=500), "error"),
         (Step(status=429), "rate_limited"),
+        (Step(raw=b'{"choices": 5}'), "malformed"),  # replies that are not a chat completion: never a 500
+        (Step(raw=b"[null]"), "malformed"),
+        (Step(raw=b'"x"'), "malformed"),
+        (Step(raw=b'{"choices": [{"message": 5}]}'), "malformed"),
+        (Step(raw=b'{"choices": [{"message": {"content": 5}}]}'), "malformed"),
+        (Step(raw=b"{not json"), "malformed"),
     ],
 )
 def test_an_unverified_or_failed_reply_gives_the_extractive_answer_with_the_reason(

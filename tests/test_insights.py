@@ -185,6 +185,30 @@ def test_only_admin_keys_read_insights(seeded: Seeded) -> None:
     assert not_a_day.status_code == 422 and "not a day of the calendar" in not_a_day.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"until": "0001-01-01"},  # the default `since` would be before the first day a date can hold
+        {"since": "0001-01-01", "until": "0001-01-31"},
+        {"since": "1969-12-31", "until": "1970-01-05"},  # before the Unix epoch: no record can be that old
+        {"since": "9999-12-31", "until": "9999-12-31"},  # the day after `until` is past the last a date can hold
+        {"since": "9999-12-01"},
+    ],
+)
+def test_a_window_outside_the_days_insights_cover_is_a_422_not_a_500(seeded: Seeded, params: dict[str, str]) -> None:
+    for path in ("/v1/insights", "/v1/insights/clusters.csv"):
+        response = httpx.get(f"{seeded.url}{path}", params=params, headers=ADMIN, timeout=60)
+        assert response.status_code == 422, response.text
+        assert "outside the days insights cover" in response.json()["detail"] or "after" in response.json()["detail"]
+
+
+def test_a_window_at_the_edges_of_the_days_insights_cover_is_fine(seeded: Seeded) -> None:
+    first = insights(seeded, since="1970-01-01", until="1970-01-31")
+    assert first.status_code == 200 and first.json()["totals"]["asked"] == 0, first.text
+    last = insights(seeded, since="9999-12-01", until="9999-12-30")
+    assert last.status_code == 200 and len(last.json()["days"]) == 30, last.text
+
+
 def test_the_csv_export_has_one_row_per_cluster(seeded: Seeded) -> None:
     response = httpx.get(f"{seeded.url}/v1/insights/clusters.csv", headers=ADMIN, timeout=60)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")

@@ -207,6 +207,10 @@ def test_records_written_before_vectors_gain_the_column_and_are_counted_not_clus
         (date(2026, 11, 5), date(2026, 11, 1), None, "is after"),
         (date(2025, 1, 1), date(2026, 11, 30), None, "at most 366"),
         (None, None, "de", "unknown language"),
+        (None, date(1, 1, 1), None, "outside the days insights cover"),
+        (date(1969, 12, 31), date(1970, 1, 1), None, "outside the days insights cover"),
+        (date(9999, 12, 31), date(9999, 12, 31), None, "outside the days insights cover"),
+        (date(9999, 12, 30), date(9999, 12, 31), None, "outside the days insights cover"),
     ],
 )
 def test_a_window_that_is_not_one_is_invalid_input(
@@ -214,6 +218,11 @@ def test_a_window_that_is_not_one_is_invalid_input(
 ) -> None:
     with pytest.raises(InvalidInput, match=message):
         Window.of(since, until, language)
+
+
+def test_the_default_window_starts_no_earlier_than_the_epoch() -> None:
+    window = Window.of(None, date(1970, 1, 10), None)
+    assert (window.since, len(window.days())) == (date(1970, 1, 1), 10)
 
 
 def test_the_default_window_is_the_last_30_days() -> None:

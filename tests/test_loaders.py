@@ -436,8 +436,12 @@ def test_sample_corpus_folder() -> None:
 # -- limits a hostile file cannot sidestep -----------------------------------------------------------
 
 
-def docx_with_body(path: Path, body: bytes, *, compress: bool = True) -> Path:
-    """A real Word file (made by python-docx) whose document.xml body is replaced by `body`."""
+WORD_NS = b"http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def docx_with_body(path: Path, body: bytes, *, compress: bool = True, declare: bytes = b"") -> Path:
+    """A real Word file (made by python-docx) whose document.xml body is replaced by `body`; `declare` goes into
+    the root element's start tag (e.g. another prefix for Word's namespace)."""
     import zipfile
 
     source = write_docx(path.with_suffix(".source.docx"))
@@ -447,7 +451,7 @@ def docx_with_body(path: Path, body: bytes, *, compress: bool = True) -> Path:
             if item.filename == "word/document.xml":
                 head, _, rest = data.partition(b"<w:body>")
                 tail = rest[rest.index(b"<w:sectPr") :] if b"<w:sectPr" in rest else b"</w:body></w:document>"
-                data = head + b"<w:body>" + body + tail
+                data = (head + b"<w:body>" + body + tail).replace(b"<w:document ", b"<w:document " + declare + b" ", 1)
             out.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
     return path
 
@@ -491,6 +495,40 @@ def test_two_million_empty_paragraphs_are_refused_in_under_two_seconds(tmp_path:
     with pytest.raises(PayloadTooLarge, match="paragraphs and table cells"):
         load_file(flood, doc_id="flood.docx", source="t")
     assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("body", "declare", "message"),
+    [
+        (b"<x:p/>" * 2_000_000, b'xmlns:x="' + WORD_NS + b'"', "paragraphs and table cells"),  # another prefix
+        ((b'<p xmlns="' + WORD_NS + b'"/>') * 500_000, b"", "paragraphs and table cells"),  # the default namespace
+        (b"<x:tc/>" * 300_000, b'xmlns:x="' + WORD_NS + b'"', "paragraphs and table cells"),
+        (b"<w:r/>" * 2_500_000, b"", "XML elements"),  # no paragraph at all, only runs
+        (b"<z:p/>" * 2_500_000, b'xmlns:z="urn:not-word"', "XML elements"),  # a p of another namespace
+    ],
+)
+def test_the_docx_caps_count_elements_by_namespace_not_prefix(
+    tmp_path: Path, body: bytes, declare: bytes, message: str
+) -> None:
+    flood = docx_with_body(tmp_path / "flood.docx", body, declare=declare)
+    assert flood.stat().st_size < 300_000
+    with pytest.raises(PayloadTooLarge, match=message):
+        load_file(flood, doc_id="flood.docx", source="t")
+
+
+def test_a_docx_whose_xml_declares_a_dtd_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    source = write_docx(tmp_path / "source.docx")
+    laughs = tmp_path / "laughs.docx"
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(laughs, "w") as out:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "word/document.xml":
+                data = data.replace(b"?>", b'?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">]>', 1)
+            out.writestr(item, data)
+    with pytest.raises(UnsupportedDocument, match="DTD"):
+        load_file(laughs, doc_id="laughs.docx", source="t")
 
 
 def test_page_and_text_limits_are_413s_with_the_limit_in_the_message(tmp_path: Path) -> None:

@@ -277,3 +277,32 @@ def test_a_writer_killed_mid_upload_frees_the_lease_for_the_next_upload(hosts: T
     assert after.status_code == 200, after.text
     assert time.monotonic() - started < 60  # the dead writer's lease expired; nobody had to clear it by hand
     assert hosts.lease()[0] is None
+
+
+# -- a new host ---------------------------------------------------------------------------------------------
+
+
+def test_a_new_host_whose_data_dir_does_not_exist_starts_and_restarts(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # With Chroma and PostgreSQL elsewhere nothing else creates the data dir, yet seeding marks it (.seeded).
+    workdir = tmp_path_factory.mktemp("new-host")
+    data_dir = workdir / "not" / "yet" / "data"
+    env = {
+        "BILIM_CHROMA_URL": "",
+        "BILIM_DATABASE_URL": fresh_database(postgres_url, "new_host"),
+        "BILIM_API_KEYS": ASK_KEY,
+    }
+    with chroma_server(workdir) as chroma:
+        env["BILIM_CHROMA_URL"] = chroma
+        for start in ("first", "again"):
+            port = free_port()
+            command = [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--seed", str(CORPUS)]
+            environment = cli_env(BILIM_DATA_DIR=str(data_dir), ANONYMIZED_TELEMETRY="False", **env)
+            ready = f"http://127.0.0.1:{port}{READY_PATH}"
+            with serving(command, workdir / f"{start}.log", ready, environment, timeout=600):
+                assert (data_dir / ".seeded").is_file()
+                answer = ask(f"http://127.0.0.1:{port}", "Министр квотаны канчага чейин көбөйтүүнү сунуштады?", start)
+                assert answer.status_code == 200 and "750" in answer.json()["answer"], answer.text
+    assert "seeded the store" in (workdir / "first.log").read_text()
+    assert "seeded the store" not in (workdir / "again.log").read_text()  # the marker is read on the restart

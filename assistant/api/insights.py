@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, Literal
 
@@ -15,9 +16,14 @@ from assistant.insights import Window, clusters_csv
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"])
 ERRORS = problems(401, 403, 422, 429, 503)
-DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # only YYYY-MM-DD: a bare number is not a day (pydantic would take it)
-Since = Query(None, pattern=DAY, description="first day (UTC, YYYY-MM-DD); default 29 days before `until`")
-Until = Query(None, pattern=DAY, description="last day, included (UTC, YYYY-MM-DD); default today")
+# Only YYYY-MM-DD: date.fromisoformat would also take 20261130 or 2026-W48-1. Published as the JSON Schema format
+# `date`, not as a pattern: `$` also matches before a final newline in Python, and at the very end in ECMA.
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+AS_DATE = {"format": "date"}
+Since = Query(
+    None, json_schema_extra=AS_DATE, description="first day (UTC, YYYY-MM-DD); default 29 days before `until`"
+)
+Until = Query(None, json_schema_extra=AS_DATE, description="last day, included (UTC, YYYY-MM-DD); default today")
 InLanguage = Query(None, description="only questions in this language; default all")
 
 
@@ -26,6 +32,8 @@ def day(text: str | None, name: str) -> date | None:
     if text is None:
         return None
     try:
+        if DAY.fullmatch(text) is None:
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{name}: {text!r} is not a day of the calendar (YYYY-MM-DD)") from None
@@ -36,7 +44,7 @@ def window(
     until: str | None = Until,
     language: Literal["ky", "ru", "en"] | None = InLanguage,
 ) -> Window:
-    """The asked-for window (a FastAPI dependency): 422 for days out of order or a window over 366 days."""
+    """The asked-for window (a FastAPI dependency): 422 for days out of order, over 366 days, or before 1970."""
     return Window.of(day(since, "since"), day(until, "until"), language)
 
 

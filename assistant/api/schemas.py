@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from array import array
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -18,6 +21,20 @@ def _valid_unicode(value: str) -> str:
     return value
 
 
+def _letters_and_digits() -> str:
+    """A character class of every letter and digit (`str.isalnum`, what the service counts as a word's)."""
+    # Spelled as literal ranges because `\w` is Unicode-aware in Python but ASCII-only in the ECMA regular
+    # expressions of most JSON Schema validators (`[^\W_]` refused every Cyrillic question there), and `\p{L}`
+    # is not Python's: literal code points read alike in Python, ECMA (with `u`) and pydantic's Rust engine.
+    codes = array("I", range(0xD800))  # every code point but the surrogates, decoded at once (a join takes 5x longer)
+    codes.extend(range(0xE000, sys.maxunicode + 1))
+    every_character = codes.tobytes().decode(f"utf-32-{sys.byteorder[0]}e")
+    runs = (m.group() for m in re.finditer(r"[^\W_]+", every_character))  # Python's \w is str.isalnum and "_"
+    ranges = [run if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs]
+    return "[" + "".join(ranges) + "]"
+
+
+LETTER_OR_DIGIT = _letters_and_digits()
 Text = Annotated[str, AfterValidator(_valid_unicode)]
 PROBLEM_TEXT = {
     400: "the body cannot be parsed (not JSON, or not UTF-8)",
@@ -43,7 +60,7 @@ class AskRequest(BaseModel):
     question: Text = Field(
         min_length=1,
         max_length=MAX_QUESTION_CHARS,
-        pattern=r"[^\W_]",
+        pattern=LETTER_OR_DIGIT,
         description="the question in Kyrgyz, Russian or English: at least one letter or digit, at most "
         f"{MAX_QUESTION_CHARS} characters once runs of whitespace are collapsed (the default of "
         "BILIM_MAX_QUESTION_CHARS; GET /v1/config tells the limit in force)",
@@ -109,8 +126,9 @@ class AnswerOut(BaseModel):
     )
     fallback_reason: str | None = Field(
         default=None,
-        description="why a model's answer was not shown (busy, timeout, rate_limited, unreachable, error, no_answer, "
-        "or the failed check: unsupported, unknown_citation, no_citation, uncited, wrong_language, empty, too_long)",
+        description="why a model's answer was not shown (busy, timeout, rate_limited, unreachable, error, malformed, "
+        "no_answer, or the failed check: unsupported, unknown_citation, no_citation, uncited, wrong_language, empty, "
+        "too_long)",
     )
     timings_ms: dict[str, float]
     conversation_id: str

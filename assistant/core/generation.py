@@ -43,7 +43,7 @@ _OPEN, _CLOSE = "<documents>", "</documents>"
 
 
 class ModelFailed(Exception):
-    """The model server did not answer: `reason` is timeout, rate_limited, unreachable or error."""
+    """The model server did not answer: `reason` is timeout, rate_limited, unreachable, error or malformed."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(detail or reason)
