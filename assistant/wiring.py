@@ -303,7 +303,7 @@ class Service:
 
 def open_store(settings: Settings, embedder: Embedder, *, create: bool = True, client: Any = None) -> ChromaChunkStore:
     """Open (or create) the configured Chroma collection, checking it matches the embedder."""
-    client = client or connect(settings.data_dir, settings.chroma_url)
+    client = client or connect(settings.data_dir, settings.chroma_url, settings.store_timeout)
     recover_interrupted_rebuild(client, settings.collection)
     return ChromaChunkStore(
         client,
@@ -449,7 +449,7 @@ def rebuild_store(settings: Settings, embedder: Embedder, progress: ProgressFact
     """Re-embed every stored chunk with this embedder (after changing it), then add any missing sentence vectors;
     returns (chunks re-embedded, sentences embedded)."""
     with store_lock(settings) as fence:
-        client = connect(settings.data_dir, settings.chroma_url)
+        client = connect(settings.data_dir, settings.chroma_url, settings.store_timeout)
         with progress(collection_size(client, settings.collection), "re-embedding") as advance:
             rebuilt = rebuild_collection(
                 client,

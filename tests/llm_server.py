@@ -1,8 +1,9 @@
 """A small OpenAI-compatible chat-completions server for the tests: real HTTP, planned replies, no model.
 
 Each request takes the next planned step: a reply (where "{n}" becomes the number of the passage whose text
-holds `cite`), an HTTP error status, or a delay first. Streaming (`"stream": true`) and plain replies both work,
-so the real `openai` client can talk to it. Every request is recorded, headers included.
+holds `cite`), an HTTP error status, a delay first, or a reply trickled a few bytes at a time. Streaming
+(`"stream": true`) and plain replies both work, so the real `openai` client can talk to it. Every request is
+recorded, headers included.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Step:
     cite: str | None = None  # "{n}" in the reply: the passage that holds this text
     status: int = 200
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between the reply's pieces (a model that keeps its connection busy)
 
 
 @dataclass
@@ -68,12 +70,18 @@ def _handler(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # the test output stays quiet
             return
 
-        def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        def _send(self, status: int, body: bytes, content_type: str = "application/json", trickle: float = 0.0) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if not trickle:
+                self.wfile.write(body)
+                return
+            for i in range(0, len(body), 8):
+                self.wfile.write(body[i : i + 8])
+                self.wfile.flush()
+                time.sleep(trickle)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
@@ -105,7 +113,10 @@ def _handler(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             }
-            self._send(200, json.dumps(completion, ensure_ascii=False).encode())
+            try:
+                self._send(200, json.dumps(completion, ensure_ascii=False).encode(), trickle=step.trickle)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client gave up on a trickled reply
 
         def _stream(self, body: dict[str, Any], text: str) -> None:
             self.send_response(200)
