@@ -232,6 +232,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 asking=AskInConversation(wired, records),
                 clustering=Clustering.load(),
             )
+            if state.library.unfinished():  # replacements a crash or an outage left half done
+                try:
+                    with guard.write():
+                        state.library.reconcile()
+                except BilimError as exc:  # the store is down: the next upload rolls them back
+                    log.warning("unfinished replacements not reconciled yet: %s", exc.message)
             state.metrics.chunks.set(state.library.chunk_count())
             state.purge_if_due()
             app.state.bilim = state
