@@ -39,7 +39,8 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         le=300,
-        description="seconds one PostgreSQL statement may take in all (a stopped server included); past it a 503",
+        description="seconds PostgreSQL has to answer a connection attempt or a statement (a stopped server "
+        "included); past it a 503 with Retry-After",
     )
     writer_lease_seconds: float = Field(
         default=30.0,

@@ -651,7 +651,7 @@ def open_records(settings: Settings, *, existing: bool = False) -> RecordStore:
     target = records_target(settings)
     if existing and isinstance(target, Path) and not target.exists():
         raise NotFound(f"no service records at {target}: has the API run with this data dir?")
-    return RecordStore(target)
+    return RecordStore(target, reply_timeout=settings.database_timeout)
 
 
 def staff_insights(settings: Settings, window: Window) -> dict[str, Any]:

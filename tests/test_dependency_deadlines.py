@@ -1,4 +1,5 @@
-"""Hung dependencies for real: a paused (SIGSTOP) `chroma run` server and a model that trickles its reply.
+"""Hung dependencies for real: a paused (SIGSTOP) `chroma run` server or PostgreSQL, and a model that trickles its
+reply.
 
 The served API must answer within its deadlines (a 503 with Retry-After, or the extractive answer) and keep its
 health probes and metrics answering while the questions wait.
@@ -6,6 +7,7 @@ health probes and metrics answering while the questions wait.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import threading
@@ -18,6 +20,7 @@ import pytest
 
 from ingest.pipeline import IngestReport
 from tests.llm_server import Step, scripted_model_server
+from tests.postgres import postgres_cluster
 from tests.servers import ASK, ASK_KEY, QUOTA_KY, api_server, chroma_with_process, free_port
 from tests.support import TINY_DOCS, cli_env, run_module, write_docs
 
@@ -127,3 +130,67 @@ def test_a_model_trickling_its_reply_is_cut_at_the_llm_timeout_in_all(
     assert answer["generator"] == "extractive" and answer["fallback_reason"] == "timeout", answer
     assert answer["answer"].startswith("Жооп: 375")
     assert seconds < 2 + MARGIN  # the timeout, then the extractive answer at once
+
+
+def _family(pid: int) -> list[int]:
+    """A process and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    family, pending = [], [pid]
+    while pending:
+        family.append(pending.pop())
+        pending.extend(children.get(family[-1], []))
+    return family
+
+
+def test_a_paused_postgresql_gives_503s_within_the_deadline(
+    corpus_store_dir: tuple[Path, IngestReport], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], data_dir)
+    question = {"question": QUOTA_KY}
+    with (
+        postgres_cluster() as cluster,
+        api_server(
+            data_dir,
+            tmp_path / "api.log",
+            BILIM_DATABASE_URL=cluster.url,
+            BILIM_DATABASE_TIMEOUT=str(STORE_TIMEOUT),
+            BILIM_RATE_LIMIT="100000/minute",
+        ) as api,
+    ):
+        assert httpx.post(f"{api}/v1/ask", json=question, timeout=60).status_code == 200
+        paused = _family(cluster.server.pid)  # the postmaster and every backend
+        for pid in paused:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            asked: list[dict[str, Any]] = []
+            askers = [
+                threading.Thread(target=_timed, args=("POST", f"{api}/v1/ask", asked), kwargs={"json": question})
+                for _ in range(10)
+            ]
+            for thread in askers:
+                thread.start()
+            health: list[dict[str, Any]] = []
+            _timed("GET", f"{api}/healthz", health)
+            for thread in askers:
+                thread.join(timeout=60)
+        finally:
+            for pid in paused:
+                os.kill(pid, signal.SIGCONT)
+        assert health[0].get("status") == 200, health
+        assert len(asked) == 10
+        for result in asked:
+            assert result.get("status") == 503 and result["retry_after"], result
+            assert result["code"] == "records_unavailable", result
+            # A pooled connection's ping, then a new connection: each waits at most the timeout.
+            assert result["seconds"] < 2 * STORE_TIMEOUT + MARGIN, result
+        back = time.monotonic()
+        while httpx.post(f"{api}/v1/ask", json=question, timeout=60).status_code != 200:
+            assert time.monotonic() - back < 2 * STORE_TIMEOUT + MARGIN, "no recovery after SIGCONT"
+            time.sleep(0.2)
