@@ -1,9 +1,8 @@
 """A small OpenAI-compatible chat-completions server for the tests: real HTTP, planned replies, no model.
 
 Each request takes the next planned step: a reply (where "{n}" becomes the number of the passage whose text
-holds `cite`), an HTTP error status, a delay first, or a reply trickled a few bytes at a time. Streaming
-(`"stream": true`) and plain replies both work, so the real `openai` client can talk to it. Every request is
-recorded, headers included.
+holds `cite`), an HTTP error status, or a delay first. Streaming (`"stream": true`) and plain replies both work,
+so the real `openai` client can talk to it. Every request is recorded, headers included.
 """
 
 from __future__ import annotations
