@@ -27,9 +27,9 @@ class Step:
 
     reply: str = "NO_ANSWER"
     cite: str | None = None  # "{n}" in the reply: the passage that holds this text
+    trickle: float = 0.0  # seconds between the reply's pieces (a model that keeps its connection busy)
     status: int = 200
     delay: float = 0.0
-    trickle: float = 0.0  # seconds between the reply's pieces (a model that keeps its connection busy)
 
 
 @dataclass
