@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +24,7 @@ from ingest.pipeline import IngestReport
 from tests.llm_server import Step, scripted_model_server
 from tests.postgres import postgres_cluster
 from tests.servers import ASK, ASK_KEY, QUOTA_KY, api_server, chroma_with_process, free_port
-from tests.support import TINY_DOCS, cli_env, run_module, write_docs
+from tests.support import ROOT, TINY_DOCS, cli_env, run_module, write_docs
 
 pytestmark = pytest.mark.slow
 
@@ -103,6 +105,18 @@ def test_a_paused_chroma_gives_503s_within_the_deadline_and_health_stays_up(tmp_
             answer = httpx.post(f"{api}/v1/ask", json={"question": NARYN_Q}, timeout=30)
             assert answer.status_code == 200 and "85" in answer.json()["answer"], answer.text
     assert "Traceback" not in (tmp_path / "api.log").read_text()
+
+
+def test_the_api_started_against_a_paused_chroma_stops_with_the_reason(tmp_path: Path) -> None:
+    port = free_port()
+    with chroma_with_process(tmp_path / "chroma-data", port, tmp_path / "chroma.log") as (chroma, process):
+        process.send_signal(signal.SIGSTOP)
+        command = [sys.executable, "-m", "assistant", "serve", "--port", str(free_port()), "--data-dir", str(tmp_path)]
+        env = cli_env(ANONYMIZED_TELEMETRY="False", BILIM_CHROMA_URL=chroma, BILIM_STORE_TIMEOUT=str(STORE_TIMEOUT))
+        # Without a deadline it waited for the server forever (here: until this run's timeout kills it).
+        started = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert started.returncode != 0
+    assert f"did not answer within {STORE_TIMEOUT:g} s" in started.stdout + started.stderr, started.stderr[-2000:]
 
 
 def test_a_model_trickling_its_reply_is_cut_at_the_llm_timeout_in_all(

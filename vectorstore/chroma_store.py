@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -38,11 +39,14 @@ def connect(data_dir: Path, chroma_url: str | None, timeout: float = DEFAULT_TIM
     try:
         if chroma_url:
             parsed = urlparse(chroma_url)
-            client = chromadb.HttpClient(
-                host=parsed.hostname or "localhost",
-                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                ssl=parsed.scheme == "https",
-                settings=settings,
+            client = _within(
+                timeout,
+                lambda: chromadb.HttpClient(
+                    host=parsed.hostname or "localhost",
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https",
+                    settings=settings,
+                ),
             )
             _bound_requests(client, timeout)
             return client
@@ -52,6 +56,29 @@ def connect(data_dir: Path, chroma_url: str | None, timeout: float = DEFAULT_TIM
     except Exception as exc:  # chromadb raises plain ValueError/ConnectionError subclasses
         where = chroma_url or str(data_dir)
         raise StoreUnavailable(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def _within(seconds: float, make: Callable[[], T]) -> T:
+    """`make()`, or TimeoutError after `seconds`: the chromadb client asks the server about its tenant while it is
+    made, before its session can be bounded (a stopped server held the start-up forever; the thread stays behind
+    until the server answers or the process ends)."""
+    made: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            made.append(make())
+        except BaseException as exc:  # handed to the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="chroma-connect", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if failed:
+        raise failed[0]
+    if not made:
+        raise TimeoutError(f"the Chroma server did not answer within {seconds:g} s")
+    return made[0]
 
 
 def _bound_requests(client: Any, seconds: float) -> None:
