@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import SecretStr
 
 from assistant.core.errors import ConfigurationError
 from assistant.core.generation import ModelFailed
+from assistant.http_deadline import DeadlineTransport
 
 
 class OpenAIChat:
@@ -19,6 +20,7 @@ class OpenAIChat:
 
     def __init__(self, base_url: str, model: str, api_key: SecretStr | None, timeout: float, max_tokens: int) -> None:
         try:
+            import httpx2  # the openai client's HTTP library
             import openai
         except ImportError as exc:  # the optional [llm] extra is not installed
             raise ConfigurationError(
@@ -27,7 +29,13 @@ class OpenAIChat:
         self._openai = openai
         # A server without keys still wants the header: any placeholder will do. The key is never logged.
         key = api_key.get_secret_value() if api_key is not None else "no-key"
-        self._client: Any = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=0)
+        # The client's timeout bounds each read: a model trickling its reply held a question for minutes. The
+        # transport bounds the whole exchange.
+        transport = DeadlineTransport(httpx2, httpx2.HTTPTransport(), timeout)
+        http = openai.DefaultHttpxClient(transport=cast(httpx2.BaseTransport, transport), timeout=timeout)
+        self._client: Any = openai.OpenAI(
+            base_url=base_url, api_key=key, timeout=timeout, max_retries=0, http_client=http
+        )
         self._model = model
         self._max_tokens = max_tokens
 

@@ -36,6 +36,7 @@ from assistant.core.ports import Recorded, Vector
 MAX_HISTORY = 5
 MIGRATIONS = Path(__file__).parent / "migrations"
 PG_CONNECTIONS = 16  # per worker process, at most
+DEFAULT_REPLY_TIMEOUT = 10.0  # seconds PostgreSQL has to answer a connection attempt or a statement
 # pg_advisory_lock keys (one 64-bit space per database): the schema migration and the retention clean-up.
 MIGRATION_LOCK = 0x62696C696D_01
 PURGE_LOCK = 0x62696C696D_02
@@ -182,8 +183,31 @@ def _sqlite_engine(url: sa.URL, busy: BusyTimeout) -> Engine:
     return engine
 
 
-def open_engine(target: Path | str, busy: BusyTimeout) -> Engine:
-    """An engine for the records target (not yet migrated)."""
+def _bound_replies(engine: Engine, seconds: float) -> None:
+    """Every wait of a PostgreSQL connection for the server ends after `seconds`: a stopped server held request
+    threads forever (its own statement_timeout cannot fire while it does not run)."""
+    import psycopg
+    from psycopg import errors
+
+    class BoundedConnection(psycopg.Connection[Any]):
+        reply_timeout: float | None = seconds  # None while migrating: a schema change may take its time
+
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            try:
+                return super().wait(gen, interval, self.reply_timeout if timeout is None else timeout)
+            except errors._WaitTimeout as exc:
+                # The reply may still arrive and would answer the next statement: the connection is done for.
+                self.pgconn.finish()
+                raise errors.OperationalError(f"no reply from PostgreSQL within {seconds:g} s") from exc
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        return BoundedConnection.connect(*cargs, **cparams)
+
+
+def open_engine(target: Path | str, busy: BusyTimeout, reply_timeout: float = DEFAULT_REPLY_TIMEOUT) -> Engine:
+    """An engine for the records target (not yet migrated); a PostgreSQL server gets `reply_timeout` seconds for
+    each connection attempt and each reply."""
     url = database_url(target)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, busy)
@@ -196,8 +220,9 @@ def open_engine(target: Path | str, busy: BusyTimeout) -> Engine:
         max_overflow=PG_CONNECTIONS - PG_CONNECTIONS // 2,
         pool_timeout=busy.seconds,
         pool_pre_ping=True,  # a restarted server's dead connections are replaced, not handed to a request
-        connect_args={"connect_timeout": max(1, math.ceil(busy.seconds))},
+        connect_args={"connect_timeout": max(1, math.ceil(reply_timeout))},
     )
+    _bound_replies(engine, reply_timeout)
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -215,10 +240,18 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with _one_migrator(engine), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        driver = conn.connection.driver_connection
+        bound = getattr(driver, "reply_timeout", None)
+        if bound is not None:
+            driver.reply_timeout = None  # type: ignore[union-attr]
+        try:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        finally:
+            if bound is not None:
+                driver.reply_timeout = bound  # type: ignore[union-attr]
 
 
 @contextmanager
@@ -277,11 +310,13 @@ def _counted(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
 class RecordStore:
     """The records of every worker and host, in SQLite or PostgreSQL (short transactions)."""
 
-    def __init__(self, target: Path | str, busy_timeout: float = 15.0) -> None:
+    def __init__(
+        self, target: Path | str, busy_timeout: float = 15.0, reply_timeout: float = DEFAULT_REPLY_TIMEOUT
+    ) -> None:
         self.target = target
         self.path = Path(str(database_url(target).database)) if self.is_sqlite(target) else None
         self._busy = BusyTimeout(busy_timeout)
-        self.engine = open_engine(target, self._busy)
+        self.engine = open_engine(target, self._busy, reply_timeout)
         try:
             with unavailable_when_failing():
                 migrate(self.engine)

@@ -28,6 +28,20 @@ class Settings(BaseSettings):
         description="postgresql://user:password@host/db for records and the writer lease shared by several hosts; "
         "unset: a SQLite file in the data dir",
     )
+    store_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds one request to the Chroma server may take in all; past it (or while the server hangs) "
+        "a 503 with Retry-After",
+    )
+    database_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds PostgreSQL has to answer a connection attempt or a statement (a stopped server "
+        "included); past it a 503 with Retry-After",
+    )
     writer_lease_seconds: float = Field(
         default=30.0,
         ge=1.0,
@@ -119,7 +133,11 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="default", description="the model name the server expects")
     llm_api_key: SecretStr | None = Field(default=None, description="the model server's key (never logged)")
     llm_timeout: float = Field(
-        default=12.0, gt=0, le=120, description="seconds to wait for the model before the extractive answer"
+        default=12.0,
+        gt=0,
+        le=120,
+        description="seconds the whole model exchange may take (a trickled reply included) before the extractive "
+        "answer",
     )
     llm_max_tokens: int = Field(default=300, ge=16, le=4096, description="the longest reply asked for")
     llm_concurrency: int = Field(

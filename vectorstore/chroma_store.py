@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlparse
 
 import numpy as np
@@ -15,6 +16,7 @@ from assistant.core.errors import StoreMismatch, StoreUnavailable
 from assistant.core.models import Chunk, ChunkSentence, StoredDocument
 from assistant.core.ports import Vector
 from assistant.core.sentences import chunk_sentences
+from assistant.http_deadline import DeadlineTransport
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +26,12 @@ SENTENCES = "{collection}-sentences"  # the collection of sentence vectors besid
 # Each chunk's metadata: the generation its write becomes visible at (the store's generation + 1 while writing).
 # Chunks rewritten in place (same id, new title/url/date/lang/source) are found by it; older chunks lack it.
 WRITTEN = "written_gen"
+DEFAULT_TIMEOUT = 10.0  # seconds a request to a Chroma server may take in all (BILIM_STORE_TIMEOUT)
 
 
-def connect(data_dir: Path, chroma_url: str | None) -> Any:
-    """Open a Chroma client: HTTP when a server URL is set, else embedded under `data_dir/chroma`."""
+def connect(data_dir: Path, chroma_url: str | None, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """Open a Chroma client: HTTP when a server URL is set (each request bounded to `timeout` seconds in all), else
+    embedded under `data_dir/chroma`."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -35,18 +39,64 @@ def connect(data_dir: Path, chroma_url: str | None) -> Any:
     try:
         if chroma_url:
             parsed = urlparse(chroma_url)
-            return chromadb.HttpClient(
-                host=parsed.hostname or "localhost",
-                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                ssl=parsed.scheme == "https",
-                settings=settings,
+            client = _within(
+                timeout,
+                lambda: chromadb.HttpClient(
+                    host=parsed.hostname or "localhost",
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https",
+                    settings=settings,
+                ),
             )
+            _bound_requests(client, timeout)
+            return client
         path = Path(data_dir) / "chroma"
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except Exception as exc:  # chromadb raises plain ValueError/ConnectionError subclasses
         where = chroma_url or str(data_dir)
         raise StoreUnavailable(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def _within(seconds: float, make: Callable[[], T]) -> T:
+    """`make()`, or TimeoutError after `seconds`: the chromadb client asks the server about its tenant while it is
+    made, before its session can be bounded (a stopped server held the start-up forever; the thread stays behind
+    until the server answers or the process ends)."""
+    made: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            made.append(make())
+        except BaseException as exc:  # handed to the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="chroma-connect", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if failed:
+        raise failed[0]
+    if not made:
+        raise TimeoutError(f"the Chroma server did not answer within {seconds:g} s")
+    return made[0]
+
+
+def _bound_requests(client: Any, seconds: float) -> None:
+    """Give the client's HTTP session a total deadline per request and fail fast while the server hangs.
+
+    The chromadb client's session waits forever (`timeout=None`): a stopped server held every request thread. Its
+    session is shared by every client of one server in the process, so it is wrapped once (the first timeout set
+    wins).
+    """
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if not isinstance(session, httpx.Client):
+        raise StoreUnavailable("this chromadb client has no HTTP session to bound: a newer chromadb is not supported")
+    if not isinstance(session._transport, DeadlineTransport):
+        session._transport = cast(
+            httpx.BaseTransport, DeadlineTransport(httpx, session._transport, seconds, fail_fast=True)
+        )
 
 
 def _unreachable() -> tuple[type[BaseException], ...]:

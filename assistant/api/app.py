@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import swagger_ui_bundle
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -70,6 +72,8 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 
 RETRY_AFTER_UNAVAILABLE = 2  # seconds a client should wait when the store or the records are unreachable
+READINESS_THREADS = 2  # /readyz's own threads: probes never wait behind the questions' threads
+READINESS_MARGIN = 1.0  # seconds /readyz waits beyond the store's timeout before it answers 503 itself
 
 
 class LogThrottle:
@@ -228,6 +232,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 asking=AskInConversation(wired, records),
                 clustering=Clustering.load(),
             )
+            if state.library.unfinished():  # replacements a crash or an outage left half done
+                try:
+                    with guard.write():
+                        state.library.reconcile()
+                except BilimError as exc:  # the store is down: the next upload rolls them back
+                    log.warning("unfinished replacements not reconciled yet: %s", exc.message)
             state.metrics.chunks.set(state.library.chunk_count())
             state.purge_if_due()
             app.state.bilim = state
@@ -259,9 +269,14 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.include_router(documents.router)
     app.include_router(insights.router)
 
+    # The probes and the scrape run on the event loop, never in the request threads: with a hung dependency every
+    # one of those (anyio's 40) was held by a waiting question, and /healthz and /metrics waited behind them.
     @app.get("/healthz", tags=["system"], summary="The process is up")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    # Readiness reads the store in threads of its own, and answers 503 past its deadline even if they are stuck.
+    readiness_threads = anyio.CapacityLimiter(READINESS_THREADS)
 
     @app.get(
         "/readyz",
@@ -270,14 +285,21 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         response_model=Readiness,
         responses={503: {"model": Readiness, "description": "not ready: the store is unreachable or empty"}},
     )
-    def readyz(state: AppState = Depends(app_state)) -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
+        state: AppState = request.app.state.bilim
         embedder = state.service.embedder.dim > 0
         try:
-            chunks = state.library.chunk_count()
-        except BilimError as exc:
-            body = Readiness(
-                status="not ready", store=False, embedder=embedder, chunks=0, code=exc.code, detail=exc.message
+            with anyio.fail_after(state.settings.store_timeout + READINESS_MARGIN):
+                chunks = await anyio.to_thread.run_sync(
+                    state.library.chunk_count, limiter=readiness_threads, abandon_on_cancel=True
+                )
+        except (BilimError, TimeoutError) as exc:
+            code, detail = (
+                (exc.code, exc.message)
+                if isinstance(exc, BilimError)
+                else ("store_unavailable", f"the store did not answer within {state.settings.store_timeout:g} s")
             )
+            body = Readiness(status="not ready", store=False, embedder=embedder, chunks=0, code=code, detail=detail)
             return JSONResponse(
                 body.model_dump(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
             )
@@ -300,7 +322,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         response_class=PlainTextResponse,
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "metrics"}},
     )
-    def metrics(state: AppState = Depends(app_state)) -> Response:
+    async def metrics(request: Request) -> Response:
+        state: AppState = request.app.state.bilim
         return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/v1/config", response_model=ClientConfig, tags=["system"], summary="What the web chat needs")
