@@ -92,6 +92,37 @@ class Settings(BaseSettings):
     )
     retention_days: int = Field(default=90, ge=1, description="days questions, answers and end-user ids are kept")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="per uploaded file")
+    max_upload_request_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        description="a whole upload request (all its files and the multipart framing), 413 past it while it arrives; "
+        "default: 5 × BILIM_MAX_UPLOAD_BYTES",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="any other request body (a question, feedback: ~12 KB at most with every character escaped), "
+        "413 past it while it arrives",
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds a connection has for a request's headers (from connecting or from the last answer), "
+        "then it is closed",
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="seconds a request body may pause between two reads, then closed"
+    )
+    keep_alive_timeout: int = Field(
+        default=5, ge=1, le=300, description="seconds an idle keep-alive connection is kept for its next request"
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=8,
+        description="open connections per worker; past it the longest-waiting idle or half-sent one is closed, and "
+        "with none waiting the new one gets 503",
+    )
     max_unpacked_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1024, description="what an uploaded DOCX may unzip to (zip bombs stop here)"
     )
@@ -145,6 +176,10 @@ class Settings(BaseSettings):
         if not _RATE.match(value):
             raise ValueError("a rate must look like '20/minute' (second, minute, hour or day)")
         return value
+
+    def upload_request_bytes(self) -> int:
+        """The cap of a whole upload request."""
+        return self.max_upload_request_bytes or 5 * self.max_upload_bytes
 
     def rate(self, value: str | None = None) -> tuple[int, int]:
         """A rate (the request limit by default) as (requests, window seconds)."""
