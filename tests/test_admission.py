@@ -33,6 +33,7 @@ BODY_TIMEOUT = 3
 UPLOAD_BYTES = 300_000  # per file; a whole upload request may carry 5 × this
 GIB = 1 << 30
 MIB = 1 << 20
+MAX_CONNECTIONS = 200  # the served API's per worker, low so the cap is met by a few hundred connections
 FILE_LIMIT_BEFORE = 1024  # the soft limit of open files the server starts with, as on most machines
 ATTACK_CONNECTIONS = 10_000
 
@@ -65,8 +66,8 @@ def soft_file_limit(soft: int) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
-    """`python -m assistant serve` over an empty store, with keys, short header and body timeouts, started with
-    the usual soft limit of 1,024 open files."""
+    """`python -m assistant serve` over an empty store, with keys, short header and body timeouts and a low
+    connection cap, started with the usual soft limit of 1,024 open files."""
     workdir = tmp_path_factory.mktemp("admission")
     port = free_port()
     command = [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--data-dir", str(workdir / "store")]
@@ -78,6 +79,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
         BILIM_MAX_UPLOAD_BYTES=str(UPLOAD_BYTES),
         BILIM_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
         BILIM_BODY_TIMEOUT=str(BODY_TIMEOUT),
+        BILIM_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
     )
     url = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
@@ -333,6 +335,21 @@ def test_idle_half_sent_and_stalled_connections_are_closed(door: Door) -> None:
         assert all(closed_by_server(sock, door.body_timeout + 10) for sock in stalled)
     finally:
         for sock in idle + partial + stalled:
+            sock.close()
+
+
+def test_past_the_connection_cap_the_longest_waiting_connections_make_room(api: Door) -> None:
+    socks = [socket.create_connection((api.host, api.port)) for _ in range(2 * MAX_CONNECTIONS)]
+    try:
+        # Well within the header timeout: the first half made room for the second, which is still open.
+        time.sleep(0.5)
+        readable, _, _ = select.select(socks, [], [], 0)
+        closed = [sock in readable and not sock.recv(1) for sock in socks]
+        assert sum(closed[: MAX_CONNECTIONS // 2]) == MAX_CONNECTIONS // 2, sum(closed)
+        assert not any(closed[-MAX_CONNECTIONS // 2 :])
+        assert httpx.get(f"{api.url}/healthz", timeout=5).status_code == 200
+    finally:
+        for sock in socks:
             sock.close()
 
 

@@ -19,7 +19,7 @@ from assistant.core.errors import BilimError
 
 log = logging.getLogger("bilim.api")
 router = APIRouter(prefix="/v1", tags=["answers"])
-ASK_ERRORS = problems(400, 401, 404, 422, 429, 503)
+ASK_ERRORS = problems(400, 401, 404, 413, 422, 429, 503)
 # Fallback reasons given after the model did reply (it answered NO_ANSWER, or a check failed).
 MODEL_REPLIED = frozenset(
     {"no_answer", "unsupported", "unknown_citation", "no_citation", "uncited", "wrong_language", "empty", "too_long"}
@@ -121,7 +121,7 @@ def stored_answer(
     "/feedback",
     response_model=FeedbackOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problems(400, 401, 404, 422, 429, 503),
+    responses=problems(400, 401, 404, 413, 422, 429, 503),
     tags=["feedback"],
     summary="Rate an answer",
 )
