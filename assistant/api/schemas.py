@@ -29,7 +29,8 @@ PROBLEM_TEXT = {
     415: "a file of an unsupported type, or unreadable",
     422: "the request breaks a rule of the schema or of the service",
     429: "rate limit, or too many failed authentications (see Retry-After)",
-    503: "the store or the records are unreachable for now (see Retry-After)",
+    503: "the store or the records are unreachable for now, or no slot for a long question came free (`busy`); see "
+    "Retry-After",
 }
 
 

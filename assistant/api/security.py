@@ -116,3 +116,16 @@ def admin(request: Request, state: AppState = Depends(app_state)) -> Caller:
     they are off."""
     check_key(request, state, needs_admin=True)
     return asker(request, state)
+
+
+def charge_question(state: AppState, caller: Caller, question: str) -> None:
+    """Count a question's characters (runs of whitespace as one) against its asker's budget: 429 past it."""
+    limit, window = state.settings.question_chars_rate()
+    try:
+        state.records.hit(f"{caller.owner}#chars", limit, window, weight=len(" ".join(question.split())))
+    except RateLimited as exc:
+        raise RateLimited(
+            f"too many characters of questions ({limit} per {window} s: long questions count for their length); "
+            f"retry in {exc.retry_after} s",
+            exc.retry_after,
+        ) from None
