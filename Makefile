@@ -16,9 +16,9 @@ NODE := /usr/bin/node
 LOCK := requirements/lock.txt
 RUNTIME_LOCK := requirements/lock-runtime.txt
 
-.PHONY: setup lock run ingest ask test test-fast eval lint typecheck clean postgres-server
+.PHONY: setup lock run ingest ask test test-fast eval lint typecheck clean postgres-server nginx
 
-setup: $(STAMP) $(CHROMIUM) $(NODE) postgres-server
+setup: $(STAMP) $(CHROMIUM) $(NODE) postgres-server nginx
 
 # Re-runs only when the lock or pyproject.toml changes: the pinned packages first, then the project itself
 # (editable) without letting pip resolve anything more.
@@ -60,6 +60,13 @@ postgres-server:
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then echo "PostgreSQL's server is missing: sudo apt-get install postgresql" >&2; exit 1; fi; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
+
+# The admission tests run compose's proxy config (deploy/nginx.conf) with Debian's nginx; installed only when missing
+# (the tests start their own nginx process; no service needs to run).
+nginx:
+	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "nginx is missing: sudo apt-get install nginx-light" >&2; exit 1; fi; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light
 
 ingest: setup
 	$(PY) -m ingest data/corpus --data-dir $(DATA_DIR)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -56,6 +58,16 @@ def _seed(settings: Settings, corpus: Path) -> None:
     marker.write_text(f"{corpus}\n", encoding="utf-8")
 
 
+def _raise_file_limit() -> None:
+    """Open files up to the hard limit: every connection is one, and the soft default (often 1,024) is far below
+    what BILIM_MAX_CONNECTIONS lets each worker hold."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and hard != resource.RLIM_INFINITY and soft < hard:
+        # A sandbox may forbid it: the connection cap still keeps each worker within what it has.
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def serve(args: argparse.Namespace) -> int:
     """Seed if asked, then run uvicorn with the app factory (settings reach every worker through the env)."""
     import uvicorn
@@ -85,6 +97,7 @@ def serve(args: argparse.Namespace) -> int:
         # (the workers, started after this, inherit the variable).
         metrics_dir = tempfile.mkdtemp(prefix="bilim-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    _raise_file_limit()
     print(f"Bilim Assistant: web chat and API at http://{args.host}:{args.port}/ (OpenAPI at /docs)", flush=True)
     try:
         uvicorn.run(
@@ -98,6 +111,10 @@ def serve(args: argparse.Namespace) -> int:
             # otherwise believe any caller on 127.0.0.1, so a local proxy would make every client anonymous).
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
+            # Header and body deadlines and the connection cap (BILIM_HEADER_TIMEOUT, BILIM_BODY_TIMEOUT,
+            # BILIM_MAX_CONNECTIONS): uvicorn's own protocol has none of them.
+            http="assistant.api.connections:GuardedHttpTools",
+            timeout_keep_alive=settings.keep_alive_timeout,
         )
     finally:
         if metrics_dir is not None:

@@ -78,6 +78,7 @@ feedback = sa.Table(
     sa.Column("comment", sa.Text),
     sa.Column("created", sa.Float, nullable=False),
 )
+LONGEST_RATE_WINDOW = 86400  # seconds: a rate is per second, minute, hour or day
 rate_windows = sa.Table(
     "rate_windows",
     metadata,
@@ -483,24 +484,33 @@ class RecordStore:
         return out
 
     # -- rate limits and retention --------------------------------------------------------------------
-    def hit(self, bucket: str, limit: int, window_seconds: int) -> None:
-        """Count one request in the bucket's current window (one atomic upsert, right across hosts); RateLimited
-        when over the limit."""
+    def hit(self, bucket: str, limit: int, window_seconds: int, weight: int = 1) -> None:
+        """Count one request (or `weight` units of cost) in the bucket's current window (one atomic upsert, right
+        across hosts); RateLimited when over the limit."""
         now = time.time()
-        window = int(now // window_seconds)
+        window = int(now // window_seconds) * window_seconds  # the window's start: comparable across window sizes
         with self._connect() as db:
             insert = (postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert)(rate_windows)
             hits = db.execute(
-                insert.values(bucket=bucket, window=window, hits=1)
+                insert.values(bucket=bucket, window=window, hits=weight)
                 .on_conflict_do_update(
                     index_elements=[rate_windows.c.bucket, rate_windows.c.window],
-                    set_={"hits": rate_windows.c.hits + 1},
+                    set_={"hits": rate_windows.c.hits + weight},
                 )
                 .returning(rate_windows.c.hits)
             ).scalar_one()
-            db.execute(sa.delete(rate_windows).where(rate_windows.c.window < window - 1))
+            # This bucket's past windows, and any window past the longest (a day): not every bucket's windows
+            # before this one's, which would empty an hourly bucket on each hit of a per-minute one.
+            db.execute(
+                sa.delete(rate_windows).where(
+                    sa.or_(
+                        sa.and_(rate_windows.c.bucket == bucket, rate_windows.c.window < window),
+                        rate_windows.c.window < now - 2 * LONGEST_RATE_WINDOW,
+                    )
+                )
+            )
         if hits > limit:
-            retry = max(1, math.ceil((window + 1) * window_seconds - now))
+            retry = max(1, math.ceil(window + window_seconds - now))
             raise RateLimited(f"rate limit exceeded ({limit} per {window_seconds} s); retry in {retry} s", retry)
 
     def purge(self, retention_days: int) -> int:

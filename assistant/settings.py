@@ -13,6 +13,7 @@ from assistant.core.pipeline import MAX_QUESTION_CHARS
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
 _WINDOW_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+CHARS_PER_REQUEST = 200  # the default question budget: this many characters for each request the rate allows
 _DATABASE = re.compile(r"^(postgres(ql)?(\+psycopg)?://|sqlite(\+pysqlite)?:///).+")
 
 
@@ -103,6 +104,26 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated bearer keys for document management; empty = disabled"
     )
     rate_limit: str = Field(default="30/minute", description="requests per key+end user (or IP), e.g. 20/minute")
+    question_chars_limit: str | None = Field(
+        default=None,
+        description="characters of questions per key+end user (or IP), e.g. 6000/minute: a long question costs up to "
+        "50 times a short one, so it counts for its length; default: 200 per request of the rate limit "
+        "(6,000 a minute at 30/minute: 6 questions of 1,000 characters, or 30 of 200)",
+    )
+    long_question_chars: int = Field(
+        default=300,
+        ge=1,
+        description="questions at least this long (runs of whitespace as one) are answered from a bounded pool",
+    )
+    long_question_slots: int = Field(
+        default=1, ge=1, le=64, description="long questions answered at once per worker; the rest wait their turn"
+    )
+    long_question_wait: float = Field(
+        default=10.0,
+        ge=0,
+        le=120,
+        description="seconds a long question waits for a slot, then 503 `busy` with Retry-After",
+    )
     auth_failure_limit: str = Field(
         default="20/minute", description="failed authentications per client address, then 429 (valid keys: never)"
     )
@@ -112,6 +133,37 @@ class Settings(BaseSettings):
     )
     retention_days: int = Field(default=90, ge=1, description="days questions, answers and end-user ids are kept")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="per uploaded file")
+    max_upload_request_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        description="a whole upload request (all its files and the multipart framing), 413 past it while it arrives; "
+        "default: 5 × BILIM_MAX_UPLOAD_BYTES",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="any other request body (a question, feedback: ~12 KB at most with every character escaped), "
+        "413 past it while it arrives",
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="seconds a connection has for a request's headers (from connecting or from the last answer), "
+        "then it is closed",
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="seconds a request body may pause between two reads, then closed"
+    )
+    keep_alive_timeout: int = Field(
+        default=5, ge=1, le=300, description="seconds an idle keep-alive connection is kept for its next request"
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=8,
+        description="open connections per worker; past it the longest-waiting idle or half-sent one is closed, and "
+        "with none waiting the new one gets 503",
+    )
     max_unpacked_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1024, description="what an uploaded DOCX may unzip to (zip bombs stop here)"
     )
@@ -165,12 +217,23 @@ class Settings(BaseSettings):
             raise ValueError("the database URL must start with postgresql:// (or postgresql+psycopg://, sqlite:///)")
         return value
 
-    @field_validator("rate_limit", "auth_failure_limit")
+    @field_validator("rate_limit", "auth_failure_limit", "question_chars_limit")
     @classmethod
-    def _check_rate(cls, value: str) -> str:
-        if not _RATE.match(value):
+    def _check_rate(cls, value: str | None) -> str | None:
+        if value is not None and not _RATE.match(value):
             raise ValueError("a rate must look like '20/minute' (second, minute, hour or day)")
         return value
+
+    def upload_request_bytes(self) -> int:
+        """The cap of a whole upload request."""
+        return self.max_upload_request_bytes or 5 * self.max_upload_bytes
+
+    def question_chars_rate(self) -> tuple[int, int]:
+        """The budget of question characters as (characters, window seconds)."""
+        if self.question_chars_limit is not None:
+            return self.rate(self.question_chars_limit)
+        requests, window = self.rate()
+        return requests * CHARS_PER_REQUEST, window
 
     def rate(self, value: str | None = None) -> tuple[int, int]:
         """A rate (the request limit by default) as (requests, window seconds)."""

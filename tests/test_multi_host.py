@@ -149,7 +149,7 @@ def upload(base: str, name: str, content: bytes) -> httpx.Response:
 
 def test_compose_describes_what_this_test_runs(hosts: Topology) -> None:
     services = compose()["services"]
-    assert set(services) == {"postgres", "chroma", "api", "bot"}
+    assert set(services) == {"postgres", "chroma", "api", "proxy", "bot"}  # the proxy: tests/test_admission.py
     api = services["api"]
     assert api["command"][:4] == ["python", "-m", "assistant", "serve"] and "--workers" in api["command"]
     assert api["command"][api["command"].index("--workers") + 1] == "2"

@@ -129,6 +129,15 @@ def test_a_rate_limit_is_counted_once_across_hosts(target: Path | str, opened: O
     hosts[1].hit("another user", limit=50, window_seconds=3600)  # buckets are separate
 
 
+def test_buckets_of_different_windows_keep_their_own_counts(target: Path | str, opened: Opener) -> None:
+    records = opened(target)
+    records.hit("key+user#chars", limit=2500, window_seconds=3600, weight=2000)
+    records.hit("key+user", limit=50, window_seconds=60)  # a per-minute bucket once emptied every older window
+    with pytest.raises(RateLimited) as over:
+        records.hit("key+user#chars", limit=2500, window_seconds=3600, weight=1000)
+    assert 1 <= over.value.retry_after <= 3600
+
+
 def test_migrations_run_once_when_many_processes_start_together(target: Path | str, opened: Opener) -> None:
     stores: list[RecordStore] = []
     assert in_threads(4, lambda n: stores.append(opened(target))) == []

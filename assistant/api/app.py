@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.api import ask, documents, insights
+from assistant.api.admission import Admission, gates
 from assistant.api.metrics import Metrics
 from assistant.api.schemas import ClientConfig, Readiness
 from assistant.api.state import AppState, app_state
@@ -112,11 +113,11 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI) -> Callable[[Request, BilimError], JSONResponse]:
+    """Map every error to its problem response; the BilimError mapping is returned for the admission too."""
     failures = LogThrottle()
 
-    @app.exception_handler(BilimError)
-    async def bilim_error(request: Request, exc: BilimError) -> JSONResponse:
+    def answer_error(request: Request, exc: BilimError) -> JSONResponse:
         headers = None
         if isinstance(exc, RateLimited):
             headers = {"Retry-After": str(exc.retry_after)}
@@ -132,6 +133,10 @@ def _install_error_handlers(app: FastAPI) -> None:
                 failures.suppressed,
             )
         return problem(exc.status_code, exc.code, exc.message, headers)
+
+    @app.exception_handler(BilimError)
+    async def bilim_error(request: Request, exc: BilimError) -> JSONResponse:
+        return answer_error(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -157,6 +162,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(500, "internal_error", "internal error; the details are in the server log")
+
+    return answer_error
 
 
 class MeasuredResponses:
@@ -261,7 +268,13 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         docs_url=None,  # served below from the bundled Swagger UI: the machines have no CDN
         redoc_url=None,
     )
-    _install_error_handlers(app)
+    answer_error = _install_error_handlers(app)
+    # Innermost of the three: its refusals are measured and carry the security headers (and CORS ones).
+    app.add_middleware(
+        Admission,
+        gates=gates([*ask.router.routes, *documents.router.routes, *insights.router.routes]),
+        answer_error=answer_error,
+    )
     app.add_middleware(MeasuredResponses, instance=secrets.token_hex(4))
     if cfg.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=cfg.cors_origins, allow_methods=["*"], allow_headers=["*"])

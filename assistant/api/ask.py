@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, status
 from fastapi.responses import StreamingResponse
 
 from assistant.api.schemas import AnswerOut, AskRequest, FeedbackOut, FeedbackRequest, StoredAnswerOut, problems
-from assistant.api.security import Caller, asker
+from assistant.api.security import Caller, asker, charge_question
 from assistant.api.state import AppState, app_state
 from assistant.core.errors import BilimError
 
 log = logging.getLogger("bilim.api")
 router = APIRouter(prefix="/v1", tags=["answers"])
-ASK_ERRORS = problems(400, 401, 404, 422, 429, 503)
+ASK_ERRORS = problems(400, 401, 404, 413, 422, 429, 503)  # 503 also `busy`: no slot for a long question
 # Fallback reasons given after the model did reply (it answered NO_ANSWER, or a check failed).
 MODEL_REPLIED = frozenset(
     {"no_answer", "unsupported", "unknown_citation", "no_citation", "uncited", "wrong_language", "empty", "too_long"}
@@ -26,8 +26,10 @@ MODEL_REPLIED = frozenset(
 
 
 def _answer(state: AppState, caller: Caller, body: AskRequest) -> dict[str, Any]:
-    """Ask in the conversation, then count it; the answer JSON plus where it was recorded."""
-    asked = state.asking(body.question, body.language, body.conversation_id, caller.owner)
+    """Ask in the conversation (a long question in a slot of its bounded pool), then count it; the answer JSON plus
+    where it was recorded."""
+    with state.answering_slot(body.question):
+        asked = state.asking(body.question, body.language, body.conversation_id, caller.owner)
     state.metrics.answers.labels(asked.answer.language).inc()
     if asked.answer.refused:
         state.metrics.refusals.labels(asked.answer.language).inc()
@@ -45,6 +47,7 @@ def _answer(state: AppState, caller: Caller, body: AskRequest) -> dict[str, Any]
 @router.post("/ask", response_model=AnswerOut, responses=ASK_ERRORS, summary="Answer a question with citations")
 def ask(body: AskRequest, caller: Caller = Depends(asker), state: AppState = Depends(app_state)) -> dict[str, Any]:
     """The answer JSON plus `conversation_id` (send it back for follow-ups) and `answer_id`."""
+    charge_question(state, caller, body.question)
     return _answer(state, caller, body)
 
 
@@ -75,6 +78,7 @@ def ask_stream(
     refusal flag, language, lead, confidence, generator and fallback reason, timings); a failure after the stream
     started is an `error` event. A generated answer streams only once verified: nothing of it is sent before."""
     state.asking.check(body.question, body.language, body.conversation_id, caller.owner)  # 422, 404 before streaming
+    charge_question(state, caller, body.question)  # and 429
 
     def events() -> Iterator[str]:
         yield _event("status", {"stage": "answering"})
@@ -120,7 +124,7 @@ def stored_answer(
     "/feedback",
     response_model=FeedbackOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problems(400, 401, 404, 422, 429, 503),
+    responses=problems(400, 401, 404, 413, 422, 429, 503),
     tags=["feedback"],
     summary="Rate an answer",
 )

@@ -57,6 +57,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.long_questions_waiting = Gauge(
+            "bilim_long_questions_waiting",
+            "long questions waiting for a slot of the bounded pool",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.long_questions_turned_away = Counter(
+            "bilim_long_questions_turned_away_total",
+            "long questions answered 503 busy: no slot within the wait",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The text exposition format: of this process, or of every worker in multiprocess mode."""
         if os.environ.get(MULTIPROCESS_DIR):

@@ -41,11 +41,13 @@ PROBLEM_TEXT = {
     401: "no key, or an unknown one",
     403: "the key may not do this (document management and insights need an admin key)",
     404: "unknown or expired id (or one that belongs to another caller)",
-    413: "a file over a size or content limit",
+    413: "a body over its route's cap (BILIM_MAX_BODY_BYTES, BILIM_MAX_UPLOAD_REQUEST_BYTES), or a file over a size or "
+    "content limit",
     415: "a file of an unsupported type, or unreadable",
     422: "the request breaks a rule of the schema or of the service",
     429: "rate limit, or too many failed authentications (see Retry-After)",
-    503: "the store or the records are unreachable for now (see Retry-After)",
+    503: "the store or the records are unreachable for now, or no slot for a long question came free (`busy`); see "
+    "Retry-After",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -13,6 +14,7 @@ from pydantic import SecretStr
 from assistant.api.state import AppState, app_state
 from assistant.core.errors import Forbidden, RateLimited, Unauthorized
 from assistant.records import owner_id
+from assistant.settings import Settings
 
 MAX_END_USER_CHARS = 128
 
@@ -26,9 +28,9 @@ class Caller:
     owner: str
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if there is one."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
@@ -56,13 +58,44 @@ def refuse(request: Request, state: AppState, error: Unauthorized) -> NoReturn:
     raise error
 
 
+def key_refusal(settings: Settings, token: str | None, needs_admin: bool) -> Unauthorized | Forbidden | None:
+    """Why this token may not call a route that needs an asking key (or an admin key); None if it may.
+
+    Needs only the headers, so the API's admission checks it before reading a body (assistant/api/admission.py).
+    """
+    if needs_admin:
+        if not settings.admin_keys:
+            return Forbidden(
+                "staff features (document management, insights) are disabled on this server "
+                "(set BILIM_ADMIN_KEYS to enable them)"
+            )
+        if not token:
+            return Unauthorized("an admin key is required: send 'Authorization: Bearer <admin key>'")
+        if _known(token, settings.admin_keys):
+            return None
+        if _known(token, settings.api_keys):
+            return Forbidden("this key may ask questions but not manage documents or read insights; use an admin key")
+        return Unauthorized("unknown key: an admin key is required")
+    if settings.api_keys and not (token and (_known(token, settings.admin_keys) or _known(token, settings.api_keys))):
+        return Unauthorized("a valid API key is required: send 'Authorization: Bearer <key>'")
+    return None
+
+
+def check_key(request: Request, state: AppState, needs_admin: bool) -> None:
+    """Raise the refusal of this request's key, a failed authentication counted per address (see `refuse`)."""
+    refusal = key_refusal(state.settings, bearer(request.headers), needs_admin)
+    if isinstance(refusal, Unauthorized):
+        refuse(request, state, refusal)
+    if refusal is not None:
+        raise refusal
+
+
 def _caller(request: Request, state: AppState) -> Caller:
     settings = state.settings
-    token = _bearer(request)
+    check_key(request, state, needs_admin=False)
+    token = bearer(request.headers)
     admin = bool(token) and _known(token or "", settings.admin_keys)
     valid = admin or (bool(token) and _known(token or "", settings.api_keys))
-    if settings.api_keys and not valid:
-        refuse(request, state, Unauthorized("a valid API key is required: send 'Authorization: Bearer <key>'"))
     fingerprint = hashlib.sha256(token.encode()).hexdigest()[:16] if valid and token else None
     # Only a client holding a key may speak for its end users; otherwise the limit is per address.
     end_user = request.headers.get("x-end-user", "")[:MAX_END_USER_CHARS] if fingerprint else ""
@@ -81,16 +114,18 @@ def asker(request: Request, state: AppState = Depends(app_state)) -> Caller:
 def admin(request: Request, state: AppState = Depends(app_state)) -> Caller:
     """Staff features (document management, insights): an admin key is required; with no admin keys configured
     they are off."""
-    if not state.settings.admin_keys:
-        raise Forbidden(
-            "staff features (document management, insights) are disabled on this server "
-            "(set BILIM_ADMIN_KEYS to enable them)"
-        )
-    token = _bearer(request)
-    if not token:
-        refuse(request, state, Unauthorized("an admin key is required: send 'Authorization: Bearer <admin key>'"))
-    if not _known(token, state.settings.admin_keys):
-        if _known(token, state.settings.api_keys):
-            raise Forbidden("this key may ask questions but not manage documents or read insights; use an admin key")
-        refuse(request, state, Unauthorized("unknown key: an admin key is required"))
+    check_key(request, state, needs_admin=True)
     return asker(request, state)
+
+
+def charge_question(state: AppState, caller: Caller, question: str) -> None:
+    """Count a question's characters (runs of whitespace as one) against its asker's budget: 429 past it."""
+    limit, window = state.settings.question_chars_rate()
+    try:
+        state.records.hit(f"{caller.owner}#chars", limit, window, weight=len(" ".join(question.split())))
+    except RateLimited as exc:
+        raise RateLimited(
+            f"too many characters of questions ({limit} per {window} s: long questions count for their length); "
+            f"retry in {exc.retry_after} s",
+            exc.retry_after,
+        ) from None

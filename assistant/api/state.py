@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -13,6 +15,7 @@ from fastapi import Request
 
 from assistant.api.metrics import Metrics
 from assistant.api.writes import WriteGuard
+from assistant.core.errors import Busy
 from assistant.core.usecases import AskInConversation
 from assistant.insights import Clustering, Window, build_insights
 from assistant.records import RecordStore
@@ -36,8 +39,36 @@ class AppState:
     library: StoreLibrary
     asking: AskInConversation
     clustering: Clustering
+    long_questions: threading.Semaphore = field(init=False)  # the bounded pool of long questions
     _last_purge: float = 0.0
     _purge_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.long_questions = threading.BoundedSemaphore(self.settings.long_question_slots)
+
+    @contextmanager
+    def answering_slot(self, question: str) -> Iterator[None]:
+        """A slot of the long-question pool for a long question (short ones need none): a few long questions of
+        one client cannot take the cores every other client's answers need."""
+        if len(" ".join(question.split())) < self.settings.long_question_chars:
+            yield
+            return
+        self.metrics.long_questions_waiting.inc()
+        try:
+            acquired = self.long_questions.acquire(timeout=self.settings.long_question_wait)
+        finally:
+            self.metrics.long_questions_waiting.dec()
+        if not acquired:
+            self.metrics.long_questions_turned_away.inc()
+            raise Busy(
+                f"long questions (from {self.settings.long_question_chars} characters) are answered "
+                f"{self.settings.long_question_slots} at a time and none was free within "
+                f"{self.settings.long_question_wait:g} s; retry shortly, or ask a shorter question"
+            )
+        try:
+            yield
+        finally:
+            self.long_questions.release()
 
     def purge_if_due(self) -> None:
         """Apply the retention period at most once an hour per worker."""

@@ -89,6 +89,13 @@ class WriterLeaseLost(StoreBusy):
     code = "writer_lease_lost"
 
 
+class Busy(BilimError):
+    """Every slot for this kind of work is taken past the wait allowed: retry shortly."""
+
+    status_code = 503
+    code = "busy"
+
+
 class Unauthorized(BilimError):
     """No API key, or a key the service does not know."""
 

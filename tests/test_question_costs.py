@@ -1,0 +1,81 @@
+"""Questions limited by what they cost, through the served API: long questions spend a character budget per key
+and end user, and are answered from a bounded pool, so one client's long questions cannot take what every other
+client's answers need."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ingest.pipeline import IngestReport
+from tests.conftest import CORPUS
+from tests.servers import ASK, ASK_KEY, QUOTA_KY, api_server
+
+pytestmark = pytest.mark.slow
+
+CHARS_BUDGET = 2500  # per key + end user and hour, here
+
+
+def long_question(seed: int, length: int = 1000) -> str:
+    """`length` characters of the sample corpus's words in random runs: a question that is costly to answer."""
+    words = " ".join(path.read_text(encoding="utf-8") for path in sorted(CORPUS.glob("*.txt"))).split()
+    pick = random.Random(seed)
+    taken: list[str] = []
+    while len(" ".join(taken)) < length:
+        start = pick.randrange(len(words) - 12)
+        taken += words[start : start + 12]
+    return " ".join(taken)[: length - 1] + "?"
+
+
+@pytest.fixture(scope="module")
+def api(corpus_store_dir: tuple[Path, IngestReport], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API over the sample corpus: a character budget of 2,500 an hour, one slot for long questions and no
+    wait for it (so a second long question at once is turned away rather than queued)."""
+    workdir = tmp_path_factory.mktemp("question-costs")
+    shutil.copytree(corpus_store_dir[0], workdir / "store")
+    with api_server(
+        workdir / "store",
+        workdir / "api.log",
+        BILIM_API_KEYS=ASK_KEY,
+        BILIM_RATE_LIMIT="1000/minute",
+        BILIM_QUESTION_CHARS_LIMIT=f"{CHARS_BUDGET}/hour",
+        BILIM_LONG_QUESTION_SLOTS="1",
+        BILIM_LONG_QUESTION_WAIT="0",
+    ) as url:
+        yield url
+
+
+def ask(api: str, question: str, user: str) -> httpx.Response:
+    return httpx.post(f"{api}/v1/ask", json={"question": question}, headers={**ASK, "X-End-User": user}, timeout=120)
+
+
+def test_long_questions_spend_a_character_budget_that_short_ones_barely_touch(api: str) -> None:
+    for seed in (1, 2):  # 2,000 characters of the 2,500
+        assert ask(api, long_question(seed), "verbose").status_code == 200
+    over = ask(api, long_question(3), "verbose")
+    assert over.status_code == 429 and over.json()["code"] == "rate_limited"
+    assert "characters" in over.json()["detail"] and 1 <= int(over.headers["Retry-After"]) <= 3600
+    # Another end user of the same key keeps a budget of its own; 20 short questions fit in it.
+    assert all(ask(api, QUOTA_KY, "brief").status_code == 200 for _ in range(20))
+
+
+def test_long_questions_past_the_pool_are_turned_away_and_short_ones_never(api: str) -> None:
+    questions = [(long_question(10 + n), f"long-{n}") for n in range(4)] + [(QUOTA_KY, f"short-{n}") for n in range(4)]
+    with ThreadPoolExecutor(len(questions)) as pool:  # all at once: one long question takes the only slot
+        responses = list(pool.map(lambda asked: ask(api, *asked), questions))
+    long_codes, short_codes = [r.status_code for r in responses[:4]], [r.status_code for r in responses[4:]]
+    assert short_codes == [200] * 4
+    assert set(long_codes) == {200, 503}, long_codes
+    busy = next(r for r in responses[:4] if r.status_code == 503)
+    assert busy.json()["code"] == "busy" and int(busy.headers["Retry-After"]) >= 1
+    metrics = httpx.get(f"{api}/metrics", timeout=10).text
+    turned_away = next(
+        line for line in metrics.splitlines() if line.startswith("bilim_long_questions_turned_away_total")
+    )
+    assert float(turned_away.split()[-1]) == long_codes.count(503)
