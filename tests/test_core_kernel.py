@@ -163,7 +163,7 @@ def test_without_a_sure_enough_span_there_is_no_lead() -> None:
 def _lead_model(**coef: float) -> LinearModel:
     """A lead model over the shipped features, weighing only the ones given (intercept under "intercept")."""
     intercept = coef.pop("intercept", 0.0)
-    names = MODEL.lead.features if MODEL.lead is not None else ()
+    names = LEAD_FEATURES
     return LinearModel(
         features=names,
         mean=(0.0,) * len(names),
