@@ -34,7 +34,7 @@ from assistant.core.answering.candidates import (
 )
 from assistant.core.answering.kernel import SPAN_TYPES, lacks_asked_type
 from assistant.core.answering.reading import Asked
-from assistant.core.answering.scoring import LinearModel, QuotePolicy, quoted, rank_candidates
+from assistant.core.answering.scoring import LinearModel, QuotePolicy, best_span, quoted, rank_candidates
 from assistant.core.models import Analyzer
 from assistant.core.pipeline import make_question
 from eval import metrics
@@ -295,14 +295,9 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         if example.asked.expected not in SPAN_TYPES or not example.candidates:
             continue
         best = max(zip(example.oof, example.candidates, strict=True), key=lambda pc: pc[0])[1]
-        proposals = [
-            (span_model.probability(values), span, values)
-            for span in best.spans
-            for values in [span_features(example.asked, best, span, analyze)]
-        ]
-        if not proposals:
+        span, probability, values = best_span(span_model, example.asked, best, analyze)
+        if span is None:
             continue
-        probability, span, values = max(proposals, key=lambda p: p[0])
         lead_rows.append(lead_features(best, values, probability, float(answerability)))
         lead_y.append(1 if example.item.answerable and metrics.all_facts_present(example.item.must, span.text) else 0)
         lead_groups.append(group_of[example.item.source or example.item.id])

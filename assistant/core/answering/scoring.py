@@ -187,13 +187,7 @@ class FittedScorer:
     def lead_span(self, asked: Asked, candidate: Candidate, answerability: float | None) -> tuple[Span | None, float]:
         """The candidate's span the span model rates best, and the lead model's probability that it is right (the
         span model's, without a lead model)."""
-        best: tuple[Span | None, float, dict[str, float]] = (None, 0.0, {})
-        for span in candidate.spans:
-            values = span_features(asked, candidate, span, self._analyze)
-            probability = self.model.span.probability(values)
-            if probability > best[1]:
-                best = (span, probability, values)
-        chosen, probability, values = best
+        chosen, probability, values = best_span(self.model.span, asked, candidate, self._analyze)
         if chosen is None or self._lead_model is None:
             return chosen, probability
         features = lead_features(candidate, values, probability, 1.0 if answerability is None else answerability)
@@ -202,6 +196,19 @@ class FittedScorer:
     def answerability(self, asked: Asked, ranked: Sequence[Candidate]) -> float | None:
         """The answerability model's probability."""
         return self.model.answerable.probability(answerable_features(asked, ranked))
+
+
+def best_span(
+    model: LinearModel, asked: Asked, candidate: Candidate, analyze: Analyzer
+) -> tuple[Span | None, float, dict[str, float]]:
+    """The candidate's span the span model rates best, its probability and its features (shared with training)."""
+    best: tuple[Span | None, float, dict[str, float]] = (None, 0.0, {})
+    for span in candidate.spans:
+        values = span_features(asked, candidate, span, analyze)
+        probability = model.probability(values)
+        if probability > best[1]:
+            best = (span, probability, values)
+    return best
 
 
 class CosineScorer:
