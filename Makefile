@@ -92,7 +92,7 @@ typecheck: setup
 	$(PY) -m mypy tests
 
 test: lint typecheck
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 # The fast layer (< 1 min): every test not marked slow (no model, no Chroma, no process), failing under 85 %
 # line coverage of assistant/core. Modules that are slow as a whole are not even imported; three pytest

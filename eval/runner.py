@@ -40,6 +40,7 @@ class QAItem:
     answerable: bool
     context: list[str]
     kind: str = "other"  # count / date / who / where ask for a span; other for a passage
+    evidence: tuple[str, ...] = ()  # the reader set's verbatim passages: a sentence is the answer only inside them
 
     @property
     def wants_span(self) -> bool:
@@ -84,6 +85,37 @@ def load_qa(path: Path, split: str = "all") -> list[QAItem]:
                 )
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise InvalidInput(f"{file}, line {number}: not a gold-set question ({exc!r})") from exc
+    return items
+
+
+def load_reader_set(path: Path) -> list[QAItem]:
+    """Read a reader training set file (eval/datasets/reader/): its answer span becomes the one fact."""
+    items = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read the reader set {path}: {exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            answerable = bool(raw["answerable"])
+            items.append(
+                QAItem(
+                    id=str(raw["id"]),
+                    lang=raw["lang"],
+                    question=raw["question"],
+                    must=[[raw["answer"]]] if answerable else [],
+                    source=raw["source"],
+                    answerable=answerable,
+                    context=[],
+                    kind=raw.get("kind", "other"),
+                    evidence=tuple(raw["evidence"]),
+                )
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InvalidInput(f"{path}, line {number}: not a reader-set question ({exc!r})") from exc
     return items
 
 

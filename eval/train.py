@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,7 +74,10 @@ def collect(items: Sequence[QAItem], retrieve: Any, reader: CandidateReader, top
         asked, candidates = reader.read(question, chunks)
         labels: list[int] = []
         if item.answerable:
-            shares = [_fact_share(item.must, c.sentence.text) for c in candidates]
+            shares = [
+                _fact_share(item.must, c.sentence.text) if within_evidence(c.sentence.text, item.evidence) else 0.0
+                for c in candidates
+            ]
             best = max(shares, default=0.0)
             # A sentence with every fact is the answer; for a question of several facts that no sentence holds
             # together, the sentences holding the most of them.
@@ -85,10 +89,28 @@ def collect(items: Sequence[QAItem], retrieve: Any, reader: CandidateReader, top
                 asked=asked,
                 candidates=candidates,
                 sentence_labels=labels,
-                retrieved_all_facts=item.answerable and metrics.all_facts_present(item.must, given),
+                retrieved_all_facts=item.answerable
+                and metrics.all_facts_present(item.must, given)
+                and (not item.evidence or any(labels)),
             )
         )
     return examples
+
+
+def within_evidence(sentence: str, evidence: Sequence[str], overlap: float = 0.6) -> bool:
+    """Whether a candidate sentence is (mostly) one of the evidence passages; True when none are given.
+
+    The service's sentence splitter and a writer's passage need not cut alike, so it is the share of shared words
+    either way, not string containment."""
+    if not evidence:
+        return True
+    mine = set(re.findall(r"\w+", sentence.casefold()))
+    for passage in evidence:
+        theirs = set(re.findall(r"\w+", passage.casefold()))
+        shared = len(mine & theirs)
+        if mine and theirs and max(shared / len(mine), shared / len(theirs)) >= overlap:
+            return True
+    return False
 
 
 def _fact_share(must: Sequence[Sequence[str]], text: str) -> float:
@@ -205,7 +227,9 @@ def reliability(
     return round(brier, 4), round(float(ece), 4), table
 
 
-def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[str, Any]:
+def train(
+    examples: list[Example], fit_path: Path, analyze: Analyzer, extra_paths: Sequence[Path] = ()
+) -> dict[str, Any]:
     """Fit the sentence, span and answerability models; return the weights file's content with CV figures."""
     group_of = _groups(examples)
     # 1. Sentences (answerable questions only): which sentence holds the answer — fitted on pairs of a
@@ -347,6 +371,7 @@ def train(examples: list[Example], fit_path: Path, analyze: Analyzer) -> dict[st
         "fit_data": str(fit_path),
         "fit_data_sha256": fit_data_hash(fit_path),
         "fit_ids": sorted(e.item.id for e in examples),
+        "extra_data": [{"path": str(p), "sha256": fit_data_hash(p)} for p in extra_paths],
         "cv": cv,
         "threshold": threshold,
         "typeless_threshold": typeless_threshold,
