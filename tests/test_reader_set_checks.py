@@ -76,3 +76,4 @@ def test_the_whole_set_needs_size_balance_and_unique_questions() -> None:
     assert any("fewer than 4000" in e for e in errors)
     assert any("unanswerable" in e for e in errors)
     assert set_errors([row()], complete=False) == []
+    assert set_errors([row(), row(id="x2", source="a2")], complete=False) == []  # the same words about another article
