@@ -39,7 +39,7 @@ from eval.paraphrases import clustering_report
 from eval.report import markdown_report, summary, tables
 from eval.robustness import robustness_report, robustness_table
 from eval.runner import QAItem, configured_service, evaluate, load_qa, load_reader_set, prepare_store, store_dir_for
-from eval.train import collect, train, write_model
+from eval.train import candidate_rows, collect, train, write_model
 
 DEFAULT_CORPUS = Path("data/corpus")
 DISTRACTORS = Path("../shared/distractors/kyrgyz-news-24kg.jsonl")
@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a reader training set file (eval/datasets/reader/*.jsonl) to fit on beside the fit part",
+    )
+    tr.add_argument(
+        "--candidates-out",
+        type=Path,
+        help="also write every question's candidates with labels and fitted probabilities (JSON lines, for the "
+        "neural reader's training)",
     )
     fb = sub.add_parser("feedback", help="export rated answers as draft gold-set lines for reviewers")
     fb.add_argument("--out", type=Path, required=True, help="JSONL file to write")
@@ -504,6 +510,11 @@ def train_command(args: argparse.Namespace) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     write_model(content, args.out)
+    if args.candidates_out:
+        args.candidates_out.parent.mkdir(parents=True, exist_ok=True)
+        with args.candidates_out.open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in candidate_rows(examples))
+        print(f"wrote {args.candidates_out}")
     cv = content["cv"]
     print(json.dumps({k: v for k, v in cv.items() if k != "reliability"}, indent=1))
     print("reliability (out-of-fold answerability):")

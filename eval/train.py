@@ -371,7 +371,7 @@ def train(
         "fit_data": str(fit_path),
         "fit_data_sha256": fit_data_hash(fit_path),
         "fit_ids": sorted(e.item.id for e in examples),
-        "extra_data": [{"path": str(p), "sha256": fit_data_hash(p)} for p in extra_paths],
+        "extra_data": [{"path": _repo_path(p), "sha256": fit_data_hash(p)} for p in extra_paths],
         "cv": cv,
         "threshold": threshold,
         "typeless_threshold": typeless_threshold,
@@ -475,6 +475,52 @@ def _thresholds(probabilities: np.ndarray, answerable: np.ndarray, typeless: np.
         if recall >= best[0]:  # of equal recall, the higher typeless threshold: it costs no false refusal here
             best = (recall, threshold, round(float(typeless_threshold), 6))
     return best[1], max(best[2], best[1])
+
+
+def candidate_rows(examples: Sequence[Example]) -> list[dict[str, Any]]:
+    """Each question's candidates as the service read them, best first by the fitted ranker's out-of-fold
+    probability, with their labels: what a neural reader trains on, so it sees what it will be given."""
+    rows = []
+    for example in examples:
+        ranked = sorted(
+            zip(example.oof or [0.0] * len(example.candidates), example.candidates, strict=True),
+            key=lambda pc: -pc[0],
+        )
+        label_of = (
+            {id(c): label for c, label in zip(example.candidates, example.sentence_labels, strict=True)}
+            if example.sentence_labels
+            else {}
+        )
+        rows.append(
+            {
+                "id": example.item.id,
+                "lang": example.item.lang,
+                "question": example.item.question,
+                "source": example.item.source,
+                "answerable": example.item.answerable,
+                "retrieved": example.retrieved_all_facts,
+                "candidates": [
+                    {
+                        "document": c.scored.chunk.document_id,
+                        "title": c.scored.chunk.title,
+                        "text": c.sentence.text,
+                        "previous": c.previous,
+                        "cos": round(c.features.get("cos", 0.0), 5),
+                        "fitted": round(probability, 5),
+                        "label": label_of.get(id(c), 0),
+                    }
+                    for probability, c in ranked
+                ],
+            }
+        )
+    return rows
+
+
+def _repo_path(path: Path) -> str:
+    """A data file's path from the repository root (so a test in any clone finds it), else as given."""
+    root = Path(__file__).resolve().parent.parent
+    resolved = path.resolve()
+    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
 
 
 def _commit() -> str:
