@@ -52,7 +52,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(found.as_dict(), ensure_ascii=False))
     else:
-        print(("would do: " if args.check else "") + found.summary())
+        print(("would do: " if args.check and found.writes else "") + found.summary())
         for name, why in found.reingested.items():
             print(f"  ingested again: {name}: {why}")
         for name in found.removed:

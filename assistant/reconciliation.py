@@ -102,6 +102,21 @@ def finish_deletion(store: WritableChunkStore, uploads: Path, name: str, fence: 
     return removed
 
 
+def settle_unfinished(
+    store: WritableChunkStore, embedder: Embedder, uploads: Path, fence: Fence = no_fence
+) -> tuple[list[str], list[str]]:
+    """Roll back the replacements left staged, finish the deletions left in uploads/.deleting/ (the writer only);
+    returns both lists of names."""
+    rolled_back, deleted = originals(uploads / STAGING), originals(uploads / DELETING)
+    for name in rolled_back:
+        log.warning("rolling back the unfinished replacement of %s to its original", name)
+        restore_original(store, embedder, uploads, name, fence)
+    for name in deleted:
+        log.warning("finishing the interrupted deletion of %s", name)
+        finish_deletion(store, uploads, name, fence)
+    return rolled_back, deleted
+
+
 def reconcile_uploads(
     store: WritableChunkStore,
     embedder: Embedder,
@@ -113,15 +128,10 @@ def reconcile_uploads(
     """Compare the uploaded originals with the store and, with `repair`, make them agree (the writer only: under
     the store's lock or lease). Without `repair` it only reports what a repair would do."""
     found = Reconciliation()
-    found.rolled_back = originals(uploads / STAGING)
-    found.deletions_finished = originals(uploads / DELETING)
     if repair:
-        for name in found.rolled_back:
-            log.warning("rolling back the unfinished replacement of %s to its original", name)
-            restore_original(store, embedder, uploads, name, fence)
-        for name in found.deletions_finished:
-            log.warning("finishing the interrupted deletion of %s", name)
-            finish_deletion(store, uploads, name, fence)
+        found.rolled_back, found.deletions_finished = settle_unfinished(store, embedder, uploads, fence)
+    else:
+        found.rolled_back, found.deletions_finished = originals(uploads / STAGING), originals(uploads / DELETING)
     # Read after the settling above: a rolled-back replacement or finished deletion is compared as it is now.
     # In a check the staged and deleted names are what the repair would settle, so they are not compared again.
     settled = set(found.rolled_back) | set(found.deletions_finished) if not repair else set()

@@ -52,11 +52,9 @@ from assistant.reconciliation import (
     DELETING,
     STAGING,
     Reconciliation,
-    finish_deletion,
-    is_upload,
-    originals,
     reconcile_uploads,
     restore_original,
+    settle_unfinished,
 )
 from assistant.settings import Settings
 from ingest.chunking import CHUNKER_VERSION, chunk_document, chunk_id
@@ -557,14 +555,7 @@ class StoreLibrary:
         """Settle the writes a crash or a store failure left unfinished: replacements (files in uploads/.staging/)
         are rolled back to their original, deletions (files in uploads/.deleting/) finished; returns their names.
         Run by the writer only (before each write), so nothing is being staged meanwhile."""
-        store, embedder = self.service.store, self.service.embedder
-        rolled_back, deleted = self.unfinished(), originals(self.uploads / DELETING)
-        for name in rolled_back:
-            log.warning("rolling back the unfinished replacement of %s to its original", name)
-            restore_original(store, embedder, self.uploads, name, self.fence)
-        for name in deleted:
-            log.warning("finishing the interrupted deletion of %s", name)
-            finish_deletion(store, self.uploads, name, self.fence)
+        rolled_back, deleted = settle_unfinished(self.service.store, self.service.embedder, self.uploads, self.fence)
         return rolled_back + deleted
 
     def reconcile(self, repair: bool = True) -> Reconciliation:
@@ -573,10 +564,6 @@ class StoreLibrary:
         return reconcile_uploads(
             self.service.store, self.service.embedder, self.uploads, fence=self.fence, repair=repair
         )
-
-    def unfinished(self) -> list[str]:
-        """The names of the replacements left staged (none, but while a write runs or after a crash)."""
-        return originals(self.uploads / STAGING)
 
     def _roll_back(self, name: str) -> None:
         """Roll a failed replacement back now if the store allows; else `settle` does it later."""
@@ -594,11 +581,10 @@ class StoreLibrary:
         """
         self.settle()
         store = self.service.store
-        stored = store.documents([document_id]).get(document_id)
-        if stored is None:
+        if not store.documents([document_id]):
             raise NotFound(f"unknown document {document_id!r}")
         uploaded = self.uploads / Path(document_id).name
-        if not (is_upload(stored, self.uploads) and uploaded.is_file()):
+        if Path(document_id).name != document_id or not uploaded.is_file():
             return remove_document(store, document_id, self.fence)
         deleting = self.uploads / DELETING / document_id
         deleting.parent.mkdir(exist_ok=True)
