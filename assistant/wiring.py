@@ -48,6 +48,14 @@ from assistant.core.ports import (
 from assistant.core.retrieval import FusionConfig, HybridRetriever
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage, text_hash
 from assistant.gazetteer import build_gazetteer
+from assistant.reconciliation import (
+    DELETING,
+    STAGING,
+    Reconciliation,
+    reconcile_uploads,
+    restore_original,
+    settle_unfinished,
+)
 from assistant.settings import Settings
 from ingest.chunking import CHUNKER_VERSION, chunk_document, chunk_id
 from ingest.cleaning import clean_text
@@ -83,7 +91,7 @@ if TYPE_CHECKING:  # imported where used: SQLAlchemy and scikit-learn added 0.4 
 RECORDS_FILE = "records.sqlite3"  # in the data dir, when no database URL is set
 
 # What the ingestion command reports, and how many texts it embeds per call, re-exported for the entry points.
-__all__ = ["EMBED_BATCH", "Fence", "IngestReport", "no_fence"]
+__all__ = ["EMBED_BATCH", "Fence", "IngestReport", "Reconciliation", "no_fence"]
 
 log = logging.getLogger(__name__)
 
@@ -492,9 +500,6 @@ def upload_limits(settings: Settings) -> LoadLimits:
     )
 
 
-STAGING = ".staging"  # under uploads/: a replacement's new file until its chunks are written
-
-
 @dataclass
 class StoreLibrary:
     """The document set behind the API: uploads are kept under `uploads/` and ingested into the service's store."""
@@ -523,9 +528,9 @@ class StoreLibrary:
         """Ingest the file, then keep it under uploads/ (replacing one of the same name).
 
         It waits in uploads/.staging/ until its chunks are written: the original, file and chunks, stays until then,
-        and a failure (the store down) or a crash in between is rolled back to it, now or by `reconcile`.
+        and a failure (the store down) or a crash in between is rolled back to it, now or by `settle`.
         """
-        self.reconcile()
+        self.settle()
         final, staged = self.uploads / path.name, self.uploads / STAGING / path.name
         staged.parent.mkdir(exist_ok=True)
         os.replace(path, staged)
@@ -546,46 +551,63 @@ class StoreLibrary:
             return DocumentAdded(id=final.name, status="replaced", chunks=chunks)
         return DocumentAdded(id=final.name, status="unchanged" if report.unchanged else "added", chunks=chunks)
 
-    def reconcile(self) -> list[str]:
-        """Roll back the replacements a crash or a store failure left unfinished (files in uploads/.staging/): the
-        original's chunks are written again (a new document's removed), then the staged file goes; returns their
-        names. Run by the writer only (at start-up and before each upload), so nothing is being staged meanwhile."""
-        names = self.unfinished()
-        for name in names:
-            log.warning("rolling back the unfinished replacement of %s to its original", name)
-            self._restore(name)
-        return names
+    def settle(self) -> list[str]:
+        """Settle the writes a crash or a store failure left unfinished: replacements (files in uploads/.staging/)
+        are rolled back to their original, deletions (files in uploads/.deleting/) finished; returns their names.
+        Run by the writer only (before each write), so nothing is being staged meanwhile."""
+        rolled_back, deleted = settle_unfinished(self.service.store, self.service.embedder, self.uploads, self.fence)
+        return rolled_back + deleted
 
-    def unfinished(self) -> list[str]:
-        """The names of the replacements left staged (none, but while a write runs or after a crash)."""
-        staging = self.uploads / STAGING
-        return sorted(p.name for p in staging.iterdir() if p.is_file()) if staging.is_dir() else []
+    def reconcile(self, repair: bool = True) -> Reconciliation:
+        """Settle unfinished writes, then bring every uploaded original and its chunks to agree (start-up; the
+        writer only). Without `repair` only says what a repair would do (no lock needed)."""
+        return reconcile_uploads(
+            self.service.store, self.service.embedder, self.uploads, fence=self.fence, repair=repair
+        )
 
     def _roll_back(self, name: str) -> None:
-        """Roll a failed replacement back now if the store allows; else `reconcile` does it later."""
+        """Roll a failed replacement back now if the store allows; else `settle` does it later."""
         try:
-            self._restore(name)
+            restore_original(self.service.store, self.service.embedder, self.uploads, name, self.fence)
         except Exception as exc:  # the store is still down: the staged file marks the work left
             log.warning("%s stays staged until the store answers again: %s", name, exc)
 
-    def _restore(self, name: str) -> None:
-        """Bring the store back to the original file of `name` (or without the document when there is none) and
-        drop the staged file."""
-        original = self.uploads / name
-        store, embedder = self.service.store, self.service.embedder
-        if original.is_file():
-            ingest_paths([original], store=store, embedder=embedder, fence=self.fence, rewrite=True)
-        elif store.documents([name]):
-            remove_document(store, name, self.fence)
-        (self.uploads / STAGING / name).unlink(missing_ok=True)
-
     def remove(self, document_id: str) -> int:
-        """Delete a document's chunks and its uploaded file (NotFound when unknown)."""
-        removed = remove_document(self.service.store, document_id, self.fence)
+        """Delete a document's chunks and its uploaded file (NotFound when unknown).
+
+        The original first moves to uploads/.deleting/, and is unlinked once the chunks are gone: a crash or a store
+        failure in between leaves it there, and the next write (or start-up) finishes the deletion. An original
+        missing from both folders is thus never an unfinished deletion of the service's (see `reconcile_uploads`).
+        """
+        self.settle()
+        store = self.service.store
+        if not store.documents([document_id]):
+            raise NotFound(f"unknown document {document_id!r}")
         uploaded = self.uploads / Path(document_id).name
-        if Path(document_id).name == document_id and uploaded.is_file():
-            uploaded.unlink()
+        if Path(document_id).name != document_id or not uploaded.is_file():
+            return remove_document(store, document_id, self.fence)
+        deleting = self.uploads / DELETING / document_id
+        deleting.parent.mkdir(exist_ok=True)
+        os.replace(uploaded, deleting)
+        removed = remove_document(store, document_id, self.fence)
+        deleting.unlink()
         return removed
+
+
+def uploads_folder(settings: Settings) -> Path:
+    """Where uploaded originals are kept (BILIM_UPLOADS_DIR, else uploads/ in the data dir)."""
+    return settings.uploads_dir or settings.data_dir / "uploads"
+
+
+def reconcile_store(settings: Settings, *, repair: bool = True) -> Reconciliation:
+    """Bring the uploaded originals and the store to agree (`python -m ingest --reconcile`): under the writer lock
+    or lease when repairing; a check only reads."""
+    if not repair:
+        embedder, store = open_for_writing(settings)
+        return reconcile_uploads(store, embedder, uploads_folder(settings), repair=False)
+    with store_lock(settings) as fence:
+        embedder, store = open_for_writing(settings)
+        return reconcile_uploads(store, embedder, uploads_folder(settings), fence=fence)
 
 
 # -- for the benchmark (`python -m eval bench`): ingest's texts and conventions, without embedding --------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -48,6 +49,7 @@ class _Planned:
     chunks: list[Chunk]
     stale_ids: set[str]
     kind: str  # "added" | "updated"
+    described: dict[str, Any] = field(default_factory=dict)  # the document's metadata on every chunk (file hash)
 
 
 ProgressFactory = Callable[[int, str], AbstractContextManager[Callable[[int], object]]]
@@ -84,18 +86,39 @@ def ingest_paths(
     )
 
 
+def file_hash(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex), as uploaded originals record it on their chunks."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
 def ingest_file(
-    path: Path, *, doc_id: str, source: Path, store: WritableChunkStore, embedder: Embedder, fence: Fence = no_fence
+    path: Path,
+    *,
+    doc_id: str,
+    source: Path,
+    store: WritableChunkStore,
+    embedder: Embedder,
+    fence: Fence = no_fence,
+    rewrite: bool = False,
 ) -> IngestReport:
     """Ingest one file as the document `doc_id` of the file `source` (a staged copy of what will be there): the
-    same chunks as `ingest_paths([source])` once the file is in place."""
+    same chunks as `ingest_paths([source])` once the file is in place, each also recording the file's hash and how
+    many chunks it made (what start-up reconciliation compares). `rewrite` as in `ingest_paths`."""
     where = str(source.resolve())
     try:
         item: SourceDocument | LoadFailure = load_file(path, doc_id=doc_id, source=where)
     except (UnsupportedDocument, PayloadTooLarge) as exc:
         item = LoadFailure(str(path), exc.message, doc_id=doc_id)
     return _ingest_loaded(
-        [(where, item)], store=store, embedder=embedder, prune=False, progress=no_progress, fence=fence, rewrite=False
+        [(where, item)],
+        store=store,
+        embedder=embedder,
+        prune=False,
+        progress=no_progress,
+        fence=fence,
+        rewrite=rewrite,
+        file_hashes={doc_id: file_hash(path)},
     )
 
 
@@ -108,8 +131,11 @@ def _ingest_loaded(
     progress: ProgressFactory,
     fence: Fence,
     rewrite: bool,
+    file_hashes: Mapping[str, str] | None = None,
 ) -> IngestReport:
-    """Bring the store in line with loaded documents, each beside the source (folder or file) it came from."""
+    """Bring the store in line with loaded documents, each beside the source (folder or file) it came from;
+    `file_hashes` holds the original file's hash of the documents that record one (uploads)."""
+    file_hashes = file_hashes or {}
     report = IngestReport()
     report.sentences_embedded = ensure_sentence_vectors(store, embedder, progress, fence)
     plans: list[_Planned] = []
@@ -146,8 +172,12 @@ def _ingest_loaded(
             continue
         old = stored.get(item.id)
         new_ids = {c.id for c in chunks}
-        # Chunk ids cover text and place only: a new title/url/date/lang or source folder rewrites every chunk.
-        relabelled = old is not None and (rewrite or _described(old) != _described(chunks[0]))
+        hashed = file_hashes.get(item.id)
+        # Chunk ids cover text and place only: a new title/url/date/lang or source folder rewrites every chunk, and
+        # so does a new file hash, which every chunk of the document must carry.
+        relabelled = old is not None and (
+            rewrite or _described(old) != _described(chunks[0]) or (hashed is not None and old.file_hash != hashed)
+        )
         if old is not None and old.chunk_ids == new_ids and not relabelled:
             report.unchanged += 1
             continue
@@ -158,6 +188,7 @@ def _ingest_loaded(
                 chunks=[c for c in chunks if relabelled or c.id not in old_ids],
                 stale_ids=old_ids - new_ids,
                 kind="updated" if old else "added",
+                described={} if hashed is None else {"file_hash": hashed, "file_chunks": len(chunks)},
             )
         )
 
@@ -226,7 +257,12 @@ def _write_plans(
             )
         if written:
             matrix = np.stack([reusable[hashes[c.id]] for c in written])
-            store.add(written, matrix, {c.id: {"text_hash": hashes[c.id], "ingested_at": now} for c in written})
+            extra = {
+                c.id: {"text_hash": hashes[c.id], "ingested_at": now, **plan.described}
+                for plan in batch
+                for c in plan.chunks
+            }
+            store.add(written, matrix, extra)
         stale = {cid for plan in batch for cid in plan.stale_ids}
         if stale:
             store.delete(stale)

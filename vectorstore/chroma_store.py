@@ -356,6 +356,7 @@ class ChromaChunkStore:
         docs: dict[str, StoredDocument] = {}
         for doc_id, rows in grouped.items():
             meta = min(rows, key=lambda row: int(row[1]["pos"]))[1]
+            file_hashes = {str(row.get("file_hash", "")) for _, row in rows}
             docs[doc_id] = StoredDocument(
                 id=doc_id,
                 chunk_ids=frozenset(cid for cid, _ in rows),
@@ -365,6 +366,8 @@ class ChromaChunkStore:
                 url=meta.get("url") or None,
                 date=meta.get("date") or None,
                 ingested_at=str(meta.get("ingested_at", "")),
+                file_hash=file_hashes.pop() if len(file_hashes) == 1 else "",
+                file_chunks=int(meta.get("file_chunks", 0)),
             )
         return docs
 

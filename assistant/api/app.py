@@ -37,7 +37,7 @@ from assistant.core.usecases import AskInConversation
 from assistant.insights import Clustering
 from assistant.records import RecordStore, describe
 from assistant.settings import Settings, get_settings
-from assistant.wiring import Service, StoreLibrary, build_service, open_records
+from assistant.wiring import Service, StoreLibrary, build_service, open_records, uploads_folder
 
 log = logging.getLogger("bilim.api")
 STATIC = Path(__file__).parent / "static"
@@ -214,6 +214,29 @@ class MeasuredResponses:
             state.metrics.latency.labels(scope["method"], name).observe(time.perf_counter() - started)
 
 
+def _reconcile_uploads(state: AppState) -> None:
+    """Bring the uploaded originals and the store to agree before serving (see assistant/reconciliation.py).
+
+    A check reads first, without the lock: when all agree (the usual start-up) no lock or lease is taken and nothing
+    is written. Otherwise the writer's lock is taken and the check runs again under it, so of several workers or
+    hosts starting together one repairs and the others find the repair done.
+    """
+    try:
+        found = state.library.reconcile(repair=False)
+        if found.writes:
+            with state.guard.write():
+                found = state.library.reconcile()
+            state.service.refresh_lexical()
+    except BilimError as exc:  # the store is down: the next write settles the unfinished ones, a restart the rest
+        log.warning("the uploads were not reconciled with the store: %s", exc.message)
+        return
+    for outcome, how_many in found.counts().items():
+        state.metrics.reconciled.labels(outcome).set(how_many)
+    (log.warning if found.writes or found.kept or found.failed else log.info)(
+        "uploads reconciled with the store: %s (%d chunks embedded)", found.summary(), found.chunks_embedded
+    )
+
+
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
     """Build the app; settings are read from the environment (once, here) unless given."""
     cfg = settings or get_settings()
@@ -226,7 +249,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         try:
             wired = service or build_service(cfg)
             records = open_records(cfg)
-            uploads = cfg.uploads_dir or cfg.data_dir / "uploads"
+            uploads = uploads_folder(cfg)
             uploads.mkdir(parents=True, exist_ok=True)
             state = AppState(
                 settings=cfg,
@@ -239,12 +262,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 asking=AskInConversation(wired, records),
                 clustering=Clustering.load(),
             )
-            if state.library.unfinished():  # replacements a crash or an outage left half done
-                try:
-                    with guard.write():
-                        state.library.reconcile()
-                except BilimError as exc:  # the store is down: the next upload rolls them back
-                    log.warning("unfinished replacements not reconciled yet: %s", exc.message)
+            _reconcile_uploads(state)
             state.metrics.chunks.set(state.library.chunk_count())
             state.purge_if_due()
             app.state.bilim = state

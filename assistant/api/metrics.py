@@ -57,6 +57,15 @@ class Metrics:
             registry=self.registry,
         )
 
+        # What this worker's start-up reconciliation of the uploads with the store found, by outcome (agreed,
+        # reingested, removed, …): an agreeing store shows only `agreed`, and nothing was embedded.
+        self.reconciled = Gauge(
+            "bilim_startup_reconciled_documents",
+            "uploaded documents by what start-up reconciliation did with them",
+            ["outcome"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
         self.long_questions_waiting = Gauge(
             "bilim_long_questions_waiting",
             "long questions waiting for a slot of the bounded pool",

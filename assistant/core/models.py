@@ -171,6 +171,11 @@ class StoredDocument:
     url: str | None
     date: str | None
     ingested_at: str
+    # An uploaded original's SHA-256 when every chunk records the same one ("" otherwise: not an upload, written
+    # before hashes were kept, or half replaced), and how many chunks that file made: start-up reconciliation
+    # compares them with the file on disk instead of reading and chunking it again.
+    file_hash: str = ""
+    file_chunks: int = 0
 
 
 @dataclass(frozen=True)
