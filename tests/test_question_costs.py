@@ -4,7 +4,6 @@ client's answers need."""
 
 from __future__ import annotations
 
-import random
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from eval.bench_long import corpus_words
+from eval.bench_long import long_question as corpus_long_question
 from eval.runner import load_qa
 from ingest.pipeline import IngestReport
 from tests.conftest import CORPUS
@@ -28,13 +29,7 @@ LONG_AT_ONCE = 8  # long questions sent together, answered one at a time from th
 
 def long_question(seed: int, length: int = 1000) -> str:
     """`length` characters of the sample corpus's words in random runs: a question that is costly to answer."""
-    words = " ".join(path.read_text(encoding="utf-8") for path in sorted(CORPUS.glob("*.txt"))).split()
-    pick = random.Random(seed)
-    taken: list[str] = []
-    while len(" ".join(taken)) < length:
-        start = pick.randrange(len(words) - 12)
-        taken += words[start : start + 12]
-    return " ".join(taken)[: length - 1] + "?"
+    return corpus_long_question(corpus_words([CORPUS]), seed, length)
 
 
 @pytest.fixture(scope="module")
