@@ -18,11 +18,13 @@ import torch
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import Unigram
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+from transformers.initialization import no_init_weights
 
 MAGIC = b"E5S1"
 Q4_BLOCK = 32  # weights per q4_0 block: an fp16 scale and 16 bytes of nibbles
 Q4_BLOCK_DTYPE = np.dtype([("scale", "<f2"), ("nibbles", "u1", (16,))])
 F32, Q4_0 = 0, 1  # the tensor directory's dtype codes
+DEQUANTISE_BLOCKS = 1 << 18
 METASPACE = "\u2581"
 
 
@@ -139,10 +141,15 @@ def _tensor(file: E5File, name: str, shape: tuple[int, ...]) -> npt.NDArray[np.f
     if entry.dtype != Q4_0:
         raise ValueError(f"{name}: unknown dtype code {entry.dtype}")
     blocks = np.frombuffer(file.data, Q4_BLOCK_DTYPE, entry.count // Q4_BLOCK, entry.offset)
-    nibbles = blocks["nibbles"]
-    # Byte j of a block holds weight j in its low nibble and weight j + 16 in its high one; both are offset by 8.
-    quants = np.concatenate([nibbles & 0x0F, nibbles >> 4], axis=1).astype(np.float32) - 8.0
-    values = quants * blocks["scale"].astype(np.float32)[:, None]
+    values = np.empty((len(blocks), Q4_BLOCK), dtype=np.float32)
+    # In slices, so the word embeddings (96M weights) need no full-size temporaries beside the result.
+    for start in range(0, len(blocks), DEQUANTISE_BLOCKS):
+        part = blocks[start : start + DEQUANTISE_BLOCKS]
+        out = values[start : start + DEQUANTISE_BLOCKS]
+        # Byte j of a block holds weight j in its low nibble and weight j + 16 in its high one, both offset by 8.
+        np.subtract(part["nibbles"] & 0x0F, 8, out=out[:, :16], dtype=np.float32)
+        np.subtract(part["nibbles"] >> 4, 8, out=out[:, 16:], dtype=np.float32)
+        out *= part["scale"].astype(np.float32)[:, None]
     return values.reshape(shape)
 
 
@@ -191,8 +198,9 @@ def e5_bert_model(file: E5File) -> BertModel:
         layer_norm_eps=file.layer_norm_eps,
         pad_token_id=file.pad_id,
     )
-    model = BertModel(config, add_pooling_layer=False)
-    missing, unexpected = model.load_state_dict(_state_dict(file), strict=False)
+    with no_init_weights():  # as from_pretrained does: every weight is loaded next, random init would be wasted
+        model = BertModel(config, add_pooling_layer=False)
+    missing, unexpected = model.load_state_dict(_state_dict(file), strict=False, assign=True)
     # Only buffers BertModel derives itself (position and token type ids) may be left to it.
     if unexpected or any(not name.endswith("_ids") for name in missing):
         raise ValueError(f"weights do not fit BertModel: missing {missing}, unexpected {unexpected}")
