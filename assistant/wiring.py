@@ -156,6 +156,14 @@ def register_answerer(name: str, factory: ScorerFactory) -> None:
     ANSWERERS[name] = factory
 
 
+def trainable_e5() -> tuple[Any, Any]:
+    """The bundled e5 as a trainable PyTorch model and its tokenizer (the trained reader's base; torch is imported
+    only here, on demand)."""
+    from vectorstore.e5_torch import load_e5_torch
+
+    return load_e5_torch()
+
+
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name: a registered one, else the built-ins."""
     factory = EMBEDDERS.get(settings.embedder)

@@ -24,6 +24,7 @@ from assistant.wiring import (
     build_service,
     make_embedder,
     open_records,
+    trainable_e5,
 )
 from eval.bench import load_questions, open_bench_service, run_bench
 from eval.bench_http import BenchError, run_http
@@ -40,7 +41,8 @@ from eval.paraphrases import clustering_report
 from eval.report import markdown_report, summary, tables
 from eval.robustness import robustness_report, robustness_table
 from eval.runner import QAItem, configured_service, evaluate, load_qa, load_reader_set, prepare_store, store_dir_for
-from eval.train import candidate_rows, collect, train, write_model
+from eval.train import candidate_rows, collect, fit_data_hash, train, write_model
+from eval.train_reader import ReaderConfig, read_candidates, train_reader, write_card
 
 DEFAULT_CORPUS = Path("data/corpus")
 DISTRACTORS = Path("../shared/distractors/kyrgyz-news-24kg.jsonl")
@@ -119,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write every question's candidates with labels and fitted probabilities (JSON lines, for the "
         "neural reader's training)",
     )
+    rd = sub.add_parser(
+        "train-reader",
+        help="train the cross-encoder reader from the bundled e5 on a candidates file (eval train --candidates-out)",
+    )
+    rd.add_argument("--candidates", type=Path, required=True, help="what `eval train --candidates-out` wrote")
+    rd.add_argument(
+        "--out", type=Path, default=Path("reader-card.json"), help="the model card to write (figures, curve)"
+    )
+    rd.add_argument("--layers", type=int, default=ReaderConfig.layers, help="e5 layers used, all trainable")
+    rd.add_argument("--top", type=int, default=ReaderConfig.top, help="candidates per question, best fitted first")
+    rd.add_argument("--steps", type=int, default=ReaderConfig.steps, help="optimiser steps")
+    rd.add_argument("--seed", type=int, default=ReaderConfig.seed)
     fb = sub.add_parser("feedback", help="export rated answers as draft gold-set lines for reviewers")
     fb.add_argument("--out", type=Path, required=True, help="JSONL file to write")
     fb.add_argument("--data-dir", type=Path, help="the service's data dir (default: $BILIM_DATA_DIR or data/store)")
@@ -535,6 +549,22 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def train_reader_command(args: argparse.Namespace) -> int:
+    """Train the reader on a candidates file; write its card (held-out figures beside the fitted and cosine picks)."""
+    if not args.candidates.is_file():
+        print(f"error: no candidates file {args.candidates}: write one with python -m eval train --with … "
+              "--candidates-out FILE", file=sys.stderr)  # fmt: skip
+        return 2
+    config = ReaderConfig(layers=args.layers, top=args.top, steps=args.steps, seed=args.seed)
+    questions = read_candidates(args.candidates, config.top)
+    _, card = train_reader(questions, config, trainable_e5)
+    card["candidates"] = {"path": str(args.candidates), "sha256": fit_data_hash(args.candidates)}
+    write_card(card, args.out)
+    print(json.dumps(card["held_out"], indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluator; exit 2 on errors."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -545,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
         return report_command(args)
     if args.command == "train":
         return train_command(args)
+    if args.command == "train-reader":
+        return train_reader_command(args)
     if args.command == "robustness":
         return robustness_command(args)
     if args.command == "bench":

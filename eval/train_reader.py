@@ -1,0 +1,300 @@
+"""`python -m eval train-reader`: a cross-encoder reader trained from the bundled e5 on the service's own candidates.
+
+Input is what `python -m eval train --candidates-out` wrote: each question's candidate sentences as the service read
+them, best first by the fitted ranker, with labels. The reader scores (question, "title. sentence") pairs with the
+first `layers` layers of e5 (all trainable) and a head that starts at zero on top of the cosine the service already
+has (score = cosine x scale + head), so training starts from the floor. The loss is listwise per question over its
+top candidates and a "no answer" option, so one softmax ranks the sentences and estimates answerability.
+Validation is by document: the gold set's fit part and one fifth of the reader set's articles, never trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NULL = "no answer"
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """What a training run does (recorded in the model's card)."""
+
+    layers: int = 6
+    top: int = 4  # candidates per question, best first by the fitted ranker
+    max_length: int = 96
+    questions_per_step: int = 4
+    steps: int = 400
+    learning_rate: float = 3e-5
+    head_learning_rate: float = 1e-3
+    seed: int = 13
+    validation_share: int = 5  # one article in this many is held out
+
+
+@dataclass
+class ReaderQuestion:
+    """One question with its top candidates and which of them answers (None: none does)."""
+
+    id: str
+    lang: str
+    question: str
+    source: str
+    texts: list[str]
+    cosines: list[float]
+    fitted: list[float]
+    target: int | None
+    answerable: bool
+
+
+@dataclass
+class Curve:
+    """The training curve: loss by step and held-out figures at each evaluation."""
+
+    loss: list[tuple[int, float]] = field(default_factory=list)
+    held_out: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_candidates(path: Path, top: int) -> list[ReaderQuestion]:
+    """Questions of a candidates file, each cut to its `top` candidates."""
+    questions = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            candidates = row["candidates"][:top]
+            if not candidates:
+                continue
+            positives = [i for i, c in enumerate(candidates) if c["label"]]
+            answerable = bool(row["answerable"] and row["retrieved"])
+            questions.append(
+                ReaderQuestion(
+                    id=row["id"],
+                    lang=row["lang"],
+                    question=row["question"],
+                    source=row["source"] or row["id"],
+                    texts=[f"{c['title']}. {c['text']}" if c["title"] else c["text"] for c in candidates],
+                    cosines=[float(c["cos"]) for c in candidates],
+                    fitted=[float(c["fitted"]) for c in candidates],
+                    target=positives[0] if answerable and positives else None,
+                    answerable=answerable,
+                )
+            )
+    return questions
+
+
+def held_out(question: ReaderQuestion, share: int) -> bool:
+    """Whether a question is for validation: every gold-set question, and the articles whose hash falls in 1/share."""
+    if not question.id.startswith("w"):  # the gold set's fit part (the test part is never in a candidates file)
+        return True
+    return int(hashlib.sha256(question.source.encode()).hexdigest(), 16) % share == 0
+
+
+def train_reader(
+    questions: Sequence[ReaderQuestion],
+    config: ReaderConfig,
+    load_base: Callable[[], tuple[Any, Any]],
+    log: Callable[[str], None] = print,
+) -> tuple[Any, dict[str, Any]]:
+    """Train the reader; return (the model, its card with the curve and the held-out figures)."""
+    import torch
+
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    base, tokenizer = load_base()
+    reader = CrossReader(base, tokenizer, config)
+    train = [q for q in questions if not held_out(q, config.validation_share)]
+    valid = [q for q in questions if held_out(q, config.validation_share)]
+    log(f"{len(train)} training questions, {len(valid)} held out (by document)")
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": reader.encoder_parameters(), "lr": config.learning_rate},
+            {"params": reader.head_parameters(), "lr": config.head_learning_rate},
+        ],
+        weight_decay=0.01,
+    )
+    probe = train[:16]  # a fixed batch whose loss is read before and after training
+    loss_before = reader.probe_loss(probe)
+    order = random.Random(config.seed)
+    curve = Curve()
+    started = time.perf_counter()
+    reader.train()
+    running: list[float] = []
+    for step in range(1, config.steps + 1):
+        batch = order.sample(train, min(config.questions_per_step, len(train)))
+        loss = reader.loss(batch)
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(reader.parameters(), 1.0)
+        optimiser.step()
+        running.append(float(loss.detach()))
+        if step % 20 == 0 or step == config.steps:
+            mean = sum(running) / len(running)
+            curve.loss.append((step, round(mean, 4)))
+            log(f"step {step}/{config.steps}: loss {mean:.4f} ({time.perf_counter() - started:.0f} s)")
+            running = []
+    reader.eval()
+    loss_after = reader.probe_loss(probe)
+    figures = evaluate_reader(reader, valid)
+    curve.held_out.append({"step": config.steps, **figures})
+    card = {
+        "config": asdict(config),
+        "training_questions": len(train),
+        "held_out_questions": len(valid),
+        "seconds": round(time.perf_counter() - started, 1),
+        "probe_loss": {"before": round(loss_before, 4), "after": round(loss_after, 4)},
+        "curve": asdict(curve),
+        "held_out": figures,
+    }
+    return reader, card
+
+
+def evaluate_reader(reader: Any, questions: Sequence[ReaderQuestion]) -> dict[str, Any]:
+    """Top-1 among the candidates against the fitted ranker's and cosine's picks, answerability AUC, by language,
+    and the shortcut checks (a question-blind control, the share of picks with a digit)."""
+    from sklearn.metrics import roc_auc_score
+
+    picks, nulls, blind = [], [], []
+    for question in questions:
+        scores, null = reader.scores(question)
+        picks.append(int(np.argmax(scores)))
+        nulls.append(null)
+        blind_scores, _ = reader.scores(question, blind=True)
+        blind.append(int(np.argmax(blind_scores)))
+    with_answer = [i for i, q in enumerate(questions) if q.target is not None]
+
+    def top1(choice: Sequence[int]) -> float:
+        return round(float(np.mean([choice[i] == questions[i].target for i in with_answer])), 4) if with_answer else 0.0
+
+    def digit_share(choice: Sequence[int | None]) -> float:
+        texts = [questions[i].texts[c] for i, c in zip(with_answer, choice, strict=True) if c is not None]
+        return round(float(np.mean([any(ch.isdigit() for ch in text) for text in texts])), 4) if texts else 0.0
+
+    fitted = [int(np.argmax(q.fitted)) for q in questions]
+    cosine = [int(np.argmax(q.cosines)) for q in questions]
+    answerable = np.array([q.target is not None for q in questions])
+    p_answer = 1.0 - np.array(nulls)
+    figures: dict[str, Any] = {
+        "questions": len(questions),
+        "with_answer_in_top": len(with_answer),
+        "top1": top1(picks),
+        "fitted_top1": top1(fitted),
+        "cosine_top1": top1(cosine),
+        "question_blind_top1": top1(blind),
+        "digit_share_of_picks": digit_share([picks[i] for i in with_answer]),
+        "digit_share_of_answers": digit_share([questions[i].target for i in with_answer]),
+        "answerable_auc": round(float(roc_auc_score(answerable, p_answer)), 4) if len(set(answerable)) > 1 else None,
+        "by_language": {},
+    }
+    for lang in sorted({q.lang for q in questions}):
+        idx = [i for i, q in enumerate(questions) if q.lang == lang]
+        ans = answerable[idx]
+        targets = [i for i in idx if questions[i].target is not None]
+        figures["by_language"][lang] = {
+            "questions": len(idx),
+            "top1": round(float(np.mean([picks[i] == questions[i].target for i in targets])), 4) if targets else None,
+            "answerable_auc": round(float(roc_auc_score(ans, p_answer[idx])), 4) if len(set(ans)) > 1 else None,
+            "mean_p_answer_answerable": round(float(p_answer[idx][ans].mean()), 4) if ans.any() else None,
+            "mean_p_answer_unanswerable": round(float(p_answer[idx][~ans].mean()), 4) if (~ans).any() else None,
+        }
+    return figures
+
+
+class CrossReader:
+    """e5's first layers over (question, sentence) pairs; score = cosine x scale + a head that starts at zero."""
+
+    def __init__(self, base: Any, tokenizer: Any, config: ReaderConfig) -> None:
+        import torch
+
+        base.encoder.layer = base.encoder.layer[: config.layers]
+        self.base = base
+        self.tokenizer = tokenizer
+        self.config = config
+        hidden = int(base.config.hidden_size)
+        self.head = torch.nn.Linear(hidden, 1)
+        torch.nn.init.zeros_(self.head.weight)
+        torch.nn.init.zeros_(self.head.bias)
+        self.null_head = torch.nn.Linear(hidden, 1)  # "no answer", read from the question alone
+        torch.nn.init.zeros_(self.null_head.weight)
+        torch.nn.init.zeros_(self.null_head.bias)
+        self.cos_scale = torch.nn.Parameter(torch.tensor(20.0))  # cosines differ by hundredths: a softmax needs scale
+        self.null_bias = torch.nn.Parameter(torch.tensor(15.0))  # near a typical scaled cosine at the start
+
+    def encoder_parameters(self) -> list[Any]:
+        return list(self.base.parameters())
+
+    def head_parameters(self) -> list[Any]:
+        return [*self.head.parameters(), *self.null_head.parameters(), self.cos_scale, self.null_bias]
+
+    def parameters(self) -> list[Any]:
+        return self.encoder_parameters() + self.head_parameters()
+
+    def train(self) -> None:
+        self.base.train()
+
+    def eval(self) -> None:
+        self.base.eval()
+
+    def _cls(self, first: Sequence[str], second: Sequence[str] | None) -> Any:
+        batch = self.tokenizer(
+            list(first),
+            list(second) if second is not None else None,
+            padding=True,
+            truncation="only_second" if second is not None else True,
+            max_length=self.config.max_length,
+            return_tensors="pt",
+        )
+        return self.base(**batch).last_hidden_state[:, 0]
+
+    def logits(self, question: ReaderQuestion, blind: bool = False) -> Any:
+        """The question's candidate logits and its "no answer" logit last."""
+        import torch
+
+        asked = "query: " + ("" if blind else question.question)
+        pairs = self._cls([asked] * len(question.texts), ["passage: " + t for t in question.texts])
+        cos = torch.tensor(question.cosines, dtype=torch.float32)
+        scores = cos * self.cos_scale + self.head(pairs).squeeze(-1)
+        null = self.null_bias + self.null_head(self._cls([asked], None)).squeeze(-1)
+        return torch.cat([scores, null])
+
+    def loss(self, batch: Sequence[ReaderQuestion]) -> Any:
+        import torch
+
+        losses = []
+        for question in batch:
+            logits = self.logits(question)
+            target = question.target if question.target is not None else len(question.texts)
+            losses.append(torch.nn.functional.cross_entropy(logits.unsqueeze(0), torch.tensor([target])))
+        return torch.stack(losses).mean()
+
+    def probe_loss(self, batch: Sequence[ReaderQuestion]) -> float:
+        """The loss on a batch without training on it (dropout off)."""
+        import torch
+
+        training = self.base.training
+        self.base.eval()
+        with torch.inference_mode():
+            value = float(self.loss(batch)) if batch else 0.0
+        self.base.train(training)
+        return value
+
+    def scores(self, question: ReaderQuestion, blind: bool = False) -> tuple[list[float], float]:
+        """Candidate probabilities and the probability of "no answer"."""
+        import torch
+
+        with torch.inference_mode():
+            probabilities = torch.softmax(self.logits(question, blind), dim=0).tolist()
+        return probabilities[:-1], probabilities[-1]
+
+
+def write_card(card: dict[str, Any], path: Path) -> None:
+    """The model card as JSON (figures, curve, config)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
