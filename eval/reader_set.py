@@ -8,6 +8,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
-def copied_run(question: str, source_words: set[tuple[str, ...]]) -> tuple[str, ...] | None:
+def copied_run(question: str, source_words: AbstractSet[tuple[str, ...]]) -> tuple[str, ...] | None:
     """The first run of COPY_RUN words the question shares with its source, if any."""
     qw = words(question)
     for i in range(len(qw) - COPY_RUN + 1):
@@ -148,7 +149,7 @@ def row_errors(row: Mapping[str, object], sources: Mapping[str, Source]) -> list
     for passage in evidence:
         if plain(passage) not in source.plain:
             errors.append(f"evidence not verbatim in the source: {passage[:60]!r}")
-    run = copied_run(question, set(source.runs))
+    run = copied_run(question, source.runs)
     if run is not None:
         errors.append(f"question copies {COPY_RUN} words in a row from the source: {' '.join(run)!r}")
     why = language_error(lang, question, styles)

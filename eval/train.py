@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from assistant.core.answering.scoring import LinearModel, QuotePolicy, best_span
 from assistant.core.models import Analyzer
 from assistant.core.pipeline import make_question
 from eval import metrics
+from eval.reader_set import words
 from eval.runner import QAItem
 
 MAX_FALSE_REFUSALS = 0.05
@@ -104,9 +104,9 @@ def within_evidence(sentence: str, evidence: Sequence[str], overlap: float = 0.6
     either way, not string containment."""
     if not evidence:
         return True
-    mine = set(re.findall(r"\w+", sentence.casefold()))
+    mine = set(words(sentence))
     for passage in evidence:
-        theirs = set(re.findall(r"\w+", passage.casefold()))
+        theirs = set(words(passage))
         shared = len(mine & theirs)
         if mine and theirs and max(shared / len(mine), shared / len(theirs)) >= overlap:
             return True
@@ -482,15 +482,10 @@ def candidate_rows(examples: Sequence[Example]) -> list[dict[str, Any]]:
     probability, with their labels: what a neural reader trains on, so it sees what it will be given."""
     rows = []
     for example in examples:
-        ranked = sorted(
-            zip(example.oof or [0.0] * len(example.candidates), example.candidates, strict=True),
-            key=lambda pc: -pc[0],
-        )
-        label_of = (
-            {id(c): label for c, label in zip(example.candidates, example.sentence_labels, strict=True)}
-            if example.sentence_labels
-            else {}
-        )
+        # After train() the probabilities and labels are in the candidates' order (unanswerable: no labels).
+        probabilities = example.oof or [0.0] * len(example.candidates)
+        labels = example.sentence_labels or [0] * len(example.candidates)
+        ranked = sorted(zip(probabilities, labels, example.candidates, strict=True), key=lambda plc: -plc[0])
         rows.append(
             {
                 "id": example.item.id,
@@ -507,9 +502,9 @@ def candidate_rows(examples: Sequence[Example]) -> list[dict[str, Any]]:
                         "previous": c.previous,
                         "cos": round(c.features.get("cos", 0.0), 5),
                         "fitted": round(probability, 5),
-                        "label": label_of.get(id(c), 0),
+                        "label": label,
                     }
-                    for probability, c in ranked
+                    for probability, label, c in ranked
                 ],
             }
         )
