@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     answer_model: Path | None = Field(
         default=None, description="the fitted answerer's weights (default: the file `python -m eval train` wrote)"
     )
+    reader_model: Path | None = Field(
+        default=None,
+        description="the trained reader's file for `BILIM_ANSWERER=reader` (default: the one shipped in "
+        "assistant/models; `python -m eval train-reader --model-out` writes one)",
+    )
     min_answer_confidence: float | None = Field(
         default=None,
         ge=0.0,

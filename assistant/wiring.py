@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import threading
 from collections.abc import Callable, Iterator, Sequence, Set
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ import numpy as np
 
 from assistant.core.answering.candidates import CandidateReader
 from assistant.core.answering.kernel import ExtractiveAnswerer
+from assistant.core.answering.reader import ReaderScorer
 from assistant.core.answering.scoring import AnswerModel, CosineScorer, FittedScorer, Scorer
 from assistant.core.errors import ConfigurationError, NotFound, StoreMismatch
 from assistant.core.generation import GeneratedAnswerer, GenerationConfig
@@ -133,7 +135,38 @@ def fitted_scorer(settings: Settings) -> Scorer:
     )
 
 
-ANSWERERS: dict[str, ScorerFactory] = {"fitted": fitted_scorer, "cosine": lambda settings: CosineScorer()}
+READER_MODEL = Path(__file__).parent / "models" / "reader.pt"
+READER_TOP = 4  # the fitted ranker's best candidates the reader reads (what it was trained on)
+
+
+def reader_model_path(settings: Settings) -> Path:
+    """Where the trained reader is read from: the settings' file, else the shipped one."""
+    return Path(settings.reader_model or READER_MODEL)
+
+
+def reader_scorer(settings: Settings) -> Scorer:
+    """The trained reader over the fitted ranker's best candidates, refusing below the threshold its training set on
+    held-out questions (≤ 5 % of answerable ones refused), or the settings' bar."""
+    path = reader_model_path(settings)
+    if not path.is_file():
+        raise ConfigurationError(f"no trained reader at {path}: train one with `python -m eval train-reader`")
+    from vectorstore.cross_reader import load_cross_reader  # torch, only when the reader is asked for
+
+    try:
+        reader, record = load_cross_reader(path)
+        threshold = float(record["card"]["held_out"]["refusal_threshold"])
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError, pickle.UnpicklingError) as exc:
+        raise ConfigurationError(f"cannot load the reader {path}: {exc}") from exc
+    first = FittedScorer(load_answer_model(settings), analyze, max_chunks=settings.top_k)
+    bar = settings.min_answer_confidence
+    return ReaderScorer(first, reader, READER_TOP, threshold if bar is None else bar)
+
+
+ANSWERERS: dict[str, ScorerFactory] = {
+    "fitted": fitted_scorer,
+    "cosine": lambda settings: CosineScorer(),
+    "reader": reader_scorer,
+}
 
 
 def register_embedder(name: str, factory: EmbedderFactory) -> None:
@@ -162,6 +195,21 @@ def trainable_e5() -> tuple[Any, Any]:
     from vectorstore.e5_torch import load_e5_torch
 
     return load_e5_torch()
+
+
+def trainable_reader(layers: int, max_length: int, start: str) -> Any:
+    """An untrained cross-encoder reader over the bundled e5's first `layers` layers, correcting the fitted ranker or
+    the cosine floor (`start`): what training starts from."""
+    from vectorstore.cross_reader import new_cross_reader
+
+    return new_cross_reader(layers, max_length, start)
+
+
+def save_reader(reader: Any, path: Path, record: dict[str, Any]) -> None:
+    """Write a trained reader's trained part with `record` (config, card, data hash)."""
+    from vectorstore.cross_reader import save_cross_reader
+
+    save_cross_reader(reader, path, record)
 
 
 def make_embedder(settings: Settings) -> Embedder:

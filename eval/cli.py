@@ -24,7 +24,9 @@ from assistant.wiring import (
     build_service,
     make_embedder,
     open_records,
-    trainable_e5,
+    reader_model_path,
+    save_reader,
+    trainable_reader,
 )
 from eval.bench import load_questions, open_bench_service, run_bench
 from eval.bench_http import BenchError, run_http
@@ -133,6 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--top", type=int, default=ReaderConfig.top, help="candidates per question, best fitted first")
     rd.add_argument("--steps", type=int, default=ReaderConfig.steps, help="optimiser steps")
     rd.add_argument("--seed", type=int, default=ReaderConfig.seed)
+    rd.add_argument("--questions-per-step", type=int, default=ReaderConfig.questions_per_step)
+    rd.add_argument(
+        "--start", choices=["fitted", "cosine"], default=ReaderConfig.start,
+        help="what the reader's head corrects: the fitted ranker's probabilities or the cosine floor",
+    )  # fmt: skip
+    rd.add_argument(
+        "--evaluate-every", type=int, default=ReaderConfig.evaluate_every,
+        help="steps between held-out checks on a fixed sample (0: only at the end)",
+    )  # fmt: skip
+    rd.add_argument(
+        "--model-out", type=Path, help="where to save the trained part (fp16; saved at every check and at the end)"
+    )
     fb = sub.add_parser("feedback", help="export rated answers as draft gold-set lines for reviewers")
     fb.add_argument("--out", type=Path, required=True, help="JSONL file to write")
     fb.add_argument("--data-dir", type=Path, help="the service's data dir (default: $BILIM_DATA_DIR or data/store)")
@@ -453,8 +467,15 @@ def report_command(args: argparse.Namespace) -> int:
         (f"gold fit, {label}", GOLD_SET, "fit", fit_corpora),
         (f"gold test, {label}", GOLD_SET, "test", test_corpora),
     ]
-    # The default answerer, it refusing by answerability, and it showing only likely leads, beside the floors.
+    # The default answerer, it refusing by answerability, it showing only likely leads and the trained reader,
+    # beside the floors.
     figures = ["hybrid", "refusing", "likely-leads"]
+    reader = reader_model_path(Settings())
+    if reader.is_file():
+        figures.append("reader")
+    else:
+        print(f"note: no trained reader at {reader}: its rows are left out (python -m eval train-reader "
+              "--model-out FILE, then BILIM_READER_MODEL=FILE)", file=sys.stderr)  # fmt: skip
     names = [*figures, ANSWER_FLOOR, RETRIEVAL_FLOOR]
     try:
         runs = []
@@ -555,11 +576,17 @@ def train_reader_command(args: argparse.Namespace) -> int:
         print(f"error: no candidates file {args.candidates}: write one with python -m eval train --with … "
               "--candidates-out FILE", file=sys.stderr)  # fmt: skip
         return 2
-    config = ReaderConfig(layers=args.layers, top=args.top, steps=args.steps, seed=args.seed)
+    config = ReaderConfig(
+        layers=args.layers, top=args.top, steps=args.steps, seed=args.seed, evaluate_every=args.evaluate_every,
+        questions_per_step=args.questions_per_step, start=args.start,
+    )  # fmt: skip
     questions = read_candidates(args.candidates, config.top)
-    _, card = train_reader(questions, config, trainable_e5)
+    reader, card = train_reader(questions, config, trainable_reader, checkpoint=args.model_out, save=save_reader)
     card["candidates"] = {"path": str(args.candidates), "sha256": fit_data_hash(args.candidates)}
     write_card(card, args.out)
+    if args.model_out:
+        save_reader(reader, args.model_out, {"config": card["config"], "card": card})
+        print(f"wrote {args.model_out}")
     print(json.dumps(card["held_out"], indent=1))
     print(f"wrote {args.out}")
     return 0

@@ -49,6 +49,13 @@ CONFIGS: dict[str, RunConfig] = {
             leads="likely",
         ),
         RunConfig(
+            "reader",
+            "the default retrieval, then the trained reader (`python -m eval train-reader`): the fitted ranker's best "
+            "4 sentences re-ranked by a cross-encoder from e5's first layers, refusing when it finds no answer likely",
+            FusionConfig(),
+            answerer="reader",
+        ),
+        RunConfig(
             "cosine",
             "the answer floor: the default retrieval, then the two sentences of the top 4 chunks with the highest "
             "e5 cosine to the question (each sentence embedded under its document title) — no lead, no refusal",

@@ -30,13 +30,17 @@ class ReaderConfig:
 
     layers: int = 6
     top: int = 4  # candidates per question, best first by the fitted ranker
-    max_length: int = 96
-    questions_per_step: int = 4
+    max_length: int = 64
+    questions_per_step: int = 8
     steps: int = 400
     learning_rate: float = 3e-5
     head_learning_rate: float = 1e-3
+    scalar_learning_rate: float = 0.02  # the cosine's scale, the prior's weight, the "no answer" bias: one number each
+    start: str = "fitted"  # what the head corrects: the fitted ranker ("fitted") or the cosine floor ("cosine")
     seed: int = 13
     validation_share: int = 5  # one article in this many is held out
+    evaluate_every: int = 100  # steps between held-out checks on a fixed sample (0: only at the end)
+    evaluation_sample: int = 300
 
 
 @dataclass
@@ -99,17 +103,19 @@ def held_out(question: ReaderQuestion, share: int) -> bool:
 def train_reader(
     questions: Sequence[ReaderQuestion],
     config: ReaderConfig,
-    load_base: Callable[[], tuple[Any, Any]],
+    new_reader: Callable[[int, int, str], Any],
     log: Callable[[str], None] = print,
+    checkpoint: Path | None = None,
+    save: Callable[[Any, Path, dict[str, Any]], None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Train the reader; return (the model, its card with the curve and the held-out figures)."""
+    """Train the reader; return (the model, its card with the curve and the held-out figures). With `checkpoint`,
+    the trained part is saved there at every held-out check, so a stopped run leaves its last model."""
     import torch
 
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
-    base, tokenizer = load_base()
-    reader = CrossReader(base, tokenizer, config)
+    reader = new_reader(config.layers, config.max_length, config.start)
     train = [q for q in questions if not held_out(q, config.validation_share)]
     valid = [q for q in questions if held_out(q, config.validation_share)]
     log(f"{len(train)} training questions, {len(valid)} held out (by document)")
@@ -117,19 +123,21 @@ def train_reader(
         [
             {"params": reader.encoder_parameters(), "lr": config.learning_rate},
             {"params": reader.head_parameters(), "lr": config.head_learning_rate},
+            {"params": reader.scalar_parameters(), "lr": config.scalar_learning_rate, "weight_decay": 0.0},
         ],
         weight_decay=0.01,
     )
     probe = train[:16]  # a fixed batch whose loss is read before and after training
-    loss_before = reader.probe_loss(probe)
+    loss_before = probe_loss(reader, probe)
     order = random.Random(config.seed)
+    sample = random.Random(config.seed).sample(valid, min(config.evaluation_sample, len(valid)))
     curve = Curve()
     started = time.perf_counter()
     reader.train()
     running: list[float] = []
     for step in range(1, config.steps + 1):
         batch = order.sample(train, min(config.questions_per_step, len(train)))
-        loss = reader.loss(batch)
+        loss = listwise_loss(reader, batch)
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(reader.parameters(), 1.0)
@@ -140,10 +148,19 @@ def train_reader(
             curve.loss.append((step, round(mean, 4)))
             log(f"step {step}/{config.steps}: loss {mean:.4f} ({time.perf_counter() - started:.0f} s)")
             running = []
-    reader.eval()
-    loss_after = reader.probe_loss(probe)
+        if config.evaluate_every and step % config.evaluate_every == 0 and step < config.steps:
+            reader.train(False)
+            figures = evaluate_reader(reader, sample)
+            curve.held_out.append({"step": step, "sample": len(sample), **figures})
+            log(f"step {step}: held-out sample top-1 {figures['top1']} (fitted {figures['fitted_top1']}, cosine "
+                f"{figures['cosine_top1']}), answerability AUC {figures['answerable_auc']}")  # fmt: skip
+            if checkpoint is not None and save is not None:
+                save(reader, checkpoint, {"config": asdict(config), "step": step, "curve": asdict(curve)})
+            reader.train()
+    reader.train(False)
+    loss_after = probe_loss(reader, probe)
     figures = evaluate_reader(reader, valid)
-    curve.held_out.append({"step": config.steps, **figures})
+    curve.held_out.append({"step": config.steps, "sample": len(valid), **figures})
     card = {
         "config": asdict(config),
         "training_questions": len(train),
@@ -161,13 +178,15 @@ def evaluate_reader(reader: Any, questions: Sequence[ReaderQuestion]) -> dict[st
     and the shortcut checks (a question-blind control, the share of picks with a digit)."""
     from sklearn.metrics import roc_auc_score
 
-    picks, nulls, blind = [], [], []
-    for question in questions:
-        scores, null = reader.scores(question)
-        picks.append(int(np.argmax(scores)))
-        nulls.append(null)
-        blind_scores, _ = reader.scores(question, blind=True)
-        blind.append(int(np.argmax(blind_scores)))
+    picks: list[int] = []
+    nulls: list[float] = []
+    blind: list[int] = []
+    for start in range(0, len(questions), 16):
+        batch = questions[start : start + 16]
+        for scores, null in reader.batch_scores(pairs(batch)):
+            picks.append(int(np.argmax(scores)))
+            nulls.append(null)
+        blind.extend(int(np.argmax(scores)) for scores, _ in reader.batch_scores(pairs(batch), blind=True))
     with_answer = [i for i, q in enumerate(questions) if q.target is not None]
 
     def top1(choice: Sequence[int]) -> float:
@@ -181,8 +200,19 @@ def evaluate_reader(reader: Any, questions: Sequence[ReaderQuestion]) -> dict[st
     cosine = [int(np.argmax(q.cosines)) for q in questions]
     answerable = np.array([q.target is not None for q in questions])
     p_answer = 1.0 - np.array(nulls)
+    answerable_any = np.array([q.answerable for q in questions])
+    # The refusal threshold: the highest that refuses at most 5 % of the answerable held-out questions (none of
+    # which the reader trained on), and how many unanswerable ones it refuses.
+    threshold = float(np.quantile(p_answer[answerable_any], 0.05)) if answerable_any.any() else 0.0
     figures: dict[str, Any] = {
         "questions": len(questions),
+        "refusal_threshold": round(threshold, 6),
+        "refusal_recall": round(float((p_answer[~answerable_any] < threshold).mean()), 4)
+        if (~answerable_any).any()
+        else None,
+        "false_refusals": round(float((p_answer[answerable_any] < threshold).mean()), 4)
+        if answerable_any.any()
+        else None,
         "with_answer_in_top": len(with_answer),
         "top1": top1(picks),
         "fitted_top1": top1(fitted),
@@ -207,91 +237,32 @@ def evaluate_reader(reader: Any, questions: Sequence[ReaderQuestion]) -> dict[st
     return figures
 
 
-class CrossReader:
-    """e5's first layers over (question, sentence) pairs; score = cosine x scale + a head that starts at zero."""
+def pairs(questions: Sequence[ReaderQuestion]) -> list[tuple[str, list[str], list[float], list[float]]]:
+    """What the reader reads of each question: its text, candidates, their cosines and fitted probabilities."""
+    return [(q.question, q.texts, q.cosines, q.fitted) for q in questions]
 
-    def __init__(self, base: Any, tokenizer: Any, config: ReaderConfig) -> None:
-        import torch
 
-        base.encoder.layer = base.encoder.layer[: config.layers]
-        self.base = base
-        self.tokenizer = tokenizer
-        self.config = config
-        hidden = int(base.config.hidden_size)
-        self.head = torch.nn.Linear(hidden, 1)
-        torch.nn.init.zeros_(self.head.weight)
-        torch.nn.init.zeros_(self.head.bias)
-        self.null_head = torch.nn.Linear(hidden, 1)  # "no answer", read from the question alone
-        torch.nn.init.zeros_(self.null_head.weight)
-        torch.nn.init.zeros_(self.null_head.bias)
-        self.cos_scale = torch.nn.Parameter(torch.tensor(20.0))  # cosines differ by hundredths: a softmax needs scale
-        self.null_bias = torch.nn.Parameter(torch.tensor(15.0))  # near a typical scaled cosine at the start
+def listwise_loss(reader: Any, batch: Sequence[ReaderQuestion]) -> Any:
+    """Cross-entropy of one softmax per question over its candidates and "no answer"."""
+    import torch
 
-    def encoder_parameters(self) -> list[Any]:
-        return list(self.base.parameters())
+    losses = []
+    for question, logits in zip(batch, reader.batch_logits(pairs(batch)), strict=True):
+        target = question.target if question.target is not None else len(question.texts)
+        losses.append(torch.nn.functional.cross_entropy(logits.unsqueeze(0), torch.tensor([target])))
+    return torch.stack(losses).mean()
 
-    def head_parameters(self) -> list[Any]:
-        return [*self.head.parameters(), *self.null_head.parameters(), self.cos_scale, self.null_bias]
 
-    def parameters(self) -> list[Any]:
-        return self.encoder_parameters() + self.head_parameters()
+def probe_loss(reader: Any, batch: Sequence[ReaderQuestion]) -> float:
+    """The loss on a batch without training on it (dropout off)."""
+    import torch
 
-    def train(self) -> None:
-        self.base.train()
-
-    def eval(self) -> None:
-        self.base.eval()
-
-    def _cls(self, first: Sequence[str], second: Sequence[str] | None) -> Any:
-        batch = self.tokenizer(
-            list(first),
-            list(second) if second is not None else None,
-            padding=True,
-            truncation="only_second" if second is not None else True,
-            max_length=self.config.max_length,
-            return_tensors="pt",
-        )
-        return self.base(**batch).last_hidden_state[:, 0]
-
-    def logits(self, question: ReaderQuestion, blind: bool = False) -> Any:
-        """The question's candidate logits and its "no answer" logit last."""
-        import torch
-
-        asked = "query: " + ("" if blind else question.question)
-        pairs = self._cls([asked] * len(question.texts), ["passage: " + t for t in question.texts])
-        cos = torch.tensor(question.cosines, dtype=torch.float32)
-        scores = cos * self.cos_scale + self.head(pairs).squeeze(-1)
-        null = self.null_bias + self.null_head(self._cls([asked], None)).squeeze(-1)
-        return torch.cat([scores, null])
-
-    def loss(self, batch: Sequence[ReaderQuestion]) -> Any:
-        import torch
-
-        losses = []
-        for question in batch:
-            logits = self.logits(question)
-            target = question.target if question.target is not None else len(question.texts)
-            losses.append(torch.nn.functional.cross_entropy(logits.unsqueeze(0), torch.tensor([target])))
-        return torch.stack(losses).mean()
-
-    def probe_loss(self, batch: Sequence[ReaderQuestion]) -> float:
-        """The loss on a batch without training on it (dropout off)."""
-        import torch
-
-        training = self.base.training
-        self.base.eval()
-        with torch.inference_mode():
-            value = float(self.loss(batch)) if batch else 0.0
-        self.base.train(training)
-        return value
-
-    def scores(self, question: ReaderQuestion, blind: bool = False) -> tuple[list[float], float]:
-        """Candidate probabilities and the probability of "no answer"."""
-        import torch
-
-        with torch.inference_mode():
-            probabilities = torch.softmax(self.logits(question, blind), dim=0).tolist()
-        return probabilities[:-1], probabilities[-1]
+    training = reader.base.training
+    reader.train(False)
+    with torch.inference_mode():
+        value = float(listwise_loss(reader, batch)) if batch else 0.0
+    reader.train(training)
+    return value
 
 
 def write_card(card: dict[str, Any], path: Path) -> None:

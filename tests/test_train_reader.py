@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.wiring import trainable_e5
+from assistant.wiring import trainable_reader
 from eval.cli import main
 from eval.train_reader import ReaderConfig, ReaderQuestion, held_out, read_candidates, train_reader
 
@@ -49,7 +49,7 @@ def test_twenty_steps_on_fifty_pairs_lower_the_loss_and_report_the_checks(tmp_pa
     questions = read_candidates(candidates_file(tmp_path / "candidates.jsonl"), top=4)
     assert sum(len(q.texts) for q in questions) == 56 and [q.target for q in questions[:4]] == [1, 1, 1, None]
     config = ReaderConfig(layers=2, steps=20, questions_per_step=4, head_learning_rate=5e-3, validation_share=1000)
-    reader, card = train_reader(questions, config, trainable_e5, log=lambda _: None)
+    reader, card = train_reader(questions, config, trainable_reader, log=lambda _: None)
     assert card["probe_loss"]["after"] < card["probe_loss"]["before"]
     assert card["held_out_questions"] == 3 and card["training_questions"] == 11  # the g- ids are held out
     figures = card["held_out"]

