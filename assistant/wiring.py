@@ -197,12 +197,12 @@ def trainable_e5() -> tuple[Any, Any]:
     return load_e5_torch()
 
 
-def trainable_reader(layers: int, max_length: int, start: str) -> Any:
+def trainable_reader(layers: int, max_length: int, start: str, pooling: str) -> Any:
     """An untrained cross-encoder reader over the bundled e5's first `layers` layers, correcting the fitted ranker or
-    the cosine floor (`start`): what training starts from."""
+    the cosine floor (`start`), its heads reading the pooled tokens (`pooling`): what training starts from."""
     from vectorstore.cross_reader import new_cross_reader
 
-    return new_cross_reader(layers, max_length, start)
+    return new_cross_reader(layers, max_length, start, pooling)
 
 
 def save_reader(reader: Any, path: Path, record: dict[str, Any]) -> None:

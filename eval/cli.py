@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--seed", type=int, default=ReaderConfig.seed)
     rd.add_argument("--questions-per-step", type=int, default=ReaderConfig.questions_per_step)
     rd.add_argument(
+        "--pooling", choices=["mean", "cls"], default=ReaderConfig.pooling,
+        help="what the heads read: the mean of the tokens (as e5 pools) or the first token",
+    )  # fmt: skip
+    rd.add_argument("--learning-rate", type=float, default=ReaderConfig.learning_rate, help="for e5's layers")
+    rd.add_argument("--head-learning-rate", type=float, default=ReaderConfig.head_learning_rate)
+    rd.add_argument(
         "--start", choices=["fitted", "cosine"], default=ReaderConfig.start,
         help="what the reader's head corrects: the fitted ranker's probabilities or the cosine floor",
     )  # fmt: skip
@@ -578,7 +584,8 @@ def train_reader_command(args: argparse.Namespace) -> int:
         return 2
     config = ReaderConfig(
         layers=args.layers, top=args.top, steps=args.steps, seed=args.seed, evaluate_every=args.evaluate_every,
-        questions_per_step=args.questions_per_step, start=args.start,
+        questions_per_step=args.questions_per_step, start=args.start, pooling=args.pooling,
+        learning_rate=args.learning_rate, head_learning_rate=args.head_learning_rate,
     )  # fmt: skip
     questions = read_candidates(args.candidates, config.top)
     reader, card = train_reader(questions, config, trainable_reader, checkpoint=args.model_out, save=save_reader)

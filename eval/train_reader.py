@@ -37,6 +37,7 @@ class ReaderConfig:
     head_learning_rate: float = 1e-3
     scalar_learning_rate: float = 0.02  # the cosine's scale, the prior's weight, the "no answer" bias: one number each
     start: str = "fitted"  # what the head corrects: the fitted ranker ("fitted") or the cosine floor ("cosine")
+    pooling: str = "mean"  # what the heads read: the tokens' mean (as e5 pools) or the first token ("cls")
     seed: int = 13
     validation_share: int = 5  # one article in this many is held out
     evaluate_every: int = 100  # steps between held-out checks on a fixed sample (0: only at the end)
@@ -103,7 +104,7 @@ def held_out(question: ReaderQuestion, share: int) -> bool:
 def train_reader(
     questions: Sequence[ReaderQuestion],
     config: ReaderConfig,
-    new_reader: Callable[[int, int, str], Any],
+    new_reader: Callable[[int, int, str, str], Any],
     log: Callable[[str], None] = print,
     checkpoint: Path | None = None,
     save: Callable[[Any, Path, dict[str, Any]], None] | None = None,
@@ -115,7 +116,7 @@ def train_reader(
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
-    reader = new_reader(config.layers, config.max_length, config.start)
+    reader = new_reader(config.layers, config.max_length, config.start, config.pooling)
     train = [q for q in questions if not held_out(q, config.validation_share)]
     valid = [q for q in questions if held_out(q, config.validation_share)]
     log(f"{len(train)} training questions, {len(valid)} held out (by document)")

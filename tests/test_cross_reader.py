@@ -29,7 +29,7 @@ def bundled() -> tuple[Any, Any]:
 
 
 def fresh(bundled: tuple[Any, Any], layers: int = 2, start: str = "cosine") -> CrossReader:
-    return new_cross_reader(layers, 64, start, lambda: copy.deepcopy(bundled))
+    return new_cross_reader(layers, 64, start, load_base=lambda: copy.deepcopy(bundled))
 
 
 QUESTION = "Сколько бюджетных мест выделила Россия?"

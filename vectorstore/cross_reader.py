@@ -32,7 +32,9 @@ STARTS = {"cosine": (20.0, 0.0, 15.0), "fitted": (0.0, 1.0, -1.0)}  # cos_scale,
 class CrossReader:
     """e5's first `layers` layers over (question, sentence) pairs, with the answer and "no answer" heads."""
 
-    def __init__(self, base: Any, tokenizer: Any, layers: int, max_length: int, start: str = "cosine") -> None:
+    def __init__(
+        self, base: Any, tokenizer: Any, layers: int, max_length: int, start: str = "cosine", pooling: str = "mean"
+    ) -> None:
         base.encoder.layer = base.encoder.layer[:layers]
         base.config.num_hidden_layers = layers
         base.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -41,6 +43,7 @@ class CrossReader:
         self.layers = layers
         self.max_length = max_length
         self.start = start
+        self.pooling = pooling  # "mean" over the tokens, as e5 was trained to pool, or the first token ("cls")
         self._tokenizing = threading.Lock()
         hidden = int(base.config.hidden_size)
         self.head = torch.nn.Linear(hidden, 1)
@@ -75,7 +78,7 @@ class CrossReader:
         """Dropout on (training) or off."""
         self.base.train(mode)
 
-    def _cls(self, first: Sequence[str], second: Sequence[str] | None) -> torch.Tensor:
+    def _pooled(self, first: Sequence[str], second: Sequence[str] | None) -> torch.Tensor:
         # A fast tokenizer sets its padding and truncation on the shared Rust object per call: one call at a time.
         with self._tokenizing:
             batch = self.tokenizer(
@@ -86,8 +89,12 @@ class CrossReader:
                 max_length=self.max_length,
                 return_tensors="pt",
             )
-        hidden: torch.Tensor = self.base(**batch).last_hidden_state[:, 0]
-        return hidden
+        hidden: torch.Tensor = self.base(**batch).last_hidden_state
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled: torch.Tensor = (hidden * mask).sum(dim=1) / mask.sum(dim=1)
+        return pooled
 
     def batch_logits(self, questions: Sequence[Pairs], blind: bool = False) -> list[torch.Tensor]:
         """Each question's candidate logits with its "no answer" logit last, from one forward pass for all pairs and
@@ -95,8 +102,8 @@ class CrossReader:
         asked = [QUERY + ("" if blind else text) for text, _, _, _ in questions]
         firsts = [a for a, (_, texts, _, _) in zip(asked, questions, strict=True) for _ in texts]
         seconds = [PASSAGE + t for _, texts, _, _ in questions for t in texts]
-        pairs = self.head(self._cls(firsts, seconds)).squeeze(-1)
-        nulls = self.null_bias + self.null_head(self._cls(asked, None)).squeeze(-1)
+        pairs = self.head(self._pooled(firsts, seconds)).squeeze(-1)
+        nulls = self.null_bias + self.null_head(self._pooled(asked, None)).squeeze(-1)
         out, at = [], 0
         for n, (_, texts, cosines, priors) in enumerate(questions):
             # blind: no question, so neither its cosine nor the fitted ranker's view of it
@@ -145,18 +152,22 @@ class CrossReader:
 
 
 def new_cross_reader(
-    layers: int, max_length: int, start: str = "cosine", load_base: Callable[[], tuple[Any, Any]] | None = None
+    layers: int,
+    max_length: int,
+    start: str = "cosine",
+    pooling: str = "mean",
+    load_base: Callable[[], tuple[Any, Any]] | None = None,
 ) -> CrossReader:
     """An untrained reader over the bundled e5's first `layers` layers (what training starts from)."""
     base, tokenizer = load_base() if load_base is not None else load_e5_torch(layers=layers)
-    return CrossReader(base, tokenizer, layers, max_length, start)
+    return CrossReader(base, tokenizer, layers, max_length, start, pooling)
 
 
 def save_cross_reader(reader: CrossReader, path: Path, record: dict[str, Any]) -> None:
     """Write the trained part, the shape it needs and `record` (config, card, data hash), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.with_name(path.name + ".part")
-    shape = {"layers": reader.layers, "max_length": reader.max_length, "start": reader.start}
+    shape = {"layers": reader.layers, "max_length": reader.max_length, "start": reader.start, "pooling": reader.pooling}
     torch.save({"shape": shape, "state": reader.trained_state(), **record}, staged)
     staged.replace(path)
 
@@ -165,7 +176,12 @@ def load_cross_reader(path: Path, threads: int | None = None) -> tuple[CrossRead
     """A saved reader over the bundled base, ready to read (dropout off), and what was saved with it."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
     shape = saved.get("shape") or {k: saved["config"][k] for k in ("layers", "max_length")}
-    reader = new_cross_reader(int(shape["layers"]), int(shape["max_length"]), str(shape.get("start", "cosine")))
+    reader = new_cross_reader(
+        int(shape["layers"]),
+        int(shape["max_length"]),
+        str(shape.get("start", "cosine")),
+        str(shape.get("pooling", "cls")),  # readers saved before pooling was a choice read the first token
+    )
     reader.load_trained_state(saved["state"])
     reader.train(False)
     if threads:
