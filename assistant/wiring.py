@@ -185,16 +185,9 @@ def register_reranker(name: str, factory: RerankerFactory) -> None:
 
 
 def register_answerer(name: str, factory: ScorerFactory) -> None:
-    """Make `BILIM_ANSWERER=<name>` answer with this scorer in the answering kernel (built-ins: fitted, cosine)."""
+    """Make `BILIM_ANSWERER=<name>` answer with this scorer in the answering kernel (built-ins: fitted, cosine,
+    reader)."""
     ANSWERERS[name] = factory
-
-
-def trainable_e5() -> tuple[Any, Any]:
-    """The bundled e5 as a trainable PyTorch model and its tokenizer (the trained reader's base; torch is imported
-    only here, on demand)."""
-    from vectorstore.e5_torch import load_e5_torch
-
-    return load_e5_torch()
 
 
 def trainable_reader(layers: int, max_length: int, start: str, pooling: str) -> Any:

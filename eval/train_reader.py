@@ -40,7 +40,7 @@ class ReaderConfig:
     pooling: str = "mean"  # what the heads read: the tokens' mean (as e5 pools) or the first token ("cls")
     seed: int = 13
     validation_share: int = 5  # one article in this many is held out
-    evaluate_every: int = 100  # steps between held-out checks on a fixed sample (0: only at the end)
+    evaluate_every: int = 200  # steps between held-out checks on a fixed sample (0: only at the end)
     evaluation_sample: int = 300
 
 
@@ -184,10 +184,11 @@ def evaluate_reader(reader: Any, questions: Sequence[ReaderQuestion]) -> dict[st
     blind: list[int] = []
     for start in range(0, len(questions), 16):
         batch = questions[start : start + 16]
-        for scores, null in reader.batch_scores(pairs(batch)):
+        read = pairs(batch)
+        for scores, null in reader.batch_scores(read):
             picks.append(int(np.argmax(scores)))
             nulls.append(null)
-        blind.extend(int(np.argmax(scores)) for scores, _ in reader.batch_scores(pairs(batch), blind=True))
+        blind.extend(int(np.argmax(scores)) for scores, _ in reader.batch_scores(read, blind=True))
     with_answer = [i for i, q in enumerate(questions) if q.target is not None]
 
     def top1(choice: Sequence[int]) -> float:

@@ -1,7 +1,7 @@
 """The trained reader: the bundled e5's first layers over (question, "title. sentence") pairs, as a cross-encoder.
 
-score = cosine x scale + prior weight x log(the fitted ranker's probability) + a head over the pair's [CLS]. The
-head starts at zero, so an untrained reader is where it starts: the cosine floor, or the fitted ranker. A "no
+score = cosine x scale + prior weight x log(the fitted ranker's probability) + a head over the pair's pooled tokens.
+The head starts at zero, so an untrained reader is where it starts: the cosine floor, or the fitted ranker. A "no
 answer" logit is read from the question alone; one softmax over a question's candidates and "no
 answer" ranks the sentences and estimates answerability at once. `python -m eval train-reader` trains it; the
 service loads only the trained part (fp16, without the bundled vocabulary) over the bundled base.
@@ -9,7 +9,6 @@ service loads only the trained part (fp16, without the bundled vocabulary) over 
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -141,14 +140,15 @@ class CrossReader:
         missing, unexpected = self.base.load_state_dict(base, strict=False)
         if unexpected or set(missing) != {VOCABULARY}:
             raise ValueError(f"the reader's layers do not fit the base: missing {missing}, unexpected {unexpected}")
-        self.head.load_state_dict({k.removeprefix("head."): v.float() for k, v in state.items() if k[:5] == "head."})
+        self.head.load_state_dict(
+            {k.removeprefix("head."): v.float() for k, v in state.items() if k.startswith("head.")}
+        )
         self.null_head.load_state_dict(
             {k.removeprefix("null_head."): v.float() for k, v in state.items() if k.startswith("null_head.")}
         )
         with torch.no_grad():
             for name in SCALARS:
-                if name in state:  # a reader saved before the fitted prior had none: its weight stays 0
-                    getattr(self, name).copy_(state[name].float())
+                getattr(self, name).copy_(state[name].float())
 
 
 def new_cross_reader(
@@ -172,20 +172,13 @@ def save_cross_reader(reader: CrossReader, path: Path, record: dict[str, Any]) -
     staged.replace(path)
 
 
-def load_cross_reader(path: Path, threads: int | None = None) -> tuple[CrossReader, dict[str, Any]]:
+def load_cross_reader(path: Path) -> tuple[CrossReader, dict[str, Any]]:
     """A saved reader over the bundled base, ready to read (dropout off), and what was saved with it."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    shape = saved.get("shape") or {k: saved["config"][k] for k in ("layers", "max_length")}
+    shape = saved["shape"]
     reader = new_cross_reader(
-        int(shape["layers"]),
-        int(shape["max_length"]),
-        str(shape.get("start", "cosine")),
-        str(shape.get("pooling", "cls")),  # readers saved before pooling was a choice read the first token
+        int(shape["layers"]), int(shape["max_length"]), str(shape["start"]), str(shape["pooling"])
     )
     reader.load_trained_state(saved["state"])
     reader.train(False)
-    if threads:
-        torch.set_num_threads(threads)
-    record = {k: v for k, v in saved.items() if k != "state"}
-    record["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return reader, record
+    return reader, {k: v for k, v in saved.items() if k != "state"}
