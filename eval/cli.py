@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="steps between held-out checks on a fixed sample (0: only at the end)",
     )  # fmt: skip
     rd.add_argument(
+        "--train-share", type=float, default=ReaderConfig.train_share,
+        help="train on this share of the training articles (0-1; nested, for a data ablation); held-out stays whole",
+    )  # fmt: skip
+    rd.add_argument(
         "--model-out", type=Path, help="where to save the trained part (fp16; saved at every check and at the end)"
     )
     fb = sub.add_parser("feedback", help="export rated answers as draft gold-set lines for reviewers")
@@ -582,10 +586,13 @@ def train_reader_command(args: argparse.Namespace) -> int:
         print(f"error: no candidates file {args.candidates}: write one with python -m eval train --with … "
               "--candidates-out FILE", file=sys.stderr)  # fmt: skip
         return 2
+    if not 0 < args.train_share <= 1:
+        print(f"error: --train-share must be in (0, 1], not {args.train_share}", file=sys.stderr)
+        return 2
     config = ReaderConfig(
         layers=args.layers, top=args.top, steps=args.steps, seed=args.seed, evaluate_every=args.evaluate_every,
         questions_per_step=args.questions_per_step, start=args.start, pooling=args.pooling,
-        learning_rate=args.learning_rate, head_learning_rate=args.head_learning_rate,
+        learning_rate=args.learning_rate, head_learning_rate=args.head_learning_rate, train_share=args.train_share,
     )  # fmt: skip
     questions = read_candidates(args.candidates, config.top)
     reader, card = train_reader(questions, config, trainable_reader, checkpoint=args.model_out, save=save_reader)

@@ -42,6 +42,7 @@ class ReaderConfig:
     validation_share: int = 5  # one article in this many is held out
     evaluate_every: int = 200  # steps between held-out checks on a fixed sample (0: only at the end)
     evaluation_sample: int = 300
+    train_share: float = 1.0  # the share of training articles used (nested: a half holds the quarter), for ablations
 
 
 @dataclass
@@ -101,6 +102,12 @@ def held_out(question: ReaderQuestion, share: int) -> bool:
     return int(hashlib.sha256(question.source.encode()).hexdigest(), 16) % share == 0
 
 
+def in_share(source: str, share: float) -> bool:
+    """Whether an article is in the first `share` of training articles, ordered by a hash unrelated to held_out's."""
+    digest = hashlib.sha256(f"train-share:{source}".encode()).hexdigest()
+    return int(digest[:8], 16) / 0x100000000 < share
+
+
 def train_reader(
     questions: Sequence[ReaderQuestion],
     config: ReaderConfig,
@@ -117,7 +124,9 @@ def train_reader(
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     reader = new_reader(config.layers, config.max_length, config.start, config.pooling)
-    train = [q for q in questions if not held_out(q, config.validation_share)]
+    train = [
+        q for q in questions if not held_out(q, config.validation_share) and in_share(q.source, config.train_share)
+    ]
     valid = [q for q in questions if held_out(q, config.validation_share)]
     log(f"{len(train)} training questions, {len(valid)} held out (by document)")
     optimiser = torch.optim.AdamW(

@@ -9,7 +9,7 @@ import pytest
 
 from assistant.wiring import trainable_reader
 from eval.cli import main
-from eval.train_reader import ReaderConfig, ReaderQuestion, held_out, read_candidates, train_reader
+from eval.train_reader import ReaderConfig, ReaderQuestion, held_out, in_share, read_candidates, train_reader
 
 pytestmark = pytest.mark.slow  # loads and trains the real model (~1 min)
 
@@ -72,3 +72,23 @@ def test_train_reader_without_a_candidates_file_says_how_to_make_one(
 ) -> None:
     assert main(["train-reader", "--candidates", str(tmp_path / "missing.jsonl")]) == 2
     assert "--candidates-out" in capsys.readouterr().err
+
+
+def test_training_shares_are_nested_sets_of_articles() -> None:
+    articles = [f"article-{n}" for n in range(2000)]
+    quarter, half = ({a for a in articles if in_share(a, share)} for share in (0.25, 0.5))
+    assert quarter < half and all(in_share(a, 1.0) for a in articles)  # the half holds the quarter; 1 is all
+    assert 400 < len(quarter) < 600 and 900 < len(half) < 1100
+    # Independent of the held-out split: the quarter is not just the articles validation would have taken.
+    made = [ReaderQuestion(f"w-{n}", "ky", "q", a, ["t"], [0.5], [0.5], 0, True) for n, a in enumerate(articles)]
+    valid = {q.source for q in made if held_out(q, 5)}
+    assert 0.15 < len(valid & quarter) / len(valid) < 0.35
+
+
+@pytest.mark.parametrize("share", ["0", "1.5", "-0.25"])
+def test_a_training_share_outside_0_to_1_is_refused(
+    share: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = candidates_file(tmp_path / "candidates.jsonl")
+    assert main(["train-reader", "--candidates", str(path), "--train-share", share]) == 2
+    assert "--train-share must be in (0, 1]" in capsys.readouterr().err
