@@ -91,8 +91,12 @@ typecheck: setup
 	$(PY) -m mypy assistant ingest vectorstore eval bots
 	$(PY) -m mypy tests
 
+# Two workers: the slow tests mostly wait on servers, processes and the browser, so one core sat idle (a fresh
+# clone took 27 min in one process). A module's tests stay on one worker, in order (loadscope); the quality gate's
+# store is built once for both (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: lint typecheck
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --durations=25
 
 # The fast layer (< 1 min): every test not marked slow (no model, no Chroma, no process), failing under 85 %
 # line coverage of assistant/core. Modules that are slow as a whole are not even imported; three pytest

