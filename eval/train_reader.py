@@ -28,7 +28,8 @@ NULL = "no answer"
 class ReaderConfig:
     """What a training run does (recorded in the model's card)."""
 
-    layers: int = 6
+    kind: str = "cross"  # a cross-encoder over (question, sentence) pairs, or e5 adapted as a bi-encoder ("bi")
+    layers: int = 6  # the cross-encoder's (a bi-encoder keeps all 12)
     top: int = 4  # candidates per question, best first by the fitted ranker
     max_length: int = 64
     questions_per_step: int = 8
@@ -111,7 +112,7 @@ def in_share(source: str, share: float) -> bool:
 def train_reader(
     questions: Sequence[ReaderQuestion],
     config: ReaderConfig,
-    new_reader: Callable[[int, int, str, str], Any],
+    new_reader: Callable[[str, int, int, str, str], Any],
     log: Callable[[str], None] = print,
     checkpoint: Path | None = None,
     save: Callable[[Any, Path, dict[str, Any]], None] | None = None,
@@ -123,7 +124,7 @@ def train_reader(
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
-    reader = new_reader(config.layers, config.max_length, config.start, config.pooling)
+    reader = new_reader(config.kind, config.layers, config.max_length, config.start, config.pooling)
     train = [
         q for q in questions if not held_out(q, config.validation_share) and in_share(q.source, config.train_share)
     ]

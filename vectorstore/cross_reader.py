@@ -17,18 +17,16 @@ from typing import Any
 import torch
 
 from vectorstore.e5_torch import load_e5_torch
+from vectorstore.listwise_reader import ListwiseReader, Pairs
 
 VOCABULARY = "embeddings.word_embeddings.weight"  # left as bundled: most rows never see a training token
 SCALARS = ("cos_scale", "prior_weight", "null_bias")  # kept in fp32: scale x cosine needs more than fp16's 3 digits
 QUERY, PASSAGE = "query: ", "passage: "  # e5's prefixes, as the embedder uses them
 
-# One question's input: its text, its candidates ("title. sentence"), their e5 cosines to the question and the
-# fitted ranker's probabilities for them.
-Pairs = tuple[str, Sequence[str], Sequence[float], Sequence[float]]
 STARTS = {"cosine": (20.0, 0.0, 15.0), "fitted": (0.0, 1.0, -1.0)}  # cos_scale, prior_weight, null_bias
 
 
-class CrossReader:
+class CrossReader(ListwiseReader):
     """e5's first `layers` layers over (question, sentence) pairs, with the answer and "no answer" heads."""
 
     def __init__(
@@ -112,18 +110,6 @@ class CrossReader:
             out.append(torch.cat([scores, nulls[n : n + 1]]))
             at += len(texts)
         return out
-
-    def batch_scores(self, questions: Sequence[Pairs], blind: bool = False) -> list[tuple[list[float], float]]:
-        """Each question's candidate probabilities and its probability of "no answer"."""
-        with torch.inference_mode():
-            rows = [torch.softmax(logits, dim=0).tolist() for logits in self.batch_logits(questions, blind)]
-        return [(row[:-1], row[-1]) for row in rows]
-
-    def read(
-        self, question: str, passages: Sequence[str], cosines: Sequence[float], priors: Sequence[float]
-    ) -> tuple[list[float], float]:
-        """The `PairReader` port: the passages' probabilities and the probability that none answers."""
-        return self.batch_scores([(question, passages, cosines, priors)])[0]
 
     def trained_state(self) -> dict[str, torch.Tensor]:
         """The trained part in fp16: the kept layers, position and type embeddings, LayerNorms and heads (without

