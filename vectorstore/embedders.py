@@ -17,7 +17,7 @@ import numpy as np
 from assistant.core.errors import ConfigurationError
 from assistant.core.models import Chunk, ChunkSentence
 from assistant.core.ports import Embedder, Vector
-from assistant.core.sentences import sentence_passage
+from assistant.core.sentences import chunk_sentences, sentence_passage
 
 T = TypeVar("T")
 LONG_QUERY_CHARS = 300  # the default of BILIM_LONG_QUESTION_CHARS: queries this long take the long lane
@@ -257,3 +257,30 @@ class EmbeddingSimilarity:
         query = self._embedder.embed_query(question)
         matrix = np.stack([found[p] for p in passages])
         return [float(x) for x in matrix @ query]
+
+
+class EmbeddedSentenceVectors:
+    """Sentence vectors from an embedder other than the store's (BILIM_ANSWER_EMBEDDER), embedded when a chunk is
+    first read and kept in an LRU cache: the store holds only its own embedder's vectors."""
+
+    def __init__(self, embedder: Embedder, cache_size: int = 50000) -> None:
+        self._embedder = embedder
+        self._cache: OrderedDict[str, Vector] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def sentences(self, chunks: Sequence[Chunk]) -> dict[str, list[tuple[ChunkSentence, Vector]]]:
+        """Each chunk's sentences with their vectors, in order."""
+        rows = {c.id: [(s, sentence_passage(c.title, s.text)) for s in chunk_sentences(c)] for c in chunks}
+        with self._lock:
+            found = {p: self._cache[p] for r in rows.values() for _, p in r if p in self._cache}
+        missing = list(dict.fromkeys(p for r in rows.values() for _, p in r if p not in found))
+        if missing:
+            found.update(zip(missing, self._embedder.embed_passages(missing), strict=True))
+        with self._lock:
+            for p in found:
+                self._cache[p] = found[p]
+                self._cache.move_to_end(p)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return {chunk_id: [(s, found[p]) for s, p in r] for chunk_id, r in rows.items()}
