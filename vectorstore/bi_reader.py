@@ -19,10 +19,8 @@ import torch
 from torch.nn.utils import parametrize
 
 from vectorstore.e5_torch import Q4_BLOCK, load_e5_torch, read_e5_file, write_e5_file
-from vectorstore.listwise_reader import ListwiseReader, Pairs
+from vectorstore.listwise_reader import PASSAGE, QUERY, VOCABULARY, ListwiseReader, Pairs
 
-QUERY, PASSAGE = "query: ", "passage: "  # e5's prefixes, as the embedder uses them
-VOCABULARY = "embeddings.word_embeddings.weight"  # left as bundled: most rows never see a training token
 QUANTISED = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
 
 

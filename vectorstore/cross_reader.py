@@ -17,11 +17,9 @@ from typing import Any
 import torch
 
 from vectorstore.e5_torch import load_e5_torch
-from vectorstore.listwise_reader import ListwiseReader, Pairs
+from vectorstore.listwise_reader import PASSAGE, QUERY, VOCABULARY, ListwiseReader, Pairs
 
-VOCABULARY = "embeddings.word_embeddings.weight"  # left as bundled: most rows never see a training token
 SCALARS = ("cos_scale", "prior_weight", "null_bias")  # kept in fp32: scale x cosine needs more than fp16's 3 digits
-QUERY, PASSAGE = "query: ", "passage: "  # e5's prefixes, as the embedder uses them
 
 STARTS = {"cosine": (20.0, 0.0, 15.0), "fitted": (0.0, 1.0, -1.0)}  # cos_scale, prior_weight, null_bias
 

