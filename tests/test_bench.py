@@ -121,8 +121,9 @@ def test_bench_prints_one_json_with_every_mode(writable_store_dir: Path) -> None
     assert ingest["ingest"]["seconds"] == min(ingest["ingest"]["rounds_s"])
     assert min(ingest["x_bare_paired"]) <= ingest["x_bare_paired_median"] <= max(ingest["x_bare_paired"])
     assert len(ingest["bare_process"]["rounds_s"]) == len(ingest["x_bare_process_paired"]) == 4
-    # The process floor pays the start-up the in-process one does not.
-    assert ingest["bare_process"]["seconds"] > ingest["bare"]["seconds"]
+    # Its fastest round is what is reported; which floor is faster is the machine's business, not the test's
+    # (a busy CI once ran the in-process floor slower than the process one).
+    assert ingest["bare_process"]["seconds"] == min(ingest["bare_process"]["rounds_s"]) > 0
 
     http = report["http"]
     with_floor = {**LATENCY, "x_floor_p50": float, "x_floor_p95": float}
