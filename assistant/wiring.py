@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.core.answering.candidates import CandidateReader, SentenceVectors
+from assistant.core.answering.candidates import CandidateReader
 from assistant.core.answering.kernel import ExtractiveAnswerer
 from assistant.core.answering.reader import ReaderScorer
 from assistant.core.answering.scoring import AnswerModel, CosineScorer, FittedScorer, Scorer
@@ -48,6 +48,7 @@ from assistant.core.ports import (
     WritableChunkStore,
 )
 from assistant.core.retrieval import FusionConfig, HybridRetriever
+from assistant.core.sentence_vectors import EmbedderPair, sentence_embedder, sentence_vectors_version
 from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage, text_hash
 from assistant.gazetteer import build_gazetteer
 from assistant.reconciliation import (
@@ -81,7 +82,7 @@ from vectorstore.chroma_store import (
     rebuild_collection,
     recover_interrupted_rebuild,
 )
-from vectorstore.embedders import EmbeddedSentenceVectors, EmbeddingSimilarity, create_embedder
+from vectorstore.embedders import EmbeddingSimilarity, create_embedder
 from vectorstore.lexical import BM25Index, plain_analyzer
 from vectorstore.locks import writer_lock
 from vectorstore.stemming import analyze
@@ -216,11 +217,22 @@ def save_reader(reader: Any, path: Path, record: dict[str, Any]) -> None:
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings name: a registered one, else the built-ins."""
-    factory = EMBEDDERS.get(settings.embedder)
+    """The embedder the settings name (BILIM_EMBEDDER), paired with BILIM_ANSWER_EMBEDDER's for the sentence
+    vectors when that names another one."""
+    embedder = named_embedder(settings, settings.embedder)
+    if settings.answer_embedder and settings.answer_embedder != settings.embedder:
+        # Retrieval keeps the store's embedder; the sentences the answering kernel compares with the question are
+        # embedded (at ingest, stored) by the other one.
+        return EmbedderPair(embedder, named_embedder(settings, settings.answer_embedder))
+    return embedder
+
+
+def named_embedder(settings: Settings, spec: str) -> Embedder:
+    """One embedder by name: a registered one, else the built-ins."""
+    factory = EMBEDDERS.get(spec)
     if factory:
-        return factory(settings.embedder)
-    return create_embedder(settings.embedder, long_query_chars=settings.long_question_chars)
+        return factory(spec)
+    return create_embedder(spec, long_query_chars=settings.long_question_chars)
 
 
 def make_store(settings: Settings, embedder: Embedder) -> WritableChunkStore:
@@ -408,16 +420,11 @@ def load_answer_model(settings: Settings) -> AnswerModel:
 
 def build_candidate_reader(settings: Settings, embedder: Embedder, store: WritableChunkStore) -> CandidateReader:
     """How the answering kernel (and its training) reads a question and the retrieved sentences."""
-    sentences: SentenceVectors = store
-    if settings.answer_embedder and settings.answer_embedder != settings.embedder:
-        # Retrieval keeps the store's embedder; the kernel compares with another (an adapted e5, say).
-        embedder = make_embedder(settings.model_copy(update={"embedder": settings.answer_embedder}))
-        sentences = EmbeddedSentenceVectors(embedder)
     return CandidateReader(
         analyze=analyze,
         gazetteer=build_gazetteer(frozenset({settings.home_country.upper()})),
-        embedder=embedder,
-        sentences=sentences,
+        embedder=sentence_embedder(embedder),  # the question is compared with the stored sentence vectors
+        sentences=store,
         max_chunks=settings.top_k,
     )
 
@@ -438,7 +445,7 @@ def build_answerer(settings: Settings, embedder: Embedder, store: WritableChunkS
         answerer,
         build_gazetteer(frozenset({settings.home_country.upper()})),
         analyze,
-        similarity=EmbeddingSimilarity(embedder, stored=store),
+        similarity=EmbeddingSimilarity(sentence_embedder(embedder), stored=store),
         config=GenerationConfig(concurrency=settings.llm_concurrency, min_similarity=load_min_similarity()),
     )
 
@@ -485,10 +492,14 @@ def build_service(
 ) -> Service:
     """Wire embedder, store, lexical index, retriever, reranker and answerer for these settings."""
     embedder, store = open_for_writing(settings, embedder)
-    if store.count() and store.sentence_version() != SENTENCE_VECTORS_VERSION:
+    wanted = sentence_vectors_version(embedder)
+    if store.count() and store.sentence_version() != wanted:
         raise StoreMismatch(
-            f"the store at {settings.data_dir} was built before sentence vectors (or another kind of them). "
-            f"Add them with: python -m ingest --rebuild --data-dir {settings.data_dir}"
+            f"the store at {settings.data_dir} holds sentence vectors of another kind "
+            f"({store.sentence_version() or 'none'!r}, wanted {wanted!r}: BILIM_ANSWER_EMBEDDER changed?). "
+            f"Make them with the same settings: python -m ingest PATH --data-dir {settings.data_dir} (any PATH, "
+            f"even one already ingested: the sentences are re-embedded first, with a progress bar), or "
+            f"python -m ingest --rebuild --data-dir {settings.data_dir} (the chunks too)"
         )
     lexical = BM25Index(analyze if stemmed else plain_analyzer)
     service = Service(

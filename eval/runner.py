@@ -113,10 +113,13 @@ def _read_items(file: Path, what: str, build: Callable[[dict[str, Any]], QAItem]
     return items
 
 
-def store_dir_for(corpora: Sequence[Path], embedder_name: str, base: Path) -> Path:
+def store_dir_for(
+    corpora: Sequence[Path], embedder_name: str, base: Path, sentence_version: str = SENTENCE_VECTORS_VERSION
+) -> Path:
     """A store directory of its own for each set of corpora, embedder and sentence-vector version (a new chunker
-    re-chunks in place)."""
-    key = "\n".join(sorted(str(Path(c).resolve()) for c in corpora)) + f"\n{embedder_name}\n{SENTENCE_VECTORS_VERSION}"
+    re-chunks in place; an answer embedder's sentence vectors get a store of their own, not re-embedded back and
+    forth)."""
+    key = "\n".join(sorted(str(Path(c).resolve()) for c in corpora)) + f"\n{embedder_name}\n{sentence_version}"
     return base / hashlib.sha256(key.encode()).hexdigest()[:12]
 
 

@@ -228,9 +228,14 @@ def reliability(
 
 
 def train(
-    examples: list[Example], fit_path: Path, analyze: Analyzer, extra_paths: Sequence[Path] = ()
+    examples: list[Example],
+    fit_path: Path,
+    analyze: Analyzer,
+    extra_paths: Sequence[Path] = (),
+    extra_articles: str = "all",
 ) -> dict[str, Any]:
-    """Fit the sentence, span and answerability models; return the weights file's content with CV figures."""
+    """Fit the sentence, span and answerability models; return the weights file's content with CV figures
+    (`extra_articles`: which articles of the extra files were fitted on, "all" or the readers' "held-out")."""
     group_of = _groups(examples)
     # 1. Sentences (answerable questions only): which sentence holds the answer — fitted on pairs of a
     # question's sentences (right against wrong), since only the ranking within a question matters.
@@ -371,7 +376,9 @@ def train(
         "fit_data": str(fit_path),
         "fit_data_sha256": fit_data_hash(fit_path),
         "fit_ids": sorted(e.item.id for e in examples),
-        "extra_data": [{"path": _repo_path(p), "sha256": fit_data_hash(p)} for p in extra_paths],
+        "extra_data": [
+            {"path": _repo_path(p), "sha256": fit_data_hash(p), "articles": extra_articles} for p in extra_paths
+        ],
         "cv": cv,
         "threshold": threshold,
         "typeless_threshold": typeless_threshold,

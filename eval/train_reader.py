@@ -100,7 +100,12 @@ def held_out(question: ReaderQuestion, share: int) -> bool:
     """Whether a question is for validation: every gold-set question, and the articles whose hash falls in 1/share."""
     if not question.id.startswith("w"):  # the gold set's fit part (the test part is never in a candidates file)
         return True
-    return int(hashlib.sha256(question.source.encode()).hexdigest(), 16) % share == 0
+    return held_out_article(question.source, share)
+
+
+def held_out_article(source: str, share: int = ReaderConfig.validation_share) -> bool:
+    """Whether a reader-set article is one the readers never train on (its hash falls in 1/share)."""
+    return int(hashlib.sha256(source.encode()).hexdigest(), 16) % share == 0
 
 
 def in_share(source: str, share: float) -> bool:

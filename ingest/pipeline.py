@@ -16,7 +16,8 @@ import numpy as np
 from assistant.core.errors import BilimError, NotFound, PayloadTooLarge, UnsupportedDocument
 from assistant.core.models import Chunk, ChunkSentence, SourceDocument, StoredDocument
 from assistant.core.ports import Embedder, Vector, WritableChunkStore
-from assistant.core.sentences import SENTENCE_VECTORS_VERSION, chunk_sentences, sentence_passage, text_hash
+from assistant.core.sentence_vectors import sentence_embedder, sentence_vectors_version
+from assistant.core.sentences import chunk_sentences, sentence_passage, text_hash
 from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.cleaning import clean_text
 from ingest.loaders import LoadFailure, iter_documents, load_file
@@ -279,7 +280,7 @@ def _write_plans(
         # One call for the chunks, another for the sentences: one call mixing ~100-token chunks with ~27-token
         # sentences took 5-6 % longer (28.0 s against 26.4 s for 100 articles, fastest of 3 alternating runs).
         report.chunks_embedded += _embed_into(reusable, chunk_texts, embedder, advance)
-        report.sentences_embedded += _embed_into(reusable_sentences, passages, embedder, advance)
+        report.sentences_embedded += _embed_into(reusable_sentences, passages, sentence_embedder(embedder), advance)
         if writing is not None:
             writing.result()  # the previous batch's writes first (and their error, if any)
         writing = writer.submit(write, list(pending))
@@ -326,27 +327,42 @@ def _embed_into(vectors: dict[str, Vector], missing: dict[str, str], embedder: E
 def ensure_sentence_vectors(
     store: WritableChunkStore, embedder: Embedder, progress: ProgressFactory, fence: Fence = no_fence
 ) -> int:
-    """Give every stored chunk its sentence vectors when the store was built before them (or another way)."""
-    if store.sentence_version() == SENTENCE_VECTORS_VERSION:
+    """Give every stored chunk its sentence vectors made the way this embedder wants (its own, or its pair's
+    sentence embedder's) when the store holds none, or another kind; resumes an interrupted run."""
+    target = sentence_vectors_version(embedder)
+    stored = store.sentence_version()
+    if stored == target:
         return 0
+    if stored != _partly(target):
+        # Vectors of another kind (or of an unknown one, from a run that stopped before recording any) are never
+        # reused: a vector from another model compared with this one's query would score nonsense.
+        fence()
+        store.clear_sentences()
+        store.set_sentence_version(_partly(target))
     chunks = store.all_chunks()
     rows = [row for chunk in chunks for row in _with_hashes(chunk)]
     known = store.sentence_vectors_by_hash({h for _, h, _ in rows}) if rows else {}
     missing = {h: text for _, h, text in rows if h not in known}
     embedded = 0
+    by = sentence_embedder(embedder)
     with progress(len(missing), "sentence vectors") as advance:
         for i in range(0, len(rows), 256):
             part = rows[i : i + 256]
             embedded += _embed_into(
-                known, {h: missing[h] for _, h, _ in part if h in missing and h not in known}, embedder, advance
+                known, {h: missing[h] for _, h, _ in part if h in missing and h not in known}, by, advance
             )
             fence()
             store.add_sentences(
                 [s for s, _, _ in part], np.stack([known[h] for _, h, _ in part]), [h for _, h, _ in part]
             )
     fence()
-    store.set_sentence_version(SENTENCE_VECTORS_VERSION)
+    store.set_sentence_version(target)
     return embedded
+
+
+def _partly(version: str) -> str:
+    """The version recorded while a store's sentence vectors are being made `version`'s way (a resumable run)."""
+    return f"{version} (in progress)"
 
 
 def remove_document(store: WritableChunkStore, document_id: str, fence: Fence = no_fence) -> int:

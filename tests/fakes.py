@@ -202,6 +202,11 @@ class InMemoryChunkStore:
         for chunk, vector in zip(chunks, np.asarray(vectors, dtype=np.float32), strict=True):
             self._rows[chunk.id] = _Row(chunk, vector, dict(extra.get(chunk.id, {})), self._generation + 1)
 
+    def clear_sentences(self) -> None:
+        """Drop every sentence vector; the store then has none."""
+        self._sentences = {}
+        self._sentence_version = ""
+
     def add_sentences(self, sentences: Sequence[ChunkSentence], vectors: Vector, hashes: Sequence[str]) -> None:
         """Add (or overwrite) sentence vectors, keyed by chunk id and index."""
         for sentence, vector, h in zip(sentences, np.asarray(vectors, dtype=np.float32), hashes, strict=True):

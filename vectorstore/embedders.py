@@ -17,7 +17,7 @@ import numpy as np
 from assistant.core.errors import ConfigurationError
 from assistant.core.models import Chunk, ChunkSentence
 from assistant.core.ports import Embedder, Vector
-from assistant.core.sentences import chunk_sentences, sentence_passage
+from assistant.core.sentences import sentence_passage
 
 T = TypeVar("T")
 LONG_QUERY_CHARS = 300  # the default of BILIM_LONG_QUESTION_CHARS: queries this long take the long lane
@@ -135,7 +135,11 @@ class SentenceTransformerEmbedder:
                 "BILIM_EMBEDDER=st:... needs the optional extra: pip install 'bilim-assistant[st]'"
             ) from exc
         self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self._dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        # sentence-transformers 5 renamed the method (the old name warns); older releases have only the old one.
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
+        self._dim = int(dimension() or 0)
         # Model folders are often just called "model": the name carries a digest of the folder's files, so a
         # store built with one model is never silently queried with another of the same dimension.
         self._name = f"st:{path.name}@{model_fingerprint(path)}"
@@ -274,21 +278,3 @@ class EmbeddingSimilarity:
             found.update(zip(embed, self._embedder.embed_passages(embed), strict=True))
             self.embedded += len(embed)
         return found
-
-
-class EmbeddedSentenceVectors:
-    """Sentence vectors from an embedder other than the store's (BILIM_ANSWER_EMBEDDER), embedded when a chunk is
-    first read and kept in an LRU cache: the store holds only its own embedder's vectors."""
-
-    def __init__(self, embedder: Embedder, cache_size: int = 50000) -> None:
-        self._embedder = embedder
-        self._cache = PassageVectorCache(cache_size)
-
-    def sentences(self, chunks: Sequence[Chunk]) -> dict[str, list[tuple[ChunkSentence, Vector]]]:
-        """Each chunk's sentences with their vectors, in order."""
-        rows = {c.id: [(s, sentence_passage(c.title, s.text)) for s in chunk_sentences(c)] for c in chunks}
-        found = self._cache.vectors((p for r in rows.values() for _, p in r), self._embed)
-        return {chunk_id: [(s, found[p]) for s, p in r] for chunk_id, r in rows.items()}
-
-    def _embed(self, passages: list[str]) -> dict[str, Vector]:
-        return dict(zip(passages, self._embedder.embed_passages(passages), strict=True))

@@ -136,6 +136,8 @@ class WritableChunkStore(ChunkStore, Protocol):
 
     def add_sentences(self, sentences: Sequence[ChunkSentence], vectors: Vector, hashes: Sequence[str]) -> None: ...
 
+    def clear_sentences(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class Recorded:
