@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import cast
 
 from assistant.answer_json import answer_to_json
-from assistant.core.errors import BilimError
+from assistant.core.errors import BilimError, StoreUnavailable
 from assistant.core.models import Language
 from assistant.progress import progress_bar
 from assistant.settings import Settings, get_settings
-from assistant.wiring import build_service, seed_store
+from assistant.wiring import build_service, seed_store, upgrade_sentence_vectors
 
 SEED_MARKER = ".seeded"
 
@@ -91,6 +91,14 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if args.seed is not None:
         _seed(settings, args.seed)
+    # A store made before BILIM_ANSWER_EMBEDDER changed gets that model's sentence vectors before serving.
+    try:
+        upgraded, by = upgrade_sentence_vectors(settings, progress_bar)
+    except StoreUnavailable as exc:  # the service starts anyway and answers 503 until the store is back
+        print(f"warning: the sentence vectors were not checked: {exc.message}", file=sys.stderr)
+    else:
+        if upgraded:
+            print(f"re-embedded {upgraded} sentences with {by}")
     metrics_dir = None
     if args.workers > 1:
         # One scrape must see every worker: prometheus_client's multiprocess mode, in a fresh folder per run

@@ -548,6 +548,19 @@ def seed_store(settings: Settings, corpus: Path, progress: ProgressFactory = no_
         return ingest_paths([corpus], store=store, embedder=embedder, progress=progress, fence=fence)
 
 
+def upgrade_sentence_vectors(settings: Settings, progress: ProgressFactory = no_progress) -> tuple[int, str]:
+    """Re-embed the store's sentence vectors when they are not what the settings want (BILIM_ANSWER_EMBEDDER
+    changed, or a new version of them): (sentences embedded, by which embedder). The check reads without the lock;
+    only an upgrade takes it, so hosts starting together do it once."""
+    embedder, store = open_for_writing(settings)
+    by = sentence_embedder(embedder).name
+    if not store.count() or store.sentence_version() == sentence_vectors_version(embedder):
+        return 0, by
+    with store_lock(settings, wait=SEED_WAIT_SECONDS if shared_writes(settings) else 0.0) as fence:
+        _, store = open_for_writing(settings, embedder)
+        return ensure_sentence_vectors(store, embedder, progress, fence), by
+
+
 def rebuild_store(settings: Settings, embedder: Embedder, progress: ProgressFactory) -> tuple[int, int]:
     """Re-embed every stored chunk with this embedder (after changing it), then add any missing sentence vectors;
     returns (chunks re-embedded, sentences embedded)."""

