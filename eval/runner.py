@@ -15,7 +15,7 @@ from assistant.answer_json import answer_text, answer_to_json
 from assistant.core.errors import ConfigurationError, InvalidInput
 from assistant.core.models import Answer
 from assistant.core.ports import Embedder
-from assistant.core.sentences import SENTENCE_VECTORS_VERSION
+from assistant.core.sentence_vectors import sentence_vectors_version
 from assistant.settings import Settings
 from assistant.wiring import IngestReport, Service, build_service, ingest_into
 from eval import metrics
@@ -113,13 +113,12 @@ def _read_items(file: Path, what: str, build: Callable[[dict[str, Any]], QAItem]
     return items
 
 
-def store_dir_for(
-    corpora: Sequence[Path], embedder_name: str, base: Path, sentence_version: str = SENTENCE_VECTORS_VERSION
-) -> Path:
+def store_dir_for(corpora: Sequence[Path], embedder: Embedder, base: Path) -> Path:
     """A store directory of its own for each set of corpora, embedder and sentence-vector version (a new chunker
     re-chunks in place; an answer embedder's sentence vectors get a store of their own, not re-embedded back and
     forth)."""
-    key = "\n".join(sorted(str(Path(c).resolve()) for c in corpora)) + f"\n{embedder_name}\n{sentence_version}"
+    key = "\n".join(sorted(str(Path(c).resolve()) for c in corpora))
+    key += f"\n{embedder.name}\n{sentence_vectors_version(embedder)}"
     return base / hashlib.sha256(key.encode()).hexdigest()[:12]
 
 

