@@ -4,7 +4,8 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    BILIM_DATA_DIR=/data/store BILIM_TELEGRAM_STATE=/data/telegram-state.pickle HF_HUB_OFFLINE=1
+    BILIM_DATA_DIR=/data/store BILIM_TELEGRAM_STATE=/data/telegram-state.pickle HF_HUB_OFFLINE=1 \
+    BILIM_MODEL_DIR=/data/models
 
 WORKDIR /app
 # The pinned runtime packages first (their own layer, rebuilt only when the lock changes), then the project

