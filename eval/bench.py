@@ -15,6 +15,7 @@ from typing import Any
 from assistant.core.models import Question
 from assistant.core.pipeline import make_question
 from assistant.core.ports import Embedder, Vector
+from assistant.core.sentence_vectors import EmbedderPair
 from assistant.settings import Settings
 from assistant.wiring import Service, build_service, dense_retriever, make_embedder
 from eval import metrics
@@ -45,7 +46,10 @@ def ratio(value: float, floor: float) -> float:
 
 def fresh_query_embedder(embedder: Embedder) -> Callable[[str], Vector]:
     """The embedder's query embedding without its cache (the service caches question vectors), so a timing sees
-    the model run; the embedder itself when it has no cache."""
+    the model run; the embedder itself when it has no cache. Of a pair, the store's side: the floor is the question's
+    embedding for retrieval plus the store's top-k."""
+    if isinstance(embedder, EmbedderPair):
+        embedder = embedder.chunks
     wrapped = getattr(embedder.embed_query, "__wrapped__", None)
     return wrapped if callable(wrapped) else embedder.embed_query
 

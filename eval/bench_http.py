@@ -185,6 +185,10 @@ def server_settings(service: Service) -> dict[str, str]:
     """The in-process service's answering settings, for the server to answer the same way."""
     settings = service.settings
     env = {"BILIM_ANSWERER": settings.answerer, "BILIM_TOP_K": str(settings.top_k), "BILIM_RERANKER": settings.reranker}
+    # The same models (a server with another answer embedder would re-embed the copy's sentences before serving).
+    env |= {"BILIM_EMBEDDER": settings.embedder, "BILIM_ANSWER_EMBEDDER": settings.answer_embedder}
+    env |= {"BILIM_MODEL_DIR": str(settings.model_dir.resolve()), "BILIM_REFUSAL": settings.refusal}
+    env["BILIM_LEADS"] = settings.leads
     if settings.answer_model is not None:
         env["BILIM_ANSWER_MODEL"] = str(settings.answer_model)
     if settings.min_answer_confidence is not None:
