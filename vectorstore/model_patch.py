@@ -94,6 +94,7 @@ def materialise(card: Path, cache_dir: Path, base: Path | None = None) -> Path:
         with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".partial-", delete=False) as tmp:
             partial = tmp.name
             tmp.write(new)
+        os.chmod(partial, 0o644)  # a model file, readable by the service's user like the package's own (not 0600)
         os.replace(partial, target)  # several processes may build it at once: each replaces it with the same bytes
     except OSError as exc:
         if partial is not None:
