@@ -235,11 +235,10 @@ def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name (BILIM_EMBEDDER), paired with BILIM_ANSWER_EMBEDDER's for the sentence
     vectors when that names another one."""
     embedder = named_embedder(settings, settings.embedder)
-    answer = settings.answer_embedder
-    if answer and answer != settings.embedder:
+    if settings.answer_embedder and settings.answer_embedder != settings.embedder:
         # Retrieval keeps the store's embedder; the sentences the answering kernel compares with the question are
         # embedded (at ingest, stored) by the other one.
-        return EmbedderPair(embedder, named_embedder(settings, answer))
+        return EmbedderPair(embedder, named_embedder(settings, settings.answer_embedder))
     return embedder
 
 
