@@ -46,7 +46,7 @@ from eval.paraphrases import clustering_report
 from eval.report import markdown_report, summary, tables
 from eval.robustness import robustness_report, robustness_table
 from eval.runner import QAItem, configured_service, evaluate, load_qa, load_reader_set, prepare_store, store_dir_for
-from eval.train import candidate_rows, collect, fit_data_hash, train, write_model
+from eval.train import balance, candidate_rows, collect, fit_data_hash, train, write_model
 from eval.train_reader import ReaderConfig, held_out_article, read_candidates, train_reader, write_card
 
 DEFAULT_CORPUS = Path("data/corpus")
@@ -599,7 +599,8 @@ def train_command(args: argparse.Namespace) -> int:
         extra = [item for path in args.extra for item in load_reader_set(path)]
         if args.held_out_only:
             extra = [item for item in extra if item.source is not None and held_out_article(item.source)]
-        items = load_qa(GOLD_SET, "fit") + extra
+        gold = load_qa(GOLD_SET, "fit")
+        items = gold + extra
         embedder = make_embedder(Settings(embedder=args.embedder))
         data_dir = args.data_dir or store_dir_for(corpora, embedder, STORES)
         prepare_store(corpora, data_dir, embedder, progress_bar)
@@ -611,6 +612,7 @@ def train_command(args: argparse.Namespace) -> int:
             for item in items:
                 examples += collect([item], service.retriever.retrieve, reader, settings.top_k)
                 advance(1)
+        balance(examples, len(gold))
         content = train(
             examples, GOLD_SET / "fit.jsonl", reader.analyze, args.extra, "held-out" if args.held_out_only else "all"
         )

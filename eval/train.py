@@ -58,6 +58,7 @@ class Example:
     sentence_labels: list[int]
     retrieved_all_facts: bool
     oof: list[float] = field(default_factory=list)  # out-of-fold sentence probabilities
+    weight: float = 1.0  # how much the question counts in the fits (`balance`)
 
 
 def fit_data_hash(path: Path) -> str:
@@ -97,6 +98,15 @@ def collect(items: Sequence[QAItem], retrieve: Any, reader: CandidateReader, top
     return examples
 
 
+def balance(examples: Sequence[Example], gold: int) -> None:
+    """Weigh the first `gold` examples (the gold fit part, written like the questions answers are measured on) as
+    much as all the others together (generated training questions, many times as many)."""
+    extra = len(examples) - gold
+    if gold and extra:
+        for example in examples[:gold]:
+            example.weight = extra / gold
+
+
 def within_evidence(sentence: str, evidence: Sequence[str], overlap: float = 0.6) -> bool:
     """Whether a candidate sentence is (mostly) one of the evidence passages; True when none are given.
 
@@ -122,17 +132,19 @@ def _groups(examples: Sequence[Example]) -> dict[str, int]:
     return {source: i for i, source in enumerate(sources)}
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> Any:
+def _fit(x: np.ndarray, y: np.ndarray, c: float = 1.0, weights: np.ndarray | None = None) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
-    model.fit(x, y)
+    model.fit(x, y, logisticregression__sample_weight=weights)
     return model
 
 
-def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float = 1.0) -> np.ndarray:
+def _out_of_fold(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float = 1.0, weights: np.ndarray | None = None
+) -> np.ndarray:
     from sklearn.model_selection import GroupKFold
 
     predictions = np.zeros(len(y))
@@ -140,39 +152,54 @@ def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float = 1.
         if len(set(y[train])) < 2:
             predictions[test] = float(y[train].mean())
             continue
-        predictions[test] = _fit(x[train], y[train], c).predict_proba(x[test])[:, 1]
+        fold_weights = weights[train] if weights is not None else None
+        predictions[test] = _fit(x[train], y[train], c, fold_weights).predict_proba(x[test])[:, 1]
     return predictions
 
 
-def _fit_pairwise(matrices: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> tuple[Any, np.ndarray]:
+def _fit_pairwise(
+    matrices: Sequence[np.ndarray], labels: Sequence[np.ndarray], weights: Sequence[float] | None = None
+) -> tuple[Any, np.ndarray]:
     """A logistic regression on differences of standardised features between a right and a wrong sentence of
-    the same question (no intercept): its coefficients score sentences for ranking."""
+    the same question (no intercept), each pair weighted by its question's weight: its coefficients score
+    sentences for ranking."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(np.vstack([m for m in matrices if len(m)]))
-    pairs, targets = [], []
-    for matrix, label in zip(matrices, labels, strict=True):
+    pairs, targets, pair_weights = [], [], []
+    for i, (matrix, label) in enumerate(zip(matrices, labels, strict=True)):
         if not len(matrix) or label.sum() in (0, len(label)):
             continue
         scaled = scaler.transform(matrix)
+        weight = 1.0 if weights is None else weights[i]
         for right in np.where(label == 1)[0]:
             for wrong in np.where(label == 0)[0]:
                 pairs += [scaled[right] - scaled[wrong], scaled[wrong] - scaled[right]]
                 targets += [1, 0]
-    regression = LogisticRegression(C=PAIRWISE_C, fit_intercept=False, max_iter=3000).fit(np.array(pairs), targets)
+                pair_weights += [weight, weight]
+    regression = LogisticRegression(C=PAIRWISE_C, fit_intercept=False, max_iter=3000).fit(
+        np.array(pairs), targets, sample_weight=np.array(pair_weights)
+    )
     return scaler, regression.coef_[0]
 
 
 def _pairwise_out_of_fold(
-    matrices: Sequence[np.ndarray], labels: Sequence[np.ndarray], groups: np.ndarray
+    matrices: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
+    groups: np.ndarray,
+    weights: Sequence[float] | None = None,
 ) -> list[np.ndarray]:
     """Each group's scores from a pairwise ranker fitted without its document (grouped cross-validation)."""
     from sklearn.model_selection import GroupKFold
 
     scores = [np.zeros(len(m)) for m in matrices]
     for train_idx, test_idx in GroupKFold(n_splits=min(FOLDS, len(set(groups)))).split(matrices, groups=groups):
-        scaler, coef = _fit_pairwise([matrices[i] for i in train_idx], [labels[i] for i in train_idx])
+        scaler, coef = _fit_pairwise(
+            [matrices[i] for i in train_idx],
+            [labels[i] for i in train_idx],
+            None if weights is None else [weights[i] for i in train_idx],
+        )
         for i in test_idx:
             if len(matrices[i]):
                 scores[i] = scaler.transform(matrices[i]) @ coef
@@ -243,8 +270,9 @@ def train(
     matrices = [_matrix([c.features for c in e.candidates], SENTENCE_FEATURES) for e in answerable]
     labels = [np.array(e.sentence_labels) for e in answerable]
     groups = np.array([group_of[e.item.source or e.item.id] for e in answerable])
-    oof_scores = _pairwise_out_of_fold(matrices, labels, groups)
-    scaler, coef = _fit_pairwise(matrices, labels)
+    weights = [e.weight for e in answerable]
+    oof_scores = _pairwise_out_of_fold(matrices, labels, groups, weights)
+    scaler, coef = _fit_pairwise(matrices, labels, weights)
     for example, scores in zip(answerable, oof_scores, strict=True):
         label_of = {id(c): label for c, label in zip(example.candidates, example.sentence_labels, strict=True)}
         rank_candidates(example.candidates, list(scores))
@@ -267,7 +295,7 @@ def train(
     quote_policy, quoting = _fit_second_sentence(examples)
     # 2. Spans: inside sentences that hold a fact, which span is the asked-for one — ranked against the other
     # spans of the same sentence, like the sentences.
-    span_matrices, span_labels, span_groups = [], [], []
+    span_matrices, span_labels, span_groups, span_weights = [], [], [], []
     for example in examples:
         if not example.item.answerable:
             continue
@@ -287,13 +315,14 @@ def train(
                 )
             )
             span_groups.append(group_of[example.item.source or example.item.id])
-    span_scores = _pairwise_out_of_fold(span_matrices, span_labels, np.array(span_groups))
+            span_weights.append(example.weight)
+    span_scores = _pairwise_out_of_fold(span_matrices, span_labels, np.array(span_groups), span_weights)
     span_top1 = [
         float(label[int(np.argmax(scores))])
         for label, scores in zip(span_labels, span_scores, strict=True)
         if label.any()
     ]
-    span_scaler, span_coef = _fit_pairwise(span_matrices, span_labels)
+    span_scaler, span_coef = _fit_pairwise(span_matrices, span_labels, span_weights)
     # 3. Answerability, from each question's best candidate by out-of-fold probability.
     answer_rows, answer_y, answer_groups = [], [], []
     for example in examples:
@@ -304,8 +333,9 @@ def train(
         answer_y.append(1 if example.retrieved_all_facts else 0)
         answer_groups.append(group_of[example.item.source or example.item.id])
     ax, ay, ag = _matrix(answer_rows, ANSWERABLE_FEATURES), np.array(answer_y), np.array(answer_groups)
-    answer_oof = _out_of_fold(ax, ay, ag, c=ANSWERABLE_C)
-    answer_model = _fit(ax, ay, c=ANSWERABLE_C)
+    aw = np.array([e.weight for e in examples])
+    answer_oof = _out_of_fold(ax, ay, ag, c=ANSWERABLE_C, weights=aw)
+    answer_model = _fit(ax, ay, c=ANSWERABLE_C, weights=aw)
     gold_answerable = np.array([1 if e.item.answerable else 0 for e in examples])
     typeless = np.array([lacks_asked_type(e.asked, e.candidates) for e in examples])
     threshold, typeless_threshold = _thresholds(answer_oof, gold_answerable, typeless)
@@ -319,7 +349,7 @@ def train(
     # 4. Leads: whether the span proposed in the best sentence is the answer, from the out-of-fold answerability
     # and ranking; shown only when more likely right than wrong.
     span_model = LinearModel.from_json(_export_pairwise(span_scaler, span_coef, SPAN_FEATURES))
-    lead_rows, lead_y, lead_groups = [], [], []
+    lead_rows, lead_y, lead_groups, lead_weights = [], [], [], []
     for example, answerability in zip(examples, answer_oof, strict=True):
         if example.asked.expected not in SPAN_TYPES or not example.candidates:
             continue
@@ -330,9 +360,11 @@ def train(
         lead_rows.append(lead_features(best, values, probability, float(answerability)))
         lead_y.append(1 if example.item.answerable and metrics.all_facts_present(example.item.must, span.text) else 0)
         lead_groups.append(group_of[example.item.source or example.item.id])
+        lead_weights.append(example.weight)
     lx, ly, lg = _matrix(lead_rows, LEAD_FEATURES), np.array(lead_y), np.array(lead_groups)
-    lead_oof = _out_of_fold(lx, ly, lg, c=ANSWERABLE_C)
-    lead_model = _fit(lx, ly, c=ANSWERABLE_C)
+    lw = np.array(lead_weights)
+    lead_oof = _out_of_fold(lx, ly, lg, c=ANSWERABLE_C, weights=lw)
+    lead_model = _fit(lx, ly, c=ANSWERABLE_C, weights=lw)
     shown = lead_oof >= LEAD_THRESHOLD
     cv = {
         "folds": FOLDS,
@@ -380,6 +412,7 @@ def train(
             {"path": _repo_path(p), "sha256": fit_data_hash(p), "articles": extra_articles} for p in extra_paths
         ],
         "cv": cv,
+        "weights": "the gold fit part as much as the extra questions together" if extra_paths else "equal",
         "threshold": threshold,
         "typeless_threshold": typeless_threshold,
         "safe_threshold": safe_threshold,
