@@ -42,8 +42,11 @@ def test_quality_does_not_regress(
     assert len(results) == len(items)
     assert overall["answer_accuracy"] >= expected["answer_accuracy"] - tolerance, overall
     assert overall["citation_precision"] >= expected["citation_precision"] - tolerance, overall
-    assert overall["refusal_recall"] >= expected["refusal_recall"] - tolerance, overall
-    assert overall["false_refusals"] <= expected["false_refusals"] + tolerance, overall
+    # A share of a few dozen questions moves by more than the tolerance when one question flips (1 of 32
+    # unanswerable is 0.031): one question's worth of slack, so a borderline question that another CPU's rounding
+    # tips over does not fail the gate, while a real drop still does.
+    assert overall["refusal_recall"] >= expected["refusal_recall"] - slack(tolerance, overall["unanswerable"]), overall
+    assert overall["false_refusals"] <= expected["false_refusals"] + slack(tolerance, overall["answerable"]), overall
     assert overall["unsupported_numbers"] == 0, overall
     assert overall["median_answer_chars"] <= BASELINE["max_median_answer_chars"], overall
 
@@ -53,3 +56,14 @@ def test_the_gate_never_reads_the_test_part() -> None:
     test = {item.id for item in load_qa(ROOT / "eval/datasets/gold", "test")}
     assert fit and test and not fit & test
     assert all(split != "test" for _, split in SETS.values())
+
+
+def slack(tolerance: float, questions: int) -> float:
+    """The gate's tolerance on a share of `questions`, at least one question's worth."""
+    return max(tolerance, 1 / questions + 1e-9) if questions else tolerance
+
+
+def test_the_slack_is_one_question_where_the_tolerance_is_less() -> None:
+    assert slack(0.03, 32) == pytest.approx(1 / 32)  # 0.031: one unanswerable question of the gold fit part
+    assert slack(0.03, 99) == 0.03  # a hundred questions: the tolerance is already more than one
+    assert slack(0.03, 0) == 0.03
