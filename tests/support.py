@@ -185,3 +185,22 @@ def ask_json(data_dir: Path, *questions: str, env: Mapping[str, str] | None = No
     answers = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert len(answers) == len(questions)
     return answers
+
+
+def differences(fitted: Any, shipped: Any, tolerance: float, path: str = "") -> list[str]:
+    """Where a refit differs from the shipped file beyond `tolerance` (numbers) or at all (everything else): the
+    bundled model's arithmetic differs in the last bits between CPUs, which moves a borderline item of a small set."""
+    if isinstance(shipped, dict) and isinstance(fitted, dict):
+        if set(fitted) != set(shipped):
+            return [f"{path or '.'}: keys {sorted(fitted)} != {sorted(shipped)}"]
+        return [d for key in shipped for d in differences(fitted[key], shipped[key], tolerance, f"{path}.{key}")]
+    if isinstance(shipped, list) and isinstance(fitted, list) and len(fitted) == len(shipped):
+        return [
+            d
+            for i, (f, s) in enumerate(zip(fitted, shipped, strict=True))
+            for d in differences(f, s, tolerance, f"{path}[{i}]")
+        ]
+    numbers = (int, float)
+    if isinstance(shipped, numbers) and isinstance(fitted, numbers) and not isinstance(shipped, bool):
+        return [] if abs(fitted - shipped) <= tolerance else [f"{path}: {fitted} != {shipped} (± {tolerance})"]
+    return [] if fitted == shipped else [f"{path}: {fitted!r} != {shipped!r}"]

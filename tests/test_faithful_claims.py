@@ -23,10 +23,12 @@ from eval.generation_fit import (
 from tests.fakes import FixedSimilarity
 
 # Measured with `python -m eval llm-fit` (assistant/models/generation.json): 51 of the 65 paraphrases in their
-# passage's language (78.5%), 31 of the 95 across languages (32.6%), 82 of 160 in all (51.2%).
-SAME_LANGUAGE_FLOOR = 0.78
-CROSS_LANGUAGE_FLOOR = 0.32
-ALL_FLOOR = 0.51
+# passage's language (78.5%), 31 of the 95 across languages (32.6%), 82 of 160 in all (51.2%). Each floor leaves
+# about two claims of room: the bundled model's sums differ in the last bits between CPUs and runs (OpenMP), and a
+# borderline claim flips (seen: 30 of 95 across languages, 81 of 160 in all).
+SAME_LANGUAGE_FLOOR = 0.75
+CROSS_LANGUAGE_FLOOR = 0.30
+ALL_FLOOR = 0.50
 
 
 @pytest.fixture(scope="module")

@@ -279,7 +279,8 @@ def test_a_writer_killed_mid_upload_frees_the_lease_for_the_next_upload(hosts: T
     after = upload(hosts.a.url, "naryn-teachers.txt", (TINY_DOCS["naryn-teachers.txt"] + " Жаңы сүйлөм.").encode())
     assert after.status_code == 200, after.text
     assert time.monotonic() - started < 60  # the dead writer's lease expired; nobody had to clear it by hand
-    assert hosts.lease()[0] is None
+    # The killed worker's replacement reconciles at start-up under the lease, for a moment (seen under load).
+    eventually(lambda: hosts.lease()[0] is None, 60)
 
 
 def test_a_host_started_after_an_original_changed_ingests_it_again_once(
