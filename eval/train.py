@@ -412,7 +412,10 @@ def train(
             {"path": _repo_path(p), "sha256": fit_data_hash(p), "articles": extra_articles} for p in extra_paths
         ],
         "cv": cv,
-        "weights": "the gold fit part as much as the extra questions together" if extra_paths else "equal",
+        # What the fits were given, read off the examples: `balance` decides it, not the files named.
+        "weights": "the gold fit part as much as the extra questions together"
+        if any(e.weight != 1.0 for e in examples)
+        else "equal",
         "threshold": threshold,
         "typeless_threshold": typeless_threshold,
         "safe_threshold": safe_threshold,

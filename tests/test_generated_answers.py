@@ -233,7 +233,8 @@ def test_the_shipped_similarity_threshold_is_what_the_fit_gives(tmp_path: Path) 
     # The threshold to the bundled model's rounding; the figures within a few of their ~330 pairs (one of ~15
     # accepted moves a precision by ~0.07).
     assert abs(fitted["min_similarity"] - shipped["min_similarity"]) <= 0.005, (fitted, shipped)
-    assert not differences(fitted, shipped, 0.1) and "| test |" in done.stdout, differences(fitted, shipped, 0.1)
+    moved = differences(fitted, shipped, 0.1)
+    assert not moved and "| test |" in done.stdout, moved
     test = fitted["figures"]["test"]
     assert test["at_threshold"]["precision"] > test["floor_accept_all"]["precision"]  # beside its floor
 
