@@ -200,6 +200,27 @@ class Settings(BaseSettings):
         ge=1000,
         description="text of one uploaded document (~1,200 chunks, about two minutes of embedding on 2 cores)",
     )
+    sync_remove_after: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="`python -m ingest sync`: a page gone (404/410, or dropped from its sitemap) this many syncs in a "
+        "row is removed; a failure (5xx, timeout) never counts",
+    )
+    sync_delay: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="seconds between two requests to one host (robots.txt's Crawl-delay when longer)",
+    )
+    sync_timeout: float = Field(default=15.0, gt=0, le=300, description="seconds one fetched page or file may take")
+    sync_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="one fetched page or file")
+    sync_user_agent: str | None = Field(
+        default=None,
+        min_length=3,
+        description="the User-Agent sync sends (default: BilimAssistantSync/1.0 with what it is; robots.txt rules for "
+        "BilimAssistantSync apply either way)",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="allowed web origins")
     llm_url: str | None = Field(
         default=None,

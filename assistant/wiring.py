@@ -75,6 +75,8 @@ from ingest.pipeline import (
     no_progress,
     remove_document,
 )
+from ingest.site_sync import SOURCE_KINDS, SyncReport, SyncSource, SyncState, load_sources, sync_sources
+from ingest.web import USER_AGENT, Fetcher, FetchPolicy
 from vectorstore.chroma_store import (
     ChromaChunkStore,
     collection_size,
@@ -95,7 +97,17 @@ if TYPE_CHECKING:  # imported where used: SQLAlchemy and scikit-learn added 0.4 
 RECORDS_FILE = "records.sqlite3"  # in the data dir, when no database URL is set
 
 # What the ingestion command reports, and how many texts it embeds per call, re-exported for the entry points.
-__all__ = ["EMBED_BATCH", "Fence", "IngestReport", "Reconciliation", "no_fence"]
+__all__ = [
+    "EMBED_BATCH",
+    "SOURCE_KINDS",
+    "Fence",
+    "IngestReport",
+    "Reconciliation",
+    "SyncReport",
+    "SyncSource",
+    "load_sources",
+    "no_fence",
+]
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +284,7 @@ def make_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
 
 
 SEED_WAIT_SECONDS = 900.0  # the sample corpus takes ~1 min to embed on 2 cores; a larger seed, longer
+SYNC_STATE_FILE = "sync-state.json"  # each synced URL's validators and misses, beside the store
 
 
 def shared_writes(settings: Settings) -> bool:
@@ -620,6 +633,31 @@ def rebuild_store(settings: Settings, embedder: Embedder, progress: ProgressFact
                 fence=fence,
             )
         return rebuilt, ensure_sentence_vectors(open_store(settings, embedder), embedder, progress, fence)
+
+
+def sync_sites(
+    settings: Settings, sources: Sequence[SyncSource], progress: ProgressFactory = no_progress
+) -> SyncReport:
+    """Sync website sources into the configured store under the writer lock; the state file sits in the data dir."""
+    policy = FetchPolicy(
+        user_agent=settings.sync_user_agent or USER_AGENT,
+        timeout=settings.sync_timeout,
+        delay=settings.sync_delay,
+        max_bytes=settings.sync_max_bytes,
+    )
+    with store_lock(settings) as fence, Fetcher(policy) as fetcher:
+        embedder, store = open_for_writing(settings)
+        return sync_sources(
+            sources,
+            store=store,
+            embedder=embedder,
+            fetcher=fetcher,
+            state=SyncState.load(settings.data_dir / SYNC_STATE_FILE),
+            remove_after=settings.sync_remove_after,
+            limits=upload_limits(settings),
+            progress=progress,
+            fence=fence,
+        )
 
 
 def upload_limits(settings: Settings) -> LoadLimits:

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 from xml.parsers import expat
 
@@ -76,6 +76,18 @@ def load_file(
         data = path.read_bytes()
     except OSError as exc:
         raise UnsupportedDocument(f"cannot read file: {exc.strerror or exc}") from exc
+    return load_bytes(data, suffix=suffix, doc_id=doc_id, source=source, path=path, limits=limits)
+
+
+def load_bytes(
+    data: bytes, *, suffix: str, doc_id: str, source: str, path: PurePath, limits: LoadLimits = LoadLimits()
+) -> SourceDocument:
+    """Read a file's bytes (of the type `suffix` names) into a `SourceDocument`; `path` names it in titles and
+    errors (a downloaded file's URL path). Raises as `load_file` does."""
+    reader = _READERS.get(suffix.lower())
+    if reader is None:
+        kind = f"{suffix!r}" if suffix else "(no extension)"
+        raise UnsupportedDocument(f"unsupported file type {kind}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
     if not data or data.isspace():
         raise UnsupportedDocument("empty document")
     text, title = reader(data, limits)
@@ -228,7 +240,7 @@ _SECTION_LABEL = re.compile(
 )
 
 
-def _fallback_title(text: str, path: Path) -> str:
+def _fallback_title(text: str, path: PurePath) -> str:
     """The first line that is not a section label ("Аннотация: …"), or its first sentence, if it is short and
     starts like a title; else the file name stem made readable."""
     lines = (line.strip() for line in text.splitlines() if line.strip())
@@ -249,7 +261,7 @@ def _fallback_title(text: str, path: Path) -> str:
 # Plain text
 
 
-def _decode(data: bytes) -> str:
+def decode_text(data: bytes) -> str:
     """Decode text bytes: UTF-16 by BOM, UTF-8 (BOM optional), then a detected legacy code page."""
     # UTF-16 is full of NUL bytes, so it must be recognised before the binary sniff.
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -280,7 +292,7 @@ def _looks_binary(data: bytes) -> bool:
 
 def _read_text(data: bytes, limits: LoadLimits) -> tuple[str, str | None]:
     """Plain text and Markdown: the decoded bytes; the title comes from the fallback rule."""
-    return _decode(data), None
+    return decode_text(data), None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,7 +363,7 @@ class _HTMLTextExtractor(HTMLParser):
 def _read_html(data: bytes, limits: LoadLimits) -> tuple[str, str | None]:
     """HTML: visible text without scripts/styles/navigation; title from <title> or first <h1>."""
     parser = _HTMLTextExtractor()
-    parser.feed(_decode(data))
+    parser.feed(decode_text(data))
     parser.close()
     title = _collapse(parser.title_parts) or _collapse(parser.h1_parts)
     return parser.text(), title

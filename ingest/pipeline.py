@@ -82,7 +82,7 @@ def ingest_paths(
     before each write batch. With `rewrite`, every chunk and its sentences are written again even when stored (a
     rollback: an interrupted deletion may have taken a chunk's sentences already)."""
     loaded = [(str(Path(root).resolve()), item) for root in paths for item in iter_documents(Path(root))]
-    return _ingest_loaded(
+    return ingest_loaded(
         loaded, store=store, embedder=embedder, prune=prune, progress=progress, fence=fence, rewrite=rewrite
     )
 
@@ -111,7 +111,7 @@ def ingest_file(
         item: SourceDocument | LoadFailure = load_file(path, doc_id=doc_id, source=where)
     except (UnsupportedDocument, PayloadTooLarge) as exc:
         item = LoadFailure(str(path), exc.message, doc_id=doc_id)
-    return _ingest_loaded(
+    return ingest_loaded(
         [(where, item)],
         store=store,
         embedder=embedder,
@@ -123,7 +123,7 @@ def ingest_file(
     )
 
 
-def _ingest_loaded(
+def ingest_loaded(
     loaded: Sequence[tuple[str, SourceDocument | LoadFailure]],
     *,
     store: WritableChunkStore,
