@@ -207,6 +207,16 @@ class Settings(BaseSettings):
         description="`python -m ingest sync`: a page gone (404/410, or dropped from its sitemap) this many syncs in a "
         "row is removed; a failure (5xx, timeout) never counts",
     )
+    sync_sources: Path | None = Field(
+        default=None,
+        description="a sources.toml (`[[source]]` tables, see `python -m ingest sync`) that `POST /v1/sync` and the "
+        "web chat's Sync button run; unset: they need sources in the request",
+    )
+    sync_interval: float | None = Field(
+        default=None,
+        ge=60,
+        description="seconds between scheduled syncs of BILIM_SYNC_SOURCES (one host at a time); unset: none",
+    )
     sync_delay: float = Field(
         default=1.0,
         ge=0,

@@ -13,7 +13,7 @@ import os
 import pickle
 import threading
 from collections.abc import Callable, Iterator, Sequence, Set
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,7 +75,16 @@ from ingest.pipeline import (
     no_progress,
     remove_document,
 )
-from ingest.site_sync import SOURCE_KINDS, SyncReport, SyncSource, SyncState, load_sources, sync_sources
+from ingest.site_sync import (
+    SOURCE_KINDS,
+    SyncReport,
+    SyncSource,
+    SyncState,
+    Writing,
+    load_sources,
+    sources_from_tables,
+    sync_sources,
+)
 from ingest.web import USER_AGENT, Fetcher, FetchPolicy
 from vectorstore.chroma_store import (
     ChromaChunkStore,
@@ -102,11 +111,13 @@ __all__ = [
     "SOURCE_KINDS",
     "Fence",
     "IngestReport",
+    "ProgressFactory",
     "Reconciliation",
     "SyncReport",
     "SyncSource",
     "load_sources",
     "no_fence",
+    "sources_from_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -284,7 +295,8 @@ def make_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
 
 
 SEED_WAIT_SECONDS = 900.0  # the sample corpus takes ~1 min to embed on 2 cores; a larger seed, longer
-SYNC_STATE_FILE = "sync-state.json"  # each synced URL's validators and misses, beside the store
+SYNC_STATE_FILE = ".sync-state.json"  # hidden: reconciliation reads the uploads folder's other files as originals
+SYNC_WRITE_WAIT_SECONDS = 60.0  # a sync batch waits this long for another host's write
 
 
 def shared_writes(settings: Settings) -> bool:
@@ -635,28 +647,70 @@ def rebuild_store(settings: Settings, embedder: Embedder, progress: ProgressFact
         return rebuilt, ensure_sentence_vectors(open_store(settings, embedder), embedder, progress, fence)
 
 
-def sync_sites(
-    settings: Settings, sources: Sequence[SyncSource], progress: ProgressFactory = no_progress
-) -> SyncReport:
-    """Sync website sources into the configured store under the writer lock; the state file sits in the data dir."""
-    policy = FetchPolicy(
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    """How site sync fetches (BILIM_SYNC_USER_AGENT, _TIMEOUT, _DELAY, _MAX_BYTES)."""
+    return FetchPolicy(
         user_agent=settings.sync_user_agent or USER_AGENT,
         timeout=settings.sync_timeout,
         delay=settings.sync_delay,
         max_bytes=settings.sync_max_bytes,
     )
-    with store_lock(settings) as fence, Fetcher(policy) as fetcher:
+
+
+def sync_state_path(settings: Settings) -> Path:
+    """Each synced URL's validators and misses: beside the uploaded originals, which every host shares."""
+    return uploads_folder(settings) / SYNC_STATE_FILE
+
+
+def sync_sites(
+    settings: Settings, sources: Sequence[SyncSource], progress: ProgressFactory = no_progress
+) -> SyncReport:
+    """Sync website sources into the configured store (`python -m ingest sync`). An embedded store is locked for the
+    whole run, as any ingestion; a shared one takes the writer lease for each batch only, so other hosts' uploads
+    are not held up while pages download."""
+    with ExitStack() as held:
+        if shared_writes(settings):
+
+            def writing() -> AbstractContextManager[Fence]:
+                return store_lock(settings, wait=SYNC_WRITE_WAIT_SECONDS)
+
+        else:
+            fence = held.enter_context(store_lock(settings))
+
+            def writing() -> AbstractContextManager[Fence]:
+                return nullcontext(fence)
+
         embedder, store = open_for_writing(settings)
+        fetcher = held.enter_context(Fetcher(fetch_policy(settings)))
         return sync_sources(
             sources,
             store=store,
             embedder=embedder,
             fetcher=fetcher,
-            state=SyncState.load(settings.data_dir / SYNC_STATE_FILE),
+            state=SyncState.load(sync_state_path(settings)),
             remove_after=settings.sync_remove_after,
             limits=upload_limits(settings),
             progress=progress,
-            fence=fence,
+            writing=writing,
+        )
+
+
+def sync_into_service(
+    service: Service, sources: Sequence[SyncSource], writing: Writing, progress: ProgressFactory = no_progress
+) -> SyncReport:
+    """Sync website sources into a running service's store, each batch under `writing` (the API's write guard)."""
+    settings = service.settings
+    with Fetcher(fetch_policy(settings)) as fetcher:
+        return sync_sources(
+            sources,
+            store=service.store,
+            embedder=service.embedder,
+            fetcher=fetcher,
+            state=SyncState.load(sync_state_path(settings)),
+            remove_after=settings.sync_remove_after,
+            limits=upload_limits(settings),
+            progress=progress,
+            writing=writing,
         )
 
 

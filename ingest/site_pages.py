@@ -16,7 +16,7 @@ from trafilatura.settings import use_config
 
 from assistant.core.errors import PayloadTooLarge, UnsupportedDocument
 from assistant.core.language import detect_language
-from assistant.core.models import SourceDocument
+from assistant.core.models import LANGUAGES, SourceDocument
 from ingest.loaders import LoadLimits, decode_text, load_bytes
 from ingest.web import Fetched, without_fragment
 
@@ -26,7 +26,6 @@ FILE_TYPES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
 }
 FILE_SUFFIXES = (".pdf", ".docx")
-LANGUAGES = ("ky", "ru", "en")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 # lxml keeps 256 levels of nesting and drops what lies deeper (a nesting bomb loses its text, nothing more);

@@ -9,6 +9,7 @@ import re
 import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ import feedparser
 from lxml import etree
 
 from assistant.core.errors import InvalidInput
-from assistant.core.models import SourceDocument
+from assistant.core.models import LANGUAGES, SourceDocument
 from assistant.core.ports import Embedder, WritableChunkStore
 from ingest.loaders import LoadLimits
 from ingest.pipeline import Fence, IngestReport, ProgressFactory, ingest_loaded, no_fence, no_progress
@@ -81,19 +82,26 @@ def load_sources(path: Path) -> list[SyncSource]:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot read the sources: {exc}") from None
-    tables = raw.get("source")
+    return sources_from_tables(raw.get("source"), str(path))
+
+
+def sources_from_tables(tables: object, where: str) -> list[SyncSource]:
+    """Sources from `[[source]]` tables (of a sources.toml, or of a request); `where` names them in errors."""
     if not isinstance(tables, list) or not tables:
-        raise InvalidInput(f"{path}: no [[source]] tables")
+        raise InvalidInput(f"{where}: no [[source]] tables")
     sources = []
     for i, table in enumerate(tables, 1):
         if not isinstance(table, dict):
-            raise InvalidInput(f"{path}: source {i} is not a table")
+            raise InvalidInput(f"{where}: source {i} is not a table")
         kinds = [k for k in SOURCE_KINDS if k in table]
         if len(kinds) != 1:
-            raise InvalidInput(f"{path}: source {i} needs exactly one of {', '.join(SOURCE_KINDS)}")
+            raise InvalidInput(f"{where}: source {i} needs exactly one of {', '.join(SOURCE_KINDS)}")
         unknown = set(table) - {"name", *SOURCE_KINDS, "include", "exclude", "max_pages", "depth", "lang", "labels"}
         if unknown:
-            raise InvalidInput(f"{path}: source {i}: unknown keys {', '.join(sorted(unknown))}")
+            raise InvalidInput(f"{where}: source {i}: unknown keys {', '.join(sorted(unknown))}")
+        lang = table.get("lang")
+        if lang is not None and lang not in LANGUAGES:
+            raise InvalidInput(f"{where}: source {i}: lang must be one of {', '.join(LANGUAGES)}")
         try:
             sources.append(
                 SyncSource(
@@ -104,15 +112,15 @@ def load_sources(path: Path) -> list[SyncSource]:
                     exclude=tuple(_strings(table.get("exclude", []))),
                     max_pages=int(table.get("max_pages", 500)),
                     depth=int(table.get("depth", 2)),
-                    lang=table.get("lang"),
+                    lang=lang,
                     labels=tuple(_strings(table.get("labels", []))),
                 )
             )
         except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"{path}: source {i}: {exc}") from None
+            raise InvalidInput(f"{where}: source {i}: {exc}") from None
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
-        raise InvalidInput(f"{path}: source names must differ")
+        raise InvalidInput(f"{where}: source names must differ")
     return sources
 
 
@@ -207,6 +215,16 @@ class SyncReport:
         self.chunks_total = other.chunks_total
 
 
+# Holds the store's writer lock or lease around one batch of writes, and yields the fence to call before each write.
+Writing = Callable[[], AbstractContextManager[Fence]]
+
+
+@contextmanager
+def unguarded() -> Iterator[Fence]:
+    """No lock (a store nobody else writes to: tests, library use)."""
+    yield no_fence
+
+
 @dataclass(frozen=True)
 class _Queued:
     url: str
@@ -224,15 +242,16 @@ def sync_sources(
     remove_after: int = 3,
     limits: LoadLimits = DEFAULT_LIMITS,
     progress: ProgressFactory = no_progress,
-    fence: Fence = no_fence,
+    writing: Writing = unguarded,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SyncReport:
-    """Sync every source in turn; the state is saved after each batch of writes and at the end."""
+    """Sync every source in turn; `writing` guards each batch of writes (the writer lock or lease is held for a
+    batch, not while pages download), and the state is saved after each batch and at the end."""
     if remove_after < 1:
         raise InvalidInput("remove_after must be ≥ 1")
     total = SyncReport()
     for source in sources:
-        run = _SourceRun(source, store, embedder, fetcher, state, limits, progress, fence, clock)
+        run = _SourceRun(source, store, embedder, fetcher, state, limits, progress, writing, clock)
         total.add(run.sync(remove_after))
     total.chunks_total = store.count()
     return total
@@ -250,7 +269,7 @@ class _SourceRun:
         state: SyncState,
         limits: LoadLimits,
         progress: ProgressFactory,
-        fence: Fence,
+        writing: Writing,
         clock: Callable[[], datetime],
     ) -> None:
         self.source = source
@@ -260,7 +279,7 @@ class _SourceRun:
         self.state = state
         self.limits = limits
         self.progress = progress
-        self.fence = fence
+        self.writing = writing
         self.now = clock().isoformat(timespec="seconds")
         self.report = SyncReport()
         self.known = state.of_source(source.name)
@@ -280,6 +299,7 @@ class _SourceRun:
         )
         queued = self.queued
         queued.update(q.url for q in queue)
+        counted = set(queued) if listed is not None else None  # the bar counts the listed URLs (a crawl: every one)
         with self.progress(len(queue) if listed is not None else self.source.max_pages, "pages") as advance:
             while queue and self.report.seen < self.source.max_pages:
                 item = queue.popleft()
@@ -288,7 +308,8 @@ class _SourceRun:
                     if link.url not in queued:
                         queued.add(link.url)
                         queue.append(link)
-                advance(1)
+                if counted is None or item.url in counted:
+                    advance(1)
                 if len(self.pending) >= WRITE_BATCH:
                     self._write()
             self._write()
@@ -395,15 +416,16 @@ class _SourceRun:
         """Ingest the pending documents, then record their validators."""
         if not self.pending:
             return
-        written: IngestReport = ingest_loaded(
-            [(self.source.store_source, document) for _, document, _, _ in self.pending],
-            store=self.store,
-            embedder=self.embedder,
-            prune=False,
-            progress=no_progress,
-            fence=self.fence,
-            rewrite=False,
-        )
+        with self.writing() as fence:
+            written: IngestReport = ingest_loaded(
+                [(self.source.store_source, document) for _, document, _, _ in self.pending],
+                store=self.store,
+                embedder=self.embedder,
+                prune=False,
+                progress=no_progress,
+                fence=fence,
+                rewrite=False,
+            )
         failed = {f["path"] for f in written.failed}
         self.report.added += written.added
         self.report.changed += written.updated
@@ -440,7 +462,7 @@ class _SourceRun:
         dropped = {u for u in self.known if is_file_link(u) and u not in linked and u not in (listed or ())}
         if self.source.kind == "sitemap" and listed:
             dropped |= {u for u in self.known if not is_file_link(u)} - set(listed)
-        removed_any = False
+        removing: list[str] = []
         for url, record in self.known.items():
             if url in self.alive or not (url in self.dead or url in dropped):
                 continue
@@ -451,11 +473,15 @@ class _SourceRun:
                 continue
             del self.state.pages[url]
             still_used = any(r.document_id == record.document_id for r in self.state.pages.values())
-            stored = self.store.documents([record.document_id]).get(record.document_id)
-            if stored is not None and not still_used and record.document_id not in self.documents:
-                self.fence()
-                self.store.delete(stored.chunk_ids)
-                removed_any = True
+            if not still_used and record.document_id not in self.documents:
+                removing.append(record.document_id)
             self.report.removed += 1
-        if removed_any:
-            self.store.bump_generation()
+        if not removing:
+            return
+        with self.writing() as fence:
+            stored = self.store.documents(removing)
+            for document in stored.values():
+                fence()
+                self.store.delete(document.chunk_ids)
+            if stored:
+                self.store.bump_generation()

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.api import ask, documents, insights
+from assistant.api import ask, documents, insights, sync
 from assistant.api.admission import Admission, gates
 from assistant.api.metrics import Metrics
 from assistant.api.schemas import ClientConfig, Readiness
@@ -290,7 +290,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     # Innermost of the three: its refusals are measured and carry the security headers (and CORS ones).
     app.add_middleware(
         Admission,
-        gates=gates([*ask.router.routes, *documents.router.routes, *insights.router.routes]),
+        gates=gates([*ask.router.routes, *documents.router.routes, *insights.router.routes, *sync.router.routes]),
         answer_error=answer_error,
     )
     app.add_middleware(MeasuredResponses, instance=secrets.token_hex(4))
@@ -299,6 +299,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.include_router(ask.router)
     app.include_router(documents.router)
     app.include_router(insights.router)
+    app.include_router(sync.router)
 
     # The probes and the scrape run on the event loop, never in the request threads: with a hung dependency every
     # one of those (anyio's 40) was held by a waiting question, and /healthz and /metrics waited behind them.

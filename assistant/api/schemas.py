@@ -41,6 +41,7 @@ PROBLEM_TEXT = {
     401: "no key, or an unknown one",
     403: "the key may not do this (document management and insights need an admin key)",
     404: "unknown or expired id (or one that belongs to another caller)",
+    409: "another writer holds the store, or a sync is already running",
     413: "a body over its route's cap (BILIM_MAX_BODY_BYTES, BILIM_MAX_UPLOAD_REQUEST_BYTES), or a file over a size or "
     "content limit",
     415: "a file of an unsupported type, or unreadable",
@@ -203,6 +204,45 @@ class DeletedOut(BaseModel):
 
     deleted: str
     chunks: int
+
+
+class SyncRequest(BaseModel):
+    """Sources to sync now, as sources.toml's `[[source]]` tables; none: BILIM_SYNC_SOURCES."""
+
+    sources: list[dict[str, Any]] | None = Field(
+        default=None,
+        max_length=50,
+        examples=[[{"name": "news-ky", "sitemap": "https://edu.gov.kg/sitemap.xml", "include": ["/ky/"]}]],
+    )
+
+
+class SyncFailure(BaseModel):
+    """A page a sync could not read, and why."""
+
+    url: str
+    reason: str
+
+
+class SyncStatus(BaseModel):
+    """This host's latest sync: its state, progress, and what it did."""
+
+    state: Literal["idle", "running", "done", "failed"]
+    sources: list[str] = Field(description="the names of the sources synced")
+    started_at: str | None
+    finished_at: str | None
+    pages_done: int = Field(description="URLs handled so far in the current source")
+    pages_total: int = Field(description="URLs the current source lists (a crawl: its page cap)")
+    seen: int
+    fetched: int
+    unchanged: int
+    added: int
+    changed: int
+    removed: int
+    gone: int = Field(description="pages gone (404/410, dropped) but kept until BILIM_SYNC_REMOVE_AFTER syncs")
+    failed: list[SyncFailure]
+    skipped: list[SyncFailure] = Field(description="robots.txt-disallowed URLs, second URLs of one page")
+    chunks_embedded: int
+    error: str | None = Field(description="why the run stopped, when it failed")
 
 
 class Problem(BaseModel):

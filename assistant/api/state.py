@@ -14,6 +14,7 @@ from typing import Any, cast
 from fastapi import Request
 
 from assistant.api.metrics import Metrics
+from assistant.api.sync_runs import SyncRuns
 from assistant.api.writes import WriteGuard
 from assistant.core.errors import Busy
 from assistant.core.usecases import AskInConversation
@@ -39,6 +40,7 @@ class AppState:
     library: StoreLibrary
     asking: AskInConversation
     clustering: Clustering
+    sync_runs: SyncRuns = field(default_factory=SyncRuns)
     long_questions: threading.Semaphore = field(init=False)  # the bounded pool of long questions
     _last_purge: float = 0.0
     _purge_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -89,6 +89,13 @@ class WriterLeaseLost(StoreBusy):
     code = "writer_lease_lost"
 
 
+class AlreadyRunning(BilimError):
+    """A run of this kind of work (a site sync) is already under way: it reports its progress where it runs."""
+
+    status_code = 409
+    code = "already_running"
+
+
 class Busy(BilimError):
     """Every slot for this kind of work is taken past the wait allowed: retry shortly."""
 

@@ -1,0 +1,123 @@
+"""`POST /v1/sync` and `GET /v1/sync` on a real server over a copy of the sample store, syncing the loopback site:
+a changed page is answered with its new text only, and a page gone for three syncs is gone from answers."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ingest.pipeline import IngestReport
+from tests.servers import ADMIN, ASK, api_test_server
+from tests.web_site import Site, serve_site
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Site]:
+    with serve_site() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def api(
+    corpus_store_dir: tuple[Path, IngestReport], tmp_path_factory: pytest.TempPathFactory, site: Site
+) -> Iterator[str]:
+    target = tmp_path_factory.mktemp("sync-api") / "store"
+    shutil.copytree(corpus_store_dir[0], target)
+    sources = target.parent / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "ministry"\nsitemap = "{site.url("/sitemap.xml")}"\n', encoding="utf-8")
+    with api_test_server(
+        target,
+        BILIM_SYNC_SOURCES=str(sources),
+        BILIM_SYNC_DELAY="0",
+        BILIM_SYNC_TIMEOUT="1",
+        BILIM_SYNC_MAX_BYTES="1000000",
+    ) as url:
+        yield url
+
+
+def run_sync(api: str, **body: Any) -> dict[str, Any]:
+    """Start a sync and wait for it to end; its final status."""
+    started = httpx.post(f"{api}/v1/sync", headers=ADMIN, json=body or None, timeout=30)
+    assert started.status_code == 202, started.text
+    assert started.json()["state"] == "running"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status: dict[str, Any] = httpx.get(f"{api}/v1/sync", headers=ADMIN, timeout=30).json()
+        if status["state"] != "running":
+            return status
+        time.sleep(0.2)
+    raise AssertionError("the sync did not end within 300 s")
+
+
+def cited(api: str, question: str) -> list[dict[str, Any]]:
+    response = httpx.post(f"{api}/v1/ask", json={"question": question}, headers=ASK, timeout=60)
+    assert response.status_code == 200, response.text
+    citations: list[dict[str, Any]] = response.json()["citations"]
+    return citations
+
+
+def test_sync_needs_an_admin_key_and_sources_it_can_read(api: str) -> None:
+    assert httpx.post(f"{api}/v1/sync", headers=ASK, timeout=30).status_code == 403
+    assert httpx.get(f"{api}/v1/sync", timeout=30).status_code == 401
+    bad = httpx.post(f"{api}/v1/sync", headers=ADMIN, json={"sources": [{"sitemap": "ftp://x/s.xml"}]}, timeout=30)
+    assert bad.status_code == 422 and "not an http(s) URL" in bad.json()["detail"]
+    idle = httpx.get(f"{api}/v1/sync", headers=ADMIN, timeout=30).json()
+    assert idle["state"] in ("idle", "done")
+
+
+def test_a_synced_site_is_answerable_with_links_and_a_changed_page_only_with_its_new_text(api: str, site: Site) -> None:
+    status = run_sync(api)
+    assert status["state"] == "done" and status["sources"] == ["ministry"], status
+    assert status["added"] == 39 and status["removed"] == 0 and status["pages_done"] == status["pages_total"]
+    assert {f["url"].removeprefix(site.base) for f in status["failed"]} == {
+        "/bomb/",
+        "/error/",
+        "/slow/",
+        "/loop/a",
+        "/files/huge.pdf",
+    }
+    documents = httpx.get(f"{api}/v1/documents", headers=ASK, timeout=30).json()["documents"]
+    changing = site.url("/ky/news/changing/")
+    listed = {d["id"]: d for d in documents}
+    assert listed[changing]["url"] == changing and listed[changing]["date"] == "2026-03-15"
+    question = "Министрлик канча окуучуга стипендия бөлөрүн билдирди?"
+    quotes = [c for c in cited(api, question) if c["document"] == changing]
+    assert quotes and quotes[0]["url"] == changing and "100 окуучуга" in quotes[0]["quote"]
+
+    site.version = 2
+    status = run_sync(api)
+    assert (status["changed"], status["added"], status["chunks_embedded"]) == (1, 0, 1), status
+
+    citations = cited(api, question)
+    assert any(c["document"] == changing and "200 окуучуга" in c["quote"] for c in citations)
+    assert not any("100 окуучуга" in c["quote"] for c in citations)
+
+
+def test_a_page_gone_for_three_syncs_is_gone_from_answers_and_a_second_run_waits_its_turn(api: str, site: Site) -> None:
+    removed = site.url("/ky/news/removed/")
+    question = "Кайсы макала министрликтин сайтында бир нече күн турду?"
+    run_sync(api)
+    assert any(c["document"] == removed for c in cited(api, question))
+    site.removed_gone = True
+    for _ in range(2):
+        status = run_sync(api)
+        assert status["gone"] == 1 and status["removed"] == 0
+        assert any(c["document"] == removed for c in cited(api, question))
+    started = httpx.post(f"{api}/v1/sync", headers=ADMIN, timeout=30)
+    assert started.status_code == 202
+    again = httpx.post(f"{api}/v1/sync", headers=ADMIN, timeout=30)  # the slow page keeps the first one going
+    assert again.status_code == 409 and again.json()["code"] == "already_running"
+    while (status := httpx.get(f"{api}/v1/sync", headers=ADMIN, timeout=30).json())["state"] == "running":
+        time.sleep(0.2)
+    assert status["removed"] == 1
+    assert not any(c["document"] == removed for c in cited(api, question))
+    ids = {d["id"] for d in httpx.get(f"{api}/v1/documents", headers=ASK, timeout=30).json()["documents"]}
+    assert removed not in ids and site.url("/ky/news/changing/") in ids
