@@ -54,6 +54,7 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
                 "date": c.date,
                 "highlight": list(c.highlight) if c.highlight else None,
                 "highlights": [list(h) for h in c.highlights],
+                "context": {"text": c.context, "quote": list(c.context_quote)} if c.context_quote else None,
             }
             for c in answer.citations
         ],

@@ -25,7 +25,7 @@ from assistant.core.answering.candidates import CandidateReader
 from assistant.core.answering.kernel import ExtractiveAnswerer
 from assistant.core.answering.reader import ReaderScorer
 from assistant.core.answering.scoring import AnswerModel, CosineScorer, FittedScorer, Scorer
-from assistant.core.errors import ConfigurationError, NotFound, StoreMismatch
+from assistant.core.errors import ConfigurationError, InvalidInput, NotFound, StoreMismatch
 from assistant.core.generation import GeneratedAnswerer, GenerationConfig
 from assistant.core.models import (
     Analyzer,
@@ -693,6 +693,20 @@ def sync_sites(
             progress=progress,
             writing=writing,
         )
+
+
+def last_synced(settings: Settings) -> dict[str, str]:
+    """When a sync last found each synced document (its URL answering 200 or 304), by document id."""
+    try:
+        pages = SyncState.load(sync_state_path(settings)).pages.values()
+    except InvalidInput as exc:
+        log.warning("%s", exc.message)
+        return {}
+    found: dict[str, str] = {}
+    for record in pages:
+        if record.last_seen > found.get(record.document_id, ""):
+            found[record.document_id] = record.last_seen
+    return found
 
 
 def sync_into_service(

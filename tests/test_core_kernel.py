@@ -95,6 +95,8 @@ def test_a_count_question_leads_with_the_counted_number_and_quotes_its_neighbour
     (citation,) = answer.citations  # the best sentence and the one before it, merged
     assert citation.quote == "Талас облусунда жаңы мектеп ачылды. Мектеп 2024-жылы курулуп, анда 640 окуучу окуйт."
     assert (citation.start, citation.end, citation.highlight, answer.lead.citation) == (100, 184, (67, 70), 1)
+    assert citation.context_quote is not None  # the merged quote's place in its paragraph, not the first sentence's
+    assert citation.context[citation.context_quote[0] : citation.context_quote[1]] == citation.quote
     assert answer.confidence is not None and answer.confidence >= MODEL.threshold
     assert embedder.queries == [question, "окуучу окуйт"]  # the question and what it counts, once each
 

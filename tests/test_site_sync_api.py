@@ -11,9 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from ingest.pipeline import IngestReport
-from tests.servers import ADMIN, ASK, api_test_server
+from tests.browsers import chromium
+from tests.servers import ADMIN, ADMIN_KEY, ASK, api_test_server
+from tests.support import ROOT
 from tests.web_site import Site, serve_site
 
 pytestmark = pytest.mark.slow
@@ -121,3 +124,38 @@ def test_a_page_gone_for_three_syncs_is_gone_from_answers_and_a_second_run_waits
     assert not any(c["document"] == removed for c in cited(api, question))
     ids = {d["id"] for d in httpx.get(f"{api}/v1/documents", headers=ASK, timeout=30).json()["documents"]}
     assert removed not in ids and site.url("/ky/news/changing/") in ids
+
+
+def test_the_web_chat_syncs_and_shows_each_source_with_its_link_date_and_paragraph(api: str, site: Site) -> None:
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US").new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{api}/")
+        page.fill("#api-key", ADMIN_KEY)
+        page.press("#api-key", "Enter")
+        page.click("#tab-documents")
+        expect(page.locator("#sync-card")).to_be_visible()
+        page.click("#sync")
+        expect(page.locator("#sync-result")).to_contain_text("Done:", timeout=120_000)
+        changing = site.url("/ky/news/changing/")
+        row = page.locator("#documents-table tbody tr", has=page.locator(f"a[href='{changing}']"))
+        expect(row).to_have_count(1)
+        expect(row.locator(".cell-date")).to_have_text("2026-03-15")
+        expect(row.locator(".cell-synced")).not_to_have_text("—")
+
+        page.click("#tab-chat")
+        page.fill("#question", "Министрлик канча окуучуга стипендия бөлөрүн билдирди?")
+        page.press("#question", "Enter")
+        answer = page.locator("#messages .answer").last
+        expect(answer).to_be_visible(timeout=30_000)
+        source = answer.locator(".sources-list li", has=page.locator(f"a.source-url[href='{changing}']")).first
+        expect(source.locator(".source-date")).to_have_text("2026-03-15")
+        expect(source.locator("a.source-url")).to_have_text(site.base.removeprefix("http://"))
+        source.locator("button").click()
+        expect(page.locator("#passage")).to_be_visible()
+        expect(page.locator("#passage-quote .quote-in-context")).to_contain_text("окуучуга")
+        expect(page.locator("#passage-quote .context-text").first).to_be_visible()  # the paragraph around it
+        expect(page.locator("#passage-quote")).to_contain_text("Арыздар онлайн кабыл алынат")
+        page.screenshot(path=str(ROOT / "tests" / "output" / "web-chat-synced-source.png"), full_page=True)
+        assert errors == []

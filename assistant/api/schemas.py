@@ -74,6 +74,13 @@ class AskRequest(BaseModel):
     )
 
 
+class CitationContext(BaseModel):
+    """The paragraph a quote stands in (cut at ~400 characters on each side, marked "…")."""
+
+    text: str
+    quote: list[int] = Field(description="the quote as [start, end] inside `text` (code points)")
+
+
 class CitationOut(BaseModel):
     """A verbatim quote the answer stands on."""
 
@@ -91,6 +98,9 @@ class CitationOut(BaseModel):
     highlights: list[list[int]] = Field(
         default_factory=list,
         description="a generated answer's checked numbers and names as [start, end] spans inside the quote",
+    )
+    context: CitationContext | None = Field(
+        default=None, description="the paragraph around the quote, to read it in place (null: none to show)"
     )
 
 
@@ -169,6 +179,7 @@ class DocumentOut(BaseModel):
     url: str | None
     date: str | None
     ingested_at: str
+    synced_at: str | None = Field(default=None, description="when a site sync last found the page (synced pages only)")
 
 
 class DocumentList(BaseModel):

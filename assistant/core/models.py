@@ -97,6 +97,8 @@ class Citation:
     date: str | None = None
     highlight: tuple[int, int] | None = None  # answer span inside `quote`
     highlights: tuple[tuple[int, int], ...] = ()  # a generated answer's checked tokens inside `quote`
+    context: str = ""  # the paragraph of the chunk around the quote (at most ~CONTEXT_CHARS), for reading it in place
+    context_quote: tuple[int, int] | None = None  # where `quote` stands inside `context`
 
     @classmethod
     def quoting(
@@ -110,6 +112,7 @@ class Citation:
     ) -> Citation:
         """Citation `index` of a chunk's text span (start, end, the quoted text) with the chunk's document facts."""
         start, end, quote = span
+        context, context_quote = paragraph_around(chunk, start, end)
         return cls(
             index=index,
             document=chunk.document_id,
@@ -123,7 +126,32 @@ class Citation:
             date=chunk.date,
             highlight=highlight,
             highlights=highlights,
+            context=context,
+            context_quote=context_quote,
         )
+
+
+CONTEXT_CHARS = 400  # of a paragraph kept on each side of a quote; a longer side is cut at a word, with "…"
+
+
+def paragraph_around(chunk: Chunk, start: int, end: int) -> tuple[str, tuple[int, int] | None]:
+    """The chunk's paragraph (lines between newlines) holding the document span [start, end), and the span's place
+    in it; ("", None) when the span is not inside the chunk's text."""
+    text = chunk.text
+    first, last = start - chunk.start, end - chunk.start
+    if not (0 <= first <= last <= len(text)) or chunk.end - chunk.start != len(text):
+        return "", None
+    opening = text.rfind("\n", 0, first) + 1
+    closing = text.find("\n", last)
+    closing = len(text) if closing < 0 else closing
+    before, quote, after = text[opening:first], text[first:last], text[last:closing]
+    if len(before) > CONTEXT_CHARS:
+        cut = before[-CONTEXT_CHARS:]
+        before = "…" + cut[cut.find(" ") + 1 :] if " " in cut else "…" + cut
+    if len(after) > CONTEXT_CHARS:
+        cut = after[:CONTEXT_CHARS]
+        after = (cut[: cut.rfind(" ")] if " " in cut else cut) + "…"
+    return before + quote + after, (len(before), len(before) + len(quote))
 
 
 @dataclass(frozen=True)

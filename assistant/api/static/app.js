@@ -91,6 +91,14 @@
       colChunks: 'Бөлүктөр',
       colDate: 'Күнү',
       colIngested: 'Кошулган',
+      colSynced: 'Акыркы шайкештештирүү',
+      syncTitle: 'Сайттардан шайкештештирүү',
+      syncHint: 'Министрликтин сайттарындагы жаңы жана өзгөргөн беттер кошулат; өчүрүлгөн бет үч жолу катары менен табылбаса, алынып салынат.',
+      syncButton: 'Азыр шайкештештирүү',
+      syncRunning: 'Шайкештештирилүүдө: {done} / {total} бет',
+      syncDone: 'Бүттү: {added} кошулду, {changed} өзгөрдү, {removed} алынды, {unchanged} өзгөргөн жок, {failed} окулган жок.',
+      syncFailed: 'Шайкештештирүү токтоду: {error}',
+      sourceLink: 'Булакты ачуу',
       colActions: 'Аракеттер',
       delete: 'Өчүрүү',
       deleteLabel: '«{title}» документин өчүрүү',
@@ -214,6 +222,14 @@
       colChunks: 'Фрагменты',
       colDate: 'Дата',
       colIngested: 'Добавлен',
+      colSynced: 'Последняя синхронизация',
+      syncTitle: 'Синхронизация с сайтами',
+      syncHint: 'Новые и изменённые страницы сайтов министерства добавляются; страница, которой нет три синхронизации подряд, удаляется.',
+      syncButton: 'Синхронизировать',
+      syncRunning: 'Синхронизация: {done} / {total} стр.',
+      syncDone: 'Готово: добавлено {added}, изменено {changed}, удалено {removed}, без изменений {unchanged}, не прочитано {failed}.',
+      syncFailed: 'Синхронизация остановилась: {error}',
+      sourceLink: 'Открыть источник',
       colActions: 'Действия',
       delete: 'Удалить',
       deleteLabel: 'Удалить документ «{title}»',
@@ -337,6 +353,14 @@
       colChunks: 'Chunks',
       colDate: 'Date',
       colIngested: 'Ingested',
+      colSynced: 'Last sync',
+      syncTitle: 'Sync from websites',
+      syncHint: 'New and changed pages of the ministry’s websites are added; a page missing three syncs in a row is removed.',
+      syncButton: 'Sync now',
+      syncRunning: 'Syncing: {done} / {total} pages',
+      syncDone: 'Done: {added} added, {changed} changed, {removed} removed, {unchanged} unchanged, {failed} not readable.',
+      syncFailed: 'The sync stopped: {error}',
+      sourceLink: 'Open the source',
       colActions: 'Actions',
       delete: 'Delete',
       deleteLabel: 'Delete “{title}”',
@@ -529,6 +553,14 @@
 
   const isHttpUrl = (url) => typeof url === 'string' && /^https?:\/\//i.test(url.trim());
 
+  function hostOf(url) {
+    try {
+      return new URL(url).host;
+    } catch (_) {
+      return url;
+    }
+  }
+
   function externalLink(url, text) {
     return el('a', { href: url.trim(), text: text ?? url, attrs: { target: '_blank', rel: 'noopener noreferrer' } });
   }
@@ -672,6 +704,12 @@
       docsBody: $('#documents-table tbody'),
       refreshDocs: $('#refresh-documents'),
       uploadForm: $('#upload-form'),
+      syncCard: $('#sync-card'),
+      syncButton: $('#sync'),
+      syncProgressRow: $('#sync-progress-row'),
+      syncProgress: $('#sync-progress'),
+      syncProgressText: $('#sync-progress-text'),
+      syncResult: $('#sync-result'),
       uploadFiles: $('#upload-files'),
       uploadButton: $('#upload'),
       uploadHint: $('#upload-hint'),
@@ -718,8 +756,10 @@
       view.hidden = !selected;
       if (selected && focus) tab.focus();
     }
-    if (name === 'documents') loadDocuments();
-    else if (name === 'insights') loadInsights();
+    if (name === 'documents') {
+      loadDocuments();
+      if (state.config.admin_enabled) resumeSync();
+    } else if (name === 'insights') loadInsights();
     else ui.question.focus({ preventScroll: true });
   }
 
@@ -973,7 +1013,15 @@
         const b = citeButton(c.index, c, answerLang, 'source-link');
         b.append(el('span', { className: 'source-num', attrs: { 'aria-hidden': 'true' }, text: String(c.index) }),
           el('span', { className: 'source-title', text: c.title || c.document || '' }));
-        list.append(el('li', null, b));
+        const facts = el('span', { className: 'source-facts' });
+        if (c.date) facts.append(el('time', { className: 'source-date', text: String(c.date), attrs: { datetime: String(c.date) } }));
+        if (isHttpUrl(c.url)) {
+          const link = externalLink(String(c.url), hostOf(String(c.url)));
+          link.className = 'source-url';
+          link.setAttribute('aria-label', `${t('sourceLink')}: ${c.title || c.url}`);
+          facts.append(link);
+        }
+        list.append(el('li', null, b, facts.childNodes.length ? facts : null));
       }
       bubble.append(el('div', { className: 'sources' },
         el('h3', { className: 'sources-heading', i18n: ['sources'] }),
@@ -1104,10 +1152,23 @@
     return [el('dt', { i18n: [labelKey] }), el('dd', null, valueNode)];
   }
 
-  /** Render the quote, wrapping citation.highlight ([start, end] code-point offsets into the quote) in <mark>. */
-  function renderQuote(container, quote, highlight) {
+  /** Render the quote, wrapping citation.highlight ([start, end] code-point offsets into the quote) in <mark>;
+   *  inside its paragraph (citation.context: text, and the quote's [start, end] in it) when the server sends one. */
+  function renderQuote(container, quote, highlight, context) {
     container.replaceChildren();
-    appendHighlighted(container, quote, highlight);
+    const at = context && typeof context.text === 'string' && Array.isArray(context.quote) ? context.quote : null;
+    const chars = at ? Array.from(context.text) : [];
+    if (!at || !at.every(Number.isInteger) || at[0] < 0 || at[1] > chars.length || chars.slice(at[0], at[1]).join('') !== quote) {
+      appendHighlighted(container, quote, highlight);
+      return;
+    }
+    const before = chars.slice(0, at[0]).join('');
+    const after = chars.slice(at[1]).join('');
+    if (before) container.append(el('span', { className: 'context-text', text: before }));
+    const quoted = el('span', { className: 'quote-in-context' });
+    appendHighlighted(quoted, quote, highlight);
+    container.append(quoted);
+    if (after) container.append(el('span', { className: 'context-text', text: after }));
   }
 
   function appendHighlighted(container, quote, highlight) {
@@ -1144,7 +1205,8 @@
     ui.passageMeta.replaceChildren(...meta);
     ui.passageMeta.hidden = meta.length === 0;
 
-    renderQuote(ui.passageQuote, typeof citation.quote === 'string' ? citation.quote : '', citation.highlight);
+    renderQuote(ui.passageQuote, typeof citation.quote === 'string' ? citation.quote : '', citation.highlight,
+      citation.context);
     if (answerLang) ui.passageQuote.lang = answerLang; else ui.passageQuote.removeAttribute('lang');
 
     if (!ui.passage.open) {
@@ -1179,6 +1241,7 @@
     ui.tabInsights.hidden = !enabled;
     if (!enabled && !ui.viewInsights.hidden) showTab('chat');
     ui.uploadForm.hidden = !enabled;
+    ui.syncCard.hidden = !enabled;
     ui.docsTable.classList.toggle('no-actions', !enabled);
     if (!enabled) {
       ui.docsNotice.hidden = false;
@@ -1249,7 +1312,8 @@
         cell('colLanguage', doc.language, 'cell-lang'),
         cell('colChunks', Number.isFinite(doc.chunks) ? doc.chunks : doc.chunks ?? '', 'num'),
         cell('colDate', doc.date, 'cell-date'),
-        cell('colIngested', ingested, 'cell-ingested'));
+        cell('colIngested', ingested, 'cell-ingested'),
+        cell('colSynced', doc.synced_at ? formatDateTime(doc.synced_at) : '', 'cell-synced'));
       const actions = el('td', { className: 'col-actions' });
       if (state.config.admin_enabled) {
         actions.append(el('button', {
@@ -1263,7 +1327,7 @@
     }
     ui.docsBody.replaceChildren(...rows);
     if (rows.length === 0) {
-      ui.docsBody.append(el('tr', { className: 'empty-row' }, el('td', { attrs: { colspan: 7 }, i18n: ['noDocuments'] })));
+      ui.docsBody.append(el('tr', { className: 'empty-row' }, el('td', { attrs: { colspan: 8 }, i18n: ['noDocuments'] })));
     }
     bindText(ui.docsStatus, 'docsCount', { n: rows.length });
   }
@@ -1279,6 +1343,81 @@
     } catch (err) {
       button.disabled = false;
       showDocsError(err);
+    }
+  }
+
+  // A sync runs on the server; the page follows it (GET /v1/sync) until it ends, then lists the documents again.
+  let syncFollowing = false;
+
+  async function startSync() {
+    ui.syncButton.disabled = true;
+    ui.syncResult.replaceChildren();
+    try {
+      await api('POST', '/v1/sync');
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'already_running')) {
+        ui.syncButton.disabled = false;
+        ui.syncResult.replaceChildren(el('div', { className: 'result-error', text: errorMessage(err) }));
+        return;
+      }
+    }
+    await followSync();
+  }
+
+  function showSyncStatus(status) {
+    const running = status.state === 'running';
+    ui.syncProgressRow.hidden = !running;
+    ui.syncButton.disabled = running;
+    if (running) {
+      ui.syncProgress.max = Math.max(1, status.pages_total || 0);
+      ui.syncProgress.value = Math.min(status.pages_done || 0, ui.syncProgress.max);
+      bindText(ui.syncProgressText, 'syncRunning', { done: status.pages_done || 0, total: status.pages_total || 0 });
+      return;
+    }
+    if (status.state === 'done') {
+      const failed = Array.isArray(status.failed) ? status.failed : [];
+      const summary = el('div', { className: failed.length ? 'result-warn' : 'result-ok' });
+      summary.append(el('strong', { i18n: ['syncDone', {
+        added: status.added, changed: status.changed, removed: status.removed, unchanged: status.unchanged,
+        failed: failed.length,
+      }] }));
+      if (failed.length) {
+        const list = el('ul');
+        for (const f of failed.slice(0, 20)) list.append(el('li', null, el('code', { text: String(f.url) }), ' — ', String(f.reason)));
+        summary.append(list);
+      }
+      ui.syncResult.replaceChildren(summary);
+    } else if (status.state === 'failed') {
+      ui.syncResult.replaceChildren(el('div', { className: 'result-error', i18n: ['syncFailed', { error: status.error || '' }] }));
+    }
+  }
+
+  /** A sync started elsewhere (another tab, the schedule) is followed when the Documents tab opens. */
+  async function resumeSync() {
+    try {
+      const status = await api('GET', '/v1/sync');
+      if (status.state === 'running') followSync();
+    } catch (_) {
+      // No admin key yet, or the server is busy: the Sync button still works once it is.
+    }
+  }
+
+  async function followSync() {
+    if (syncFollowing) return;
+    syncFollowing = true;
+    try {
+      for (;;) {
+        const status = await api('GET', '/v1/sync');
+        showSyncStatus(status);
+        if (status.state !== 'running') break;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      await loadDocuments();
+    } catch (err) {
+      ui.syncButton.disabled = false;
+      ui.syncResult.replaceChildren(el('div', { className: 'result-error', text: errorMessage(err) }));
+    } finally {
+      syncFollowing = false;
     }
   }
 
@@ -1669,6 +1808,7 @@
 
     ui.refreshDocs.addEventListener('click', loadDocuments);
     ui.uploadForm.addEventListener('submit', uploadDocuments);
+    ui.syncButton.addEventListener('click', startSync);
 
     updateCounter();
     updateUploadHint();

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from assistant.core.answering.candidates import Candidate
 from assistant.core.answering.spans import Span
-from assistant.core.models import Answer, Citation, Language, Lead, ScoredChunk
+from assistant.core.models import Answer, Citation, Language, Lead, ScoredChunk, paragraph_around
 
 
 def assemble(
@@ -32,11 +32,14 @@ def assemble(
             if highlight is not None:
                 offset = len(prev.quote) + len(gap)
                 highlight = (offset + highlight[0], offset + highlight[1])
+            context, context_quote = paragraph_around(chunk, prev.start, cand.sentence.end)
             citations[-1] = replace(
                 prev,
                 quote=prev.quote + gap + cand.sentence.text,
                 end=cand.sentence.end,
                 highlight=prev.highlight or highlight,
+                context=context,
+                context_quote=context_quote,
             )
         else:
             span = (cand.sentence.start, cand.sentence.end, cand.sentence.text)
