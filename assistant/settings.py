@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from assistant.core.pipeline import MAX_QUESTION_CHARS
@@ -250,6 +250,12 @@ class Settings(BaseSettings):
     llm_concurrency: int = Field(
         default=2, ge=1, le=64, description="model calls in flight; beyond them the extractive answer (busy)"
     )
+
+    @model_validator(mode="after")
+    def _sync_schedule_has_sources(self) -> Settings:
+        if self.sync_interval is not None and self.sync_sources is None:
+            raise ValueError("BILIM_SYNC_INTERVAL schedules BILIM_SYNC_SOURCES, which is not set")
+        return self
 
     @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod

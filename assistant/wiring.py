@@ -12,6 +12,7 @@ import logging
 import os
 import pickle
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence, Set
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -95,7 +96,7 @@ from vectorstore.chroma_store import (
 )
 from vectorstore.embedders import EmbeddingSimilarity, create_embedder
 from vectorstore.lexical import BM25Index, plain_analyzer
-from vectorstore.locks import writer_lock
+from vectorstore.locks import try_file_lock, writer_lock
 from vectorstore.model_patch import write_patch
 from vectorstore.stemming import analyze
 
@@ -296,6 +297,8 @@ def make_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
 
 SEED_WAIT_SECONDS = 900.0  # the sample corpus takes ~1 min to embed on 2 cores; a larger seed, longer
 SYNC_STATE_FILE = ".sync-state.json"  # hidden: reconciliation reads the uploads folder's other files as originals
+SYNC_LOCK_FILE = ".sync.lock"
+SYNC_STATUS_FILE = ".sync-status.json"
 SYNC_WRITE_WAIT_SECONDS = 60.0  # a sync batch waits this long for another host's write
 
 
@@ -693,6 +696,43 @@ def sync_sites(
             progress=progress,
             writing=writing,
         )
+
+
+def sync_status_path(settings: Settings) -> Path:
+    """The latest sync's status, which every worker and host reports (beside the sync state)."""
+    return uploads_folder(settings) / SYNC_STATUS_FILE
+
+
+def claim_sync(settings: Settings) -> Callable[[], None] | None:
+    """This host's turn to sync, held until the returned release is called; None while another host (the sync
+    lease in PostgreSQL) or another process here (a lock file beside the sync state) syncs."""
+    if not shared_writes(settings):
+        return try_file_lock(uploads_folder(settings) / SYNC_LOCK_FILE)
+    from assistant.writer_lease import SYNC, WriterLease, holder_name, try_acquire
+
+    records = open_records(settings)
+    token = try_acquire(records.engine, settings.writer_lease_seconds, holder_name(), SYNC)
+    if token is None:
+        records.close()
+        return None
+    lease = WriterLease(records.engine, token, settings.writer_lease_seconds, SYNC)
+    lease.start()
+
+    def release() -> None:
+        try:
+            lease.release()
+        finally:
+            records.close()
+
+    return release
+
+
+def seconds_since_sync(settings: Settings) -> float:
+    """How long ago any host last wrote the sync state (infinity when none ever did)."""
+    try:
+        return time.time() - sync_state_path(settings).stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
 
 
 def last_synced(settings: Settings) -> dict[str, str]:

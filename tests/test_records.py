@@ -142,7 +142,7 @@ def test_migrations_run_once_when_many_processes_start_together(target: Path | s
     stores: list[RecordStore] = []
     assert in_threads(4, lambda n: stores.append(opened(target))) == []
     with stores[0].engine.connect() as db:
-        assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
+        assert db.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0004"]
     assert {t for t in sa.inspect(stores[0].engine).get_table_names()} >= {
         "conversations",
         "answers",

@@ -159,3 +159,26 @@ def test_the_web_chat_syncs_and_shows_each_source_with_its_link_date_and_paragra
         expect(page.locator("#passage-quote")).to_contain_text("Арыздар онлайн кабыл алынат")
         page.screenshot(path=str(ROOT / "tests" / "output" / "web-chat-synced-source.png"), full_page=True)
         assert errors == []
+
+
+def test_a_server_with_a_sync_schedule_syncs_soon_after_start_up(
+    corpus_store_dir: tuple[Path, IngestReport], tmp_path: Path, site: Site
+) -> None:
+    target = tmp_path / "store"
+    shutil.copytree(corpus_store_dir[0], target)
+    sources = tmp_path / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "ru-news"\nfeed = "{site.url("/feed.xml")}"\n', encoding="utf-8")
+    with api_test_server(
+        target, BILIM_SYNC_SOURCES=str(sources), BILIM_SYNC_INTERVAL="3600", BILIM_SYNC_DELAY="0"
+    ) as url:
+        deadline = time.monotonic() + 120
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = httpx.get(f"{url}/v1/sync", headers=ADMIN, timeout=30).json()
+            if status["state"] == "done":
+                break
+            time.sleep(0.5)
+        assert status["state"] == "done" and status["sources"] == ["ru-news"] and status["added"] == 8, status
+        ids = {d["id"] for d in httpx.get(f"{url}/v1/documents", headers=ASK, timeout=30).json()["documents"]}
+        assert {site.url(f"/ru/news/{i}/") for i in range(8)} <= ids
+        assert (target / "uploads" / ".sync-state.json").is_file()

@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from assistant.api.admission import Admission, gates
 from assistant.api.metrics import Metrics
 from assistant.api.schemas import ClientConfig, Readiness
 from assistant.api.state import AppState, app_state
+from assistant.api.sync_runs import SyncSchedule
 from assistant.api.writes import WriteGuard
 from assistant.core.errors import BilimError, NotAQuestion, RateLimited
 from assistant.core.pipeline import NO_WORDS
@@ -37,7 +38,15 @@ from assistant.core.usecases import AskInConversation
 from assistant.insights import Clustering
 from assistant.records import RecordStore, describe
 from assistant.settings import Settings, get_settings
-from assistant.wiring import Service, StoreLibrary, build_service, open_records, uploads_folder
+from assistant.wiring import (
+    Service,
+    StoreLibrary,
+    build_service,
+    load_sources,
+    open_records,
+    seconds_since_sync,
+    uploads_folder,
+)
 
 log = logging.getLogger("bilim.api")
 STATIC = Path(__file__).parent / "static"
@@ -237,6 +246,19 @@ def _reconcile_uploads(state: AppState) -> None:
     )
 
 
+def _schedule_syncs(state: AppState, sources: Path, interval: float) -> SyncSchedule:
+    """Sync BILIM_SYNC_SOURCES every BILIM_SYNC_INTERVAL seconds (counted from any host's last sync)."""
+    schedule = SyncSchedule(
+        state.sync_runs,
+        interval,
+        since_last=lambda: seconds_since_sync(state.settings),
+        begin=lambda: sync.begin_sync(state, load_sources(sources)),
+    )
+    schedule.start()
+    log.info("syncing %s every %g s", sources, interval)
+    return schedule
+
+
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
     """Build the app; settings are read from the environment (once, here) unless given."""
     cfg = settings or get_settings()
@@ -246,6 +268,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         guard = WriteGuard(cfg, embedded=cfg.chroma_url is None)
         guard.start()  # embedded store: refuse to start beside another writer
         records: RecordStore | None = None
+        held = ExitStack()
         try:
             wired = service or build_service(cfg)
             records = open_records(cfg)
@@ -266,6 +289,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             state.metrics.chunks.set(state.library.chunk_count())
             state.purge_if_due()
             app.state.bilim = state
+            if cfg.sync_interval is not None and cfg.sync_sources is not None:
+                schedule = _schedule_syncs(state, cfg.sync_sources, cfg.sync_interval)
+                held.callback(schedule.stop)
             log.info(
                 "ready: %d chunks in %s, records in %s",
                 state.library.chunk_count(),
@@ -274,6 +300,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             )
             yield
         finally:
+            held.close()
             if records is not None:
                 records.close()
             guard.stop()

@@ -21,7 +21,7 @@ from assistant.core.usecases import AskInConversation
 from assistant.insights import Clustering, Window, build_insights
 from assistant.records import RecordStore
 from assistant.settings import Settings
-from assistant.wiring import Service, StoreLibrary
+from assistant.wiring import Service, StoreLibrary, sync_status_path
 
 log = logging.getLogger("bilim.api")
 PURGE_EVERY_SECONDS = 3600
@@ -40,13 +40,14 @@ class AppState:
     library: StoreLibrary
     asking: AskInConversation
     clustering: Clustering
-    sync_runs: SyncRuns = field(default_factory=SyncRuns)
+    sync_runs: SyncRuns = field(init=False)
     long_questions: threading.Semaphore = field(init=False)  # the bounded pool of long questions
     _last_purge: float = 0.0
     _purge_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.long_questions = threading.BoundedSemaphore(self.settings.long_question_slots)
+        self.sync_runs = SyncRuns(sync_status_path(self.settings))
 
     @contextmanager
     def answering_slot(self, question: str) -> Iterator[None]:

@@ -12,7 +12,16 @@ from assistant.api.schemas import SyncRequest, SyncStatus, problems
 from assistant.api.security import Caller, admin
 from assistant.api.state import AppState, app_state
 from assistant.core.errors import InvalidInput
-from assistant.wiring import Fence, ProgressFactory, SyncReport, load_sources, sources_from_tables, sync_into_service
+from assistant.wiring import (
+    Fence,
+    ProgressFactory,
+    SyncReport,
+    SyncSource,
+    claim_sync,
+    load_sources,
+    sources_from_tables,
+    sync_into_service,
+)
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 
@@ -27,6 +36,18 @@ def _writing(app: AppState) -> Callable[[], Any]:
         app.service.refresh_lexical()
 
     return writing
+
+
+def begin_sync(state: AppState, sources: list[SyncSource]) -> None:
+    """Start a sync of these sources on this host, holding the sync turn; AlreadyRunning when taken."""
+
+    def run(progress: ProgressFactory) -> SyncReport:
+        try:
+            return sync_into_service(state.service, sources, _writing(state), progress)
+        finally:
+            state.metrics.chunks.set(state.library.chunk_count())
+
+    state.sync_runs.start([s.name for s in sources], run, lambda: claim_sync(state.settings))
 
 
 @router.post(
@@ -49,13 +70,7 @@ def start_sync(
     else:
         raise InvalidInput('no sources to sync: send them as {"sources": [...]} or set BILIM_SYNC_SOURCES')
 
-    def run(progress: ProgressFactory) -> SyncReport:
-        try:
-            return sync_into_service(state.service, sources, _writing(state), progress)
-        finally:
-            state.metrics.chunks.set(state.library.chunk_count())
-
-    state.sync_runs.start([s.name for s in sources], run)
+    begin_sync(state, sources)
     return state.sync_runs.status()
 
 
