@@ -37,6 +37,7 @@ from eval.bench_ingest import run_ingest
 from eval.bench_long import long_questions_lines, run_long_questions
 from eval.bench_profile import run_profile
 from eval.bench_scale import run_scale
+from eval.bench_sync import print_sync, run_sync
 from eval.chart import write_chart
 from eval.configs import ANSWER_FLOOR, CONFIGS, RETRIEVAL_FLOOR
 from eval.generation_fit import fit_min_similarity
@@ -220,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--distractors",
         type=Path,
         default=DISTRACTORS,
-        help=f"articles for --ingest, --scale (default {DISTRACTORS})",
+        help=f"articles for --ingest, --sync, --scale (default {DISTRACTORS})",
     )
     bench.add_argument(
         "--ingest", action="store_true", help="tokens/s of `python -m ingest` beside the bare embedder, same texts"
@@ -232,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         help="rounds of bare and ingest back to back, order alternating (default 4)",
     )
+    bench.add_argument(
+        "--sync",
+        action="store_true",
+        help="`python -m ingest sync` of a loopback site beside `python -m ingest` of the same pages from disk",
+    )
+    bench.add_argument("--sync-pages", type=int, default=100, help="allowed articles served as pages (default 100)")
     bench.add_argument("--http", action="store_true", help="latency, throughput and RSS of a real server")
     bench.add_argument("--http-clients", type=int, default=8, help="concurrent clients (default 8)")
     bench.add_argument("--http-seconds", type=float, default=20.0, help="seconds of concurrent asking (default 20)")
@@ -272,6 +279,9 @@ def print_bench(result: dict[str, Any]) -> None:
         f"passage embedding {result['passages_per_s']} passages/s"
     )
     _stage_table(result["stages"], "x_dense_p50", "x dense p50")
+    if "sync" in result:
+        print()
+        print_sync(result["sync"])
     if "ingest" in result:
         r = result["ingest"]
         bare, ing = r["bare"], r["ingest"]
@@ -366,6 +376,8 @@ def bench_command(args: argparse.Namespace) -> int:
             result["ingest"] = run_ingest(
                 service.embedder, args.distractors, args.ingest_articles, rounds=args.ingest_rounds
             )
+        if args.sync:
+            result["sync"] = run_sync(args.distractors, args.sync_pages)
         if args.http:
             result["http"] = run_http(
                 service,

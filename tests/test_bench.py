@@ -61,6 +61,9 @@ def test_bench_prints_one_json_with_every_mode(writable_store_dir: Path) -> None
         "--ingest",
         "--ingest-articles",
         "3",
+        "--sync",
+        "--sync-pages",
+        "3",
         "--http",
         "--http-clients",
         "2",
@@ -85,6 +88,16 @@ def test_bench_prints_one_json_with_every_mode(writable_store_dir: Path) -> None
     check(report, {"questions": int, "chunks": int, "answerer": str, "stages": dict, "passages_per_s": float})
     assert report["questions"] == 3
     check_stages(report["stages"])
+
+    sync = report["sync"]
+    check(
+        sync,
+        {"pages": int, "ingest_from_disk": dict, "first_sync": dict, "second_sync": dict, "x_ingest_seconds": float},
+    )
+    assert sync["pages"] == 3 and sync["first_sync"]["added"] == 3 and sync["first_sync"]["failed"] == 0
+    assert sync["second_sync"]["chunks_embedded"] == 0 and sync["second_sync"]["not_modified"] == 3
+    assert sync["first_sync"]["chunks"] <= sync["ingest_from_disk"]["chunks"]  # no navigation or footer chunks
+    assert "pages from disk" in result.stdout
 
     ingest = report["ingest"]
     check(
