@@ -11,5 +11,6 @@ from tqdm import tqdm
 @contextmanager
 def progress_bar(total: int, label: str) -> Iterator[Callable[[int], object]]:
     """A tqdm bar over `total` units; yields the function that advances it."""
-    with tqdm(total=total, desc=label, unit="chunk", disable=None if total else True, leave=False) as bar:
+    unit = "page" if label == "pages" else "chunk"
+    with tqdm(total=total, desc=label, unit=unit, disable=None if total else True, leave=False) as bar:
         yield bar.update

@@ -107,6 +107,23 @@ def test_a_first_sync_stores_exactly_the_readable_pages_with_titles_dates_and_ur
     assert {agent for _, agent, _ in site.requests} == {USER_AGENT}
 
 
+def test_a_second_sync_with_nothing_changed_asks_conditionally_and_embeds_nothing(site: Site, tmp_path: Path) -> None:
+    store, state = InMemoryChunkStore(), tmp_path / "state.json"
+    sync(site, store, state)
+    before = {c.id for c in store.all_chunks()}
+    site.requests.clear()
+    embedder = FakeEmbedder()
+
+    report = sync(site, store, state, embedder=embedder)
+
+    assert embedder.passages == [] and report.chunks_embedded == 0
+    assert (report.added, report.changed, report.removed, report.gone) == (0, 0, 0, [])
+    assert report.unchanged == len(STORED_PAGES | STORED_FILES)
+    answered_304 = {path for path, _, validator in site.requests if validator}
+    assert answered_304 == (STORED_PAGES | STORED_FILES) - {"/cp1251/"}  # it sends no ETag: fetched, not re-embedded
+    assert {c.id for c in store.all_chunks()} == before
+
+
 def test_a_second_sync_refetches_nothing_unchanged_and_replaces_a_changed_page(site: Site, tmp_path: Path) -> None:
     store, state = InMemoryChunkStore(), tmp_path / "state.json"
     sync(site, store, state)
