@@ -78,6 +78,7 @@ from ingest.pipeline import (
 )
 from ingest.site_sync import (
     SOURCE_KINDS,
+    PageRecord,
     SyncReport,
     SyncSource,
     SyncState,
@@ -735,17 +736,18 @@ def seconds_since_sync(settings: Settings) -> float:
         return float("inf")
 
 
-def last_synced(settings: Settings) -> dict[str, str]:
-    """When a sync last found each synced document (its URL answering 200 or 304), by document id."""
+def synced_pages(settings: Settings) -> dict[str, PageRecord]:
+    """What the last syncs know of each synced document (the record of its URL a sync found last), by document id."""
     try:
         pages = SyncState.load(sync_state_path(settings)).pages.values()
     except InvalidInput as exc:
         log.warning("%s", exc.message)
         return {}
-    found: dict[str, str] = {}
+    found: dict[str, PageRecord] = {}
     for record in pages:
-        if record.last_seen > found.get(record.document_id, ""):
-            found[record.document_id] = record.last_seen
+        known = found.get(record.document_id)
+        if known is None or record.last_seen > known.last_seen:
+            found[record.document_id] = record
     return found
 
 

@@ -164,8 +164,11 @@ def test_answer_json_contract(service: Service) -> None:
         "date",
         "highlight",
         "highlights",
+        "context",
     }
     assert citation["highlights"] == []
+    context = citation["context"]  # the paragraph around the quote, the quote where it stands in it
+    assert context["text"][context["quote"][0] : context["quote"][1]] == citation["quote"]
     assert re.fullmatch(r"[0-9a-f]{32}", citation["chunk_id"])
     assert "375" in citation["quote"]
     assert set(payload["timings_ms"]) >= {"retrieve", "answer", "total"}

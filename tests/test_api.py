@@ -247,7 +247,8 @@ def test_document_list(api: str) -> None:
     ids = {d["id"] for d in docs}
     assert "minister-visit-russia-quotas.txt" in ids and len(docs) >= 5
     for doc in docs:
-        assert set(doc) == {"id", "title", "language", "chunks", "url", "date", "ingested_at"}
+        assert set(doc) == {"id", "title", "language", "chunks", "url", "date", "ingested_at", "synced_at", "labels"}
+        assert (doc["synced_at"], doc["labels"]) == (None, [])  # uploaded or ingested, not synced
         assert doc["chunks"] > 0 and doc["ingested_at"]
 
 

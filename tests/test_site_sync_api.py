@@ -35,7 +35,9 @@ def api(
     target = tmp_path_factory.mktemp("sync-api") / "store"
     shutil.copytree(corpus_store_dir[0], target)
     sources = target.parent / "sources.toml"
-    sources.write_text(f'[[source]]\nname = "ministry"\nsitemap = "{site.url("/sitemap.xml")}"\n', encoding="utf-8")
+    sources.write_text(
+        f'[[source]]\nname = "ministry"\nsitemap = "{site.url("/sitemap.xml")}"\nlabels = ["news"]\n', encoding="utf-8"
+    )
     with api_test_server(
         target,
         BILIM_SYNC_SOURCES=str(sources),
@@ -91,6 +93,8 @@ def test_a_synced_site_is_answerable_with_links_and_a_changed_page_only_with_its
     changing = site.url("/ky/news/changing/")
     listed = {d["id"]: d for d in documents}
     assert listed[changing]["url"] == changing and listed[changing]["date"] == "2026-03-15"
+    assert listed[changing]["labels"] == ["news"] and listed[changing]["synced_at"]
+    assert all(d["labels"] == [] and d["synced_at"] is None for d in documents if not d["id"].startswith("http"))
     question = "Министрлик канча окуучуга стипендия бөлөрүн билдирди?"
     quotes = [c for c in cited(api, question) if c["document"] == changing]
     assert quotes and quotes[0]["url"] == changing and "100 окуучуга" in quotes[0]["quote"]

@@ -31,12 +31,13 @@ def test_a_run_reports_its_progress_and_result_to_every_worker_and_a_second_run_
     path = tmp_path / "status.json"
     here, other = SyncRuns(path), SyncRuns(path)
     assert other.status()["state"] == "idle"
-    gate = threading.Event()
+    gate, counting = threading.Event(), threading.Event()
     released: list[bool] = []
 
     def run(progress: ProgressFactory) -> SyncReport:
         with progress(4, "pages") as advance:
             advance(1)
+            counting.set()
             gate.wait(10)
             advance(3)
         return SyncReport(seen=4, fetched=4, added=3, failed=[{"url": "http://x/a", "reason": "HTTP 500"}])
@@ -49,6 +50,8 @@ def test_a_run_reports_its_progress_and_result_to_every_worker_and_a_second_run_
         here.start(["ministry"], run, claim)
     with pytest.raises(AlreadyRunning, match="another host"):
         other.start(["ministry"], run, lambda: None)  # the turn is taken elsewhere
+    assert other.status()["state"] == "running"  # written before start() returned
+    assert counting.wait(10)
     seen = other.status()
     assert (seen["state"], seen["sources"], seen["pages_total"]) == ("running", ["ministry"], 4)
     gate.set()

@@ -17,7 +17,7 @@ from assistant.api.security import Caller, admin, asker
 from assistant.api.state import AppState, app_state
 from assistant.core.errors import BilimError, InvalidInput, PayloadTooLarge, UnsupportedDocument
 from assistant.core.usecases import Staged, delete_document, list_documents, upload_documents
-from assistant.wiring import last_synced
+from assistant.wiring import synced_pages
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 MAX_NAME_CHARS = 120
@@ -47,8 +47,9 @@ def safe_name(filename: str | None) -> str:
 
 @router.get("", response_model=DocumentList, responses=problems(401, 429, 503), summary="List the stored documents")
 def list_stored(caller: Caller = Depends(asker), state: AppState = Depends(app_state)) -> dict[str, Any]:
-    """Id, title, language, chunks, url, date, ingestion time and (synced pages) last sync of every document."""
-    synced = last_synced(state.settings)
+    """Id, title, language, chunks, url, date, ingestion time and (synced pages) last sync and labels of every
+    document."""
+    synced = synced_pages(state.settings)
     return {
         "documents": [
             {
@@ -59,7 +60,8 @@ def list_stored(caller: Caller = Depends(asker), state: AppState = Depends(app_s
                 "url": doc.url,
                 "date": doc.date,
                 "ingested_at": doc.ingested_at,
-                "synced_at": synced.get(doc.id),
+                "synced_at": synced[doc.id].last_seen if doc.id in synced else None,
+                "labels": list(synced[doc.id].labels) if doc.id in synced else [],
             }
             for doc in list_documents(state.library)
         ]

@@ -180,6 +180,7 @@ class DocumentOut(BaseModel):
     date: str | None
     ingested_at: str
     synced_at: str | None = Field(default=None, description="when a site sync last found the page (synced pages only)")
+    labels: list[str] = Field(default_factory=list, description="its sync source's labels (synced pages only)")
 
 
 class DocumentList(BaseModel):
