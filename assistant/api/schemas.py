@@ -39,7 +39,7 @@ Text = Annotated[str, AfterValidator(_valid_unicode)]
 PROBLEM_TEXT = {
     400: "the body cannot be parsed (not JSON, or not UTF-8)",
     401: "no key, or an unknown one",
-    403: "the key may not do this (document management and insights need an admin key)",
+    403: "the key may not do this (document management, site sync and insights need an admin key)",
     404: "unknown or expired id (or one that belongs to another caller)",
     409: "another writer holds the store, or a sync is already running",
     413: "a body over its route's cap (BILIM_MAX_BODY_BYTES, BILIM_MAX_UPLOAD_REQUEST_BYTES), or a file over a size or "

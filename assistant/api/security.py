@@ -66,7 +66,7 @@ def key_refusal(settings: Settings, token: str | None, needs_admin: bool) -> Una
     if needs_admin:
         if not settings.admin_keys:
             return Forbidden(
-                "staff features (document management, insights) are disabled on this server "
+                "staff features (document management, site sync, insights) are disabled on this server "
                 "(set BILIM_ADMIN_KEYS to enable them)"
             )
         if not token:
@@ -112,8 +112,8 @@ def asker(request: Request, state: AppState = Depends(app_state)) -> Caller:
 
 
 def admin(request: Request, state: AppState = Depends(app_state)) -> Caller:
-    """Staff features (document management, insights): an admin key is required; with no admin keys configured
-    they are off."""
+    """Staff features (document management, site sync, insights): an admin key is required; with no admin keys
+    configured they are off."""
     check_key(request, state, needs_admin=True)
     return asker(request, state)
 
