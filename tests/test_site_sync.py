@@ -15,7 +15,7 @@ import pytest
 from assistant.core.errors import InvalidInput
 from assistant.core.ports import Vector
 from ingest.site_sync import SyncReport, SyncSource, SyncState, load_sources, sync_sources
-from ingest.web import USER_AGENT, Fetcher, FetchPolicy
+from ingest.web import USER_AGENT, Fetcher, FetchFailed, FetchPolicy
 from tests.fakes import FakeEmbedder, InMemoryChunkStore
 from tests.web_site import FOOTER, NAV, RELATED, Site, serve_site
 
@@ -259,6 +259,23 @@ def test_a_feed_lists_its_pages_and_a_crawl_follows_links_within_its_patterns(si
     assert "/ky/news/1/" in stored and {"/files/order.docx", "/files/olympiad.pdf"} <= stored
     assert report.seen == 6 and len(stored) == 6
     assert all(p.startswith(("/ky/news/", "/files/")) and "/23/" not in p for p in stored)
+
+
+def test_a_body_that_trickles_is_cut_at_the_timeout_and_one_host_is_asked_politely_apart(site: Site) -> None:
+    with Fetcher(POLICY) as fetcher, pytest.raises(FetchFailed, match="slower than 1 s"):
+        fetcher.get(site.url("/trickle/"))
+
+    clock = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    with Fetcher(FetchPolicy(delay=2.0, timeout=5.0), clock=lambda: clock[0], sleep=sleep) as polite:
+        polite.get(site.url("/ru/news/0/"))  # robots.txt first, then the page: the second waits its turn
+        polite.get(site.url("/ru/news/1/"))
+    assert slept == [2.0, 2.0]
 
 
 def test_sources_toml_is_read_and_checked(tmp_path: Path) -> None:

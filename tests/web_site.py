@@ -209,6 +209,16 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/slow/":
             time.sleep(site.slow_seconds)
             return self._html(page_html(site, path, "ky", "Жай бет", "Бул бет өтө жай жооп берет."))
+        if path == "/trickle/":  # not listed: a body sent a byte at a time never trips a read timeout
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            with suppress(BrokenPipeError, ConnectionResetError):
+                for _ in range(40):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            return None
         if path in ("/loop/a", "/loop/b"):
             self.send_response(302)
             self.send_header("Location", "/loop/b" if path == "/loop/a" else "/loop/a")
