@@ -290,6 +290,8 @@ class _SourceRun:
         self.dead: set[str] = set()  # … 404 or 410
         self.documents: set[str] = set()  # document ids written or kept this run (two URLs, one canonical page)
         self.pending: list[tuple[str, SourceDocument, Fetched, tuple[str, ...]]] = []
+        self.listed_all: set[str] = set()  # every URL the listing names, the ones past the page cap too
+        self.listing_complete = True
         self.queued: set[str] = set()
 
     def sync(self, remove_after: int) -> SyncReport:
@@ -313,7 +315,7 @@ class _SourceRun:
                 if len(self.pending) >= WRITE_BATCH:
                     self._write()
             self._write()
-        self._expire(listed, remove_after)
+        self._expire(remove_after)
         self.state.save()
         return self.report
 
@@ -331,6 +333,8 @@ class _SourceRun:
             )
             return []
         wanted = [u for u in dict.fromkeys(urls) if self.source.wants(u, page=not is_file_link(u))]
+        # Pages past the cap are still listed: only what the whole listing lacks counts as dropped from it.
+        self.listed_all = set(wanted)
         return wanted[: self.source.max_pages]
 
     def _sitemap(self, url: str, level: int) -> list[str]:
@@ -344,7 +348,18 @@ class _SourceRun:
             return [without_fragment(u) for u in locations]
         if level > 0:
             raise Unreadable("a sitemap index inside a sitemap index")
-        return [u for child in locations[:MAX_SITEMAPS] for u in self._sitemap(child, level + 1)]
+        if len(locations) > MAX_SITEMAPS:
+            self.listing_complete = False
+        urls: list[str] = []
+        for child in locations[:MAX_SITEMAPS]:
+            try:
+                urls += self._sitemap(child, level + 1)
+            except (FetchFailed, Unreadable) as exc:
+                # The other child sitemaps are still synced; nothing counts as dropped from an incomplete listing.
+                self.listing_complete = False
+                reason = exc.reason if isinstance(exc, FetchFailed) else str(exc)
+                self.report.failed.append({"url": child, "reason": f"cannot read the sitemap: {reason}"})
+        return urls
 
     def _feed(self) -> list[str]:
         fetched = self.fetcher.get(self.source.url)
@@ -454,14 +469,14 @@ class _SourceRun:
             files=files,
         )
 
-    def _expire(self, listed: list[str] | None, remove_after: int) -> None:
+    def _expire(self, remove_after: int) -> None:
         """Count a miss for each known URL that is gone (404/410, no longer in a sitemap that was read, or a file no
         page links to), and remove the document of one gone `remove_after` syncs in a row."""
         linked = {f for r in self.state.pages.values() for f in r.files}
         # A file is dropped when no page links to it any more (pages not read this run keep their old links).
-        dropped = {u for u in self.known if is_file_link(u) and u not in linked and u not in (listed or ())}
-        if self.source.kind == "sitemap" and listed:
-            dropped |= {u for u in self.known if not is_file_link(u)} - set(listed)
+        dropped = {u for u in self.known if is_file_link(u) and u not in linked and u not in self.listed_all}
+        if self.source.kind == "sitemap" and self.listed_all and self.listing_complete:
+            dropped |= {u for u in self.known if not is_file_link(u)} - self.listed_all
         removing: list[str] = []
         for url, record in self.known.items():
             if url in self.alive or not (url in self.dead or url in dropped):

@@ -185,6 +185,28 @@ def test_a_gone_page_is_removed_after_three_syncs_in_a_row_and_a_failure_never_c
     assert removed not in json.loads(state.read_text())["pages"]
 
 
+def test_pages_past_the_cap_or_behind_an_unreadable_child_sitemap_are_never_counted_as_dropped(
+    site: Site, tmp_path: Path
+) -> None:
+    store, state = InMemoryChunkStore(), tmp_path / "state.json"
+    every = SyncSource(name="site", kind="sitemap", url=site.url("/sitemap.xml"))
+    sync(site, store, state, source=every)
+    stored = set(store.documents(None))
+    capped = SyncSource(name="site", kind="sitemap", url=site.url("/sitemap.xml"), max_pages=5)
+    for _ in range(3):
+        report = sync(site, store, state, source=capped)
+        assert report.seen == 5 and report.gone == [] and report.removed == 0
+    assert set(store.documents(None)) == stored
+
+    site.dropped = True
+    index = SyncSource(name="site", kind="sitemap", url=site.url("/sitemap-index.xml"))
+    for _ in range(3):
+        report = sync(site, store, state, source=index)
+        assert {"url": site.url("/missing-sitemap.xml"), "reason": "cannot read the sitemap: HTTP 404"} in report.failed
+        assert report.gone == [] and report.removed == 0  # the listing is incomplete: nothing is dropped from it
+    assert set(store.documents(None)) == stored
+
+
 def test_a_page_back_before_its_third_miss_is_kept(site: Site, tmp_path: Path) -> None:
     store, state = InMemoryChunkStore(), tmp_path / "state.json"
     sync(site, store, state)

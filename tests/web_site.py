@@ -160,6 +160,12 @@ class _Handler(BaseHTTPRequestHandler):
             urls = "".join(f"<url><loc>{escape(site.url(p))}</loc></url>" for p in site.listed())
             body = f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
             return self._send(200, "application/xml", body.encode())
+        if path == "/sitemap-index.xml":  # the page sitemap and one that is missing
+            children = "".join(
+                f"<sitemap><loc>{escape(site.url(p))}</loc></sitemap>" for p in ("/sitemap.xml", "/missing-sitemap.xml")
+            )
+            body = f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{children}</sitemapindex>'
+            return self._send(200, "application/xml", body.encode())
         if path == "/feed.xml":
             items = "".join(
                 f"<item><title>{escape(t)}</title><link>{escape(site.url(p))}</link></item>"
