@@ -685,7 +685,19 @@ def sync_sites(
                 return nullcontext(fence)
 
         embedder, store = open_for_writing(settings)
-        fetcher = held.enter_context(Fetcher(fetch_policy(settings)))
+        return _sync(settings, store, embedder, sources, writing, progress)
+
+
+def _sync(
+    settings: Settings,
+    store: WritableChunkStore,
+    embedder: Embedder,
+    sources: Sequence[SyncSource],
+    writing: Writing,
+    progress: ProgressFactory,
+) -> SyncReport:
+    """One sync of these sources into this store, fetching as the settings say, its state beside the uploads."""
+    with Fetcher(fetch_policy(settings)) as fetcher:
         return sync_sources(
             sources,
             store=store,
@@ -755,19 +767,7 @@ def sync_into_service(
     service: Service, sources: Sequence[SyncSource], writing: Writing, progress: ProgressFactory = no_progress
 ) -> SyncReport:
     """Sync website sources into a running service's store, each batch under `writing` (the API's write guard)."""
-    settings = service.settings
-    with Fetcher(fetch_policy(settings)) as fetcher:
-        return sync_sources(
-            sources,
-            store=service.store,
-            embedder=service.embedder,
-            fetcher=fetcher,
-            state=SyncState.load(sync_state_path(settings)),
-            remove_after=settings.sync_remove_after,
-            limits=upload_limits(settings),
-            progress=progress,
-            writing=writing,
-        )
+    return _sync(service.settings, service.store, service.embedder, sources, writing, progress)
 
 
 def upload_limits(settings: Settings) -> LoadLimits:
