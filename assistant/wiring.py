@@ -86,6 +86,7 @@ from ingest.site_sync import (
     load_sources,
     sources_from_tables,
     sync_sources,
+    write_json_atomically,
 )
 from ingest.web import USER_AGENT, Fetcher, FetchPolicy
 from vectorstore.chroma_store import (
@@ -117,9 +118,11 @@ __all__ = [
     "Reconciliation",
     "SyncReport",
     "SyncSource",
+    "Writing",
     "load_sources",
     "no_fence",
     "sources_from_tables",
+    "write_json_atomically",
 ]
 
 log = logging.getLogger(__name__)

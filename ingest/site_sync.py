@@ -174,15 +174,20 @@ class SyncState:
 
     def save(self) -> None:
         """Write the state atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
         raw = {"pages": {url: asdict(record) for url, record in sorted(self.pages.items())}}
-        partial.write_text(json.dumps(raw, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(partial, self.path)
+        write_json_atomically(self.path, raw, indent=1)
 
     def of_source(self, name: str) -> dict[str, PageRecord]:
         """The records of one source's URLs."""
         return {url: r for url, r in self.pages.items() if r.source == name}
+
+
+def write_json_atomically(path: Path, value: object, indent: int | None = None) -> None:
+    """Write JSON whole, then rename it into place: a reader (another worker or host) never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # two processes never share a partial file
+    partial.write_text(json.dumps(value, ensure_ascii=False, indent=indent), encoding="utf-8")
+    os.replace(partial, path)
 
 
 @dataclass
@@ -212,7 +217,6 @@ class SyncReport:
         self.failed += other.failed
         self.skipped += other.skipped
         self.gone += other.gone
-        self.chunks_total = other.chunks_total
 
 
 # Holds the store's writer lock or lease around one batch of writes, and yields the fence to call before each write.
@@ -223,6 +227,11 @@ Writing = Callable[[], AbstractContextManager[Fence]]
 def unguarded() -> Iterator[Fence]:
     """No lock (a store nobody else writes to: tests, library use)."""
     yield no_fence
+
+
+def _why(exc: FetchFailed | Unreadable) -> str:
+    """The reason a fetch or a read failed, without the URL."""
+    return exc.reason if isinstance(exc, FetchFailed) else str(exc)
 
 
 @dataclass(frozen=True)
@@ -327,9 +336,8 @@ class _SourceRun:
         try:
             urls = self._sitemap(self.source.url, 0) if self.source.kind == "sitemap" else self._feed()
         except (FetchFailed, Unreadable) as exc:
-            reason = exc.reason if isinstance(exc, FetchFailed) else str(exc)
             self.report.failed.append(
-                {"url": self.source.url, "reason": f"cannot read the {self.source.kind}: {reason}"}
+                {"url": self.source.url, "reason": f"cannot read the {self.source.kind}: {_why(exc)}"}
             )
             return []
         wanted = [u for u in dict.fromkeys(urls) if self.source.wants(u, page=not is_file_link(u))]
@@ -357,8 +365,7 @@ class _SourceRun:
             except (FetchFailed, Unreadable) as exc:
                 # The other child sitemaps are still synced; nothing counts as dropped from an incomplete listing.
                 self.listing_complete = False
-                reason = exc.reason if isinstance(exc, FetchFailed) else str(exc)
-                self.report.failed.append({"url": child, "reason": f"cannot read the sitemap: {reason}"})
+                self.report.failed.append({"url": child, "reason": f"cannot read the sitemap: {_why(exc)}"})
         return urls
 
     def _feed(self) -> list[str]:
@@ -371,12 +378,10 @@ class _SourceRun:
     def _visit(self, item: _Queued) -> Iterator[_Queued]:
         """Fetch one URL and queue its document; yields the links to follow."""
         record = self.known.get(item.url)
-        validated = item.url in self.validated and record is not None
+        sent = record if item.url in self.validated else None  # validators only for a document still stored
         try:
             fetched = self.fetcher.get(
-                item.url,
-                etag=record.etag if validated and record else None,
-                last_modified=record.last_modified if validated and record else None,
+                item.url, etag=sent.etag if sent else None, last_modified=sent.last_modified if sent else None
             )
         except FetchFailed as exc:
             if exc.gone:
@@ -441,15 +446,14 @@ class _SourceRun:
                 fence=fence,
                 rewrite=False,
             )
-        failed = {f["path"] for f in written.failed}
+        failed = {f["path"]: f["error"] for f in written.failed}
         self.report.added += written.added
         self.report.changed += written.updated
         self.report.unchanged += written.unchanged
         self.report.chunks_embedded += written.chunks_embedded
         for url, document, fetched, files in self.pending:
             if document.path in failed:
-                reason = next(f["error"] for f in written.failed if f["path"] == document.path)
-                self.report.failed.append({"url": url, "reason": reason})
+                self.report.failed.append({"url": url, "reason": failed[document.path]})
             else:
                 self._remember(url, document.id, fetched, files)
         self.pending.clear()

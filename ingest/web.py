@@ -85,7 +85,6 @@ class Fetcher:
         self._robots: dict[str, Protego | str] = {}  # a host's rules, or why its robots.txt could not be read
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
-        self.requests = 0
 
     def close(self) -> None:
         """Close the connections."""
@@ -97,18 +96,18 @@ class Fetcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def allowed(self, url: str) -> bool:
-        """Whether robots.txt lets this fetcher read the URL (an unreachable robots.txt allows nothing)."""
+    def refusal(self, url: str) -> str | None:
+        """Why robots.txt keeps this fetcher from the URL (an unreachable robots.txt allows nothing), or None."""
         robots = self._robots_of(url)
-        return not isinstance(robots, str) and bool(robots.can_fetch(url, _ROBOTS_AGENT))
+        if isinstance(robots, str):
+            return f"robots.txt unreadable ({robots}): nothing is fetched from the host"
+        return None if robots.can_fetch(url, _ROBOTS_AGENT) else DISALLOWED
 
     def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Fetched:
         """GET a URL robots.txt allows, conditionally when validators are given; raises `FetchFailed`."""
-        robots = self._robots_of(url)
-        if isinstance(robots, str):
-            raise FetchFailed(url, f"robots.txt unreadable ({robots}): nothing is fetched from the host")
-        if not robots.can_fetch(url, _ROBOTS_AGENT):
-            raise FetchFailed(url, DISALLOWED)
+        refused = self.refusal(url)
+        if refused is not None:
+            raise FetchFailed(url, refused)
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -123,7 +122,7 @@ class Fetcher:
         try:
             with self._client.stream("GET", url, headers=headers) as response:
                 final = without_fragment(str(response.url))
-                if final != without_fragment(url) and _host(final) != host and not self.allowed(final):
+                if final != without_fragment(url) and _host(final) != host and self.refusal(final):
                     raise FetchFailed(url, f"redirected to {final}, which robots.txt disallows")
                 if response.status_code == 304:
                     return _fetched(final, response, b"")
@@ -158,7 +157,6 @@ class Fetcher:
         delay = max(self.policy.delay, float(crawl_delay or 0.0))
         with self._lock:
             last = self._last.get(host)
-            self.requests += 1
         if last is not None:
             wait = last + delay - self._clock()
             if wait > 0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,6 +17,7 @@ from assistant.wiring import (
     ProgressFactory,
     SyncReport,
     SyncSource,
+    Writing,
     claim_sync,
     load_sources,
     sources_from_tables,
@@ -26,7 +27,7 @@ from assistant.wiring import (
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 
 
-def _writing(app: AppState) -> Callable[[], Any]:
+def _writing(app: AppState) -> Writing:
     """Each batch under the service's write guard; answers see it as soon as the batch is written."""
 
     @contextmanager

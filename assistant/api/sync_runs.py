@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core.errors import AlreadyRunning, BilimError
-from assistant.wiring import ProgressFactory, SyncReport
+from assistant.wiring import ProgressFactory, SyncReport, write_json_atomically
 
 log = logging.getLogger("bilim.sync")
 PROGRESS_SAVE_SECONDS = 1.0  # how often a run's progress reaches the shared status file
@@ -138,12 +137,8 @@ class SyncRuns:
     def _save(self) -> None:
         """Write the status for every worker and host (called under the lock); a failure only costs the report."""
         self._saved = time.monotonic()
-        raw = {**self._current(), "updated_at": time.time()}
         try:
-            self.status_path.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.status_path.with_name(self.status_path.name + f".{os.getpid()}.partial")
-            partial.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
-            os.replace(partial, self.status_path)
+            write_json_atomically(self.status_path, {**self._current(), "updated_at": time.time()})
         except OSError as exc:
             log.warning("the sync status could not be written to %s: %s", self.status_path, exc)
 
